@@ -1,0 +1,29 @@
+# Two commands for a fresh clone: `make study` (the embedded default study) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CORES ?= 2
+
+.PHONY: study test lint dryrun clean-results
+
+$(BIN)/snakemake: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.14.1 torchvision==0.29.1
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+study: $(BIN)/snakemake
+	HF_HUB_OFFLINE=1 $(BIN)/snakemake --profile profiles/local --cores $(CORES)
+	@echo "Index report: results/reports/index.html"
+
+test: $(BIN)/snakemake
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -ra
+
+lint: $(BIN)/snakemake
+	$(BIN)/snakemake --lint
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+
+dryrun: $(BIN)/snakemake
+	$(BIN)/snakemake -n --quiet rules

@@ -1,0 +1,93 @@
+"""Embedding work, paid once: teacher caches, student text embeddings, tokenised corpora.
+
+All encoding runs under ``torch.inference_mode`` in batches; results go to
+``.npz`` files that record the model fingerprint and the data checksum they
+were made from (mvlm_distill.io), so a stale cache is rebuilt, never reused.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from mvlm_distill.data.formats import load_image
+
+
+def pick_device(requested: str | None = None) -> torch.device:
+    if requested:
+        return torch.device(requested)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _autocast(device: torch.device):
+    if device.type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return torch.autocast(device_type="cpu", enabled=False)
+
+
+def tokenize_texts(model, texts: list[str], batch_size: int = 1024) -> dict[str, torch.Tensor]:
+    """Tokenise once; the result is reused by every step and every method."""
+    parts = [model.tokenize(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)]
+    return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+
+
+def encode_tokens(model, tokens: dict[str, torch.Tensor], batch_size: int, device) -> np.ndarray:
+    device = torch.device(device)
+    model.eval()
+    n = tokens["input_ids"].shape[0]
+    out = []
+    with torch.inference_mode(), _autocast(device):
+        for i in range(0, n, batch_size):
+            batch = {k: v[i : i + batch_size].to(device, non_blocking=True) for k, v in tokens.items()}
+            out.append(model.encode_text(batch).float().cpu())
+    return torch.cat(out).numpy() if out else np.zeros((0, 0), dtype=np.float32)
+
+
+def encode_texts(model, texts: list[str], batch_size: int = 256, device="cpu") -> np.ndarray:
+    return encode_tokens(model, tokenize_texts(model, texts), batch_size, device)
+
+
+def encode_images(model, paths: list, batch_size: int = 256, device="cpu") -> np.ndarray:
+    """Encode image files in batches (decoding is per batch, so memory stays flat)."""
+    device = torch.device(device)
+    model.eval()
+    out = []
+    with torch.inference_mode(), _autocast(device):
+        for i in range(0, len(paths), batch_size):
+            pixels = model.preprocess([load_image(p) for p in paths[i : i + batch_size]])
+            pixels = _to_device(pixels, device)
+            out.append(model.encode_image(pixels).float().cpu())
+    return torch.cat(out).numpy()
+
+
+def _to_device(pixels, device):
+    if isinstance(pixels, torch.Tensor):
+        return pixels.to(device, non_blocking=True)
+    if isinstance(pixels, dict) or hasattr(pixels, "items"):
+        return {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in pixels.items()}
+    return pixels
+
+
+def corpus_items(captions: pd.DataFrame, selected: pd.DataFrame) -> pd.DataFrame:
+    """Pair each selected caption with its parallel English caption.
+
+    Returns columns caption_id, english_caption_id, image_id, language; items without
+    an English counterpart are dropped (every KD method except FD needs one).
+    """
+    english = captions[captions["language"] == "en"][["parallel_id", "caption_id"]]
+    english = english.rename(columns={"caption_id": "english_caption_id"}).drop_duplicates("parallel_id")
+    items = selected.merge(english, on="parallel_id", how="inner")
+    return items[["caption_id", "english_caption_id", "image_id", "language"]].reset_index(drop=True)
+
+
+def evaluation_texts(captions: pd.DataFrame, vqa: pd.DataFrame | None, prompt) -> tuple[list[str], list[str]]:
+    """Ids and texts to embed for one benchmark: captions, then every VQA (question, candidate) prompt."""
+    ids = captions["caption_id"].tolist()
+    texts = captions["text"].tolist()
+    if vqa is not None and len(vqa):
+        for row in vqa.itertuples(index=False):
+            for j, candidate in enumerate(row.candidates):
+                ids.append(f"{row.question_id}::{j}")
+                texts.append(prompt(row.language, row.question, candidate))
+    return ids, texts

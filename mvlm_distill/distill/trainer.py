@@ -1,0 +1,290 @@
+"""The distillation loop: cached teacher outputs in, a student text tower out.
+
+Resumable: the full training state is saved every ``checkpoint_every`` steps and
+when SLURM signals a coming time limit or preemption (SIGTERM/SIGUSR1), in a
+folder that is not a declared workflow output (Snakemake deletes those when a
+job fails). The batch of step t is a pure function of (seed, t), so a resumed
+run sees the same data as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mvlm_distill.distill.losses import DistillBatch, WeightedLoss
+from mvlm_distill.io import atomic_path
+
+
+class Interrupted(SystemExit):
+    """Raised after the state was saved because the job was asked to stop."""
+
+
+@dataclass
+class TrainingCorpus:
+    """Everything a distillation step needs, precomputed once per teacher and corpus."""
+
+    item_ids: list[str]  # caption ids of the training items (caption x in language l)
+    input_ids: torch.Tensor  # (N, L) tokens of x
+    attention_mask: torch.Tensor
+    english_input_ids: torch.Tensor  # (N, L) tokens of the parallel English caption e
+    english_attention_mask: torch.Tensor
+    teacher_text: torch.Tensor  # (N, D) T(x)
+    teacher_english: torch.Tensor  # (N, D) T(e)
+    image: torch.Tensor  # (N, D) V(I) of the item's image
+
+    def __len__(self) -> int:
+        return len(self.item_ids)
+
+
+@dataclass
+class TrainingSettings:
+    steps: int
+    batch_size: int
+    lr: float
+    warmup_steps: int = 0
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    checkpoint_every: int = 50
+    seed: int = 0
+
+
+def batch_indices(n_items: int, batch_size: int, seed: int, step: int) -> np.ndarray:
+    """Indices of step ``step``: epochs are seeded permutations, so a resume needs only the step."""
+    batch_size = min(batch_size, n_items)
+    start = step * batch_size
+    out = []
+    while len(out) < batch_size:
+        epoch, offset = divmod(start, n_items)
+        order = np.random.default_rng([seed, epoch]).permutation(n_items)
+        take = order[offset : offset + batch_size - len(out)]
+        out.extend(take.tolist())
+        start += len(take)
+    return np.asarray(out)
+
+
+def lr_factor(step: int, settings: TrainingSettings) -> float:
+    """Linear warmup, then cosine decay to zero."""
+    if step < settings.warmup_steps:
+        return (step + 1) / settings.warmup_steps
+    progress = (step - settings.warmup_steps) / max(1, settings.steps - settings.warmup_steps)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+class _StopRequest:
+    """Turns SIGTERM/SIGUSR1 into a flag the loop checks between steps."""
+
+    def __init__(self):
+        self.signum = None
+        self._previous = {}
+
+    def __enter__(self):
+        for sig in (signal.SIGTERM, signal.SIGUSR1):
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        self.signum = signum
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def _save_state(path: Path, step: int, student, optimizer, scheduler) -> None:
+    state = {
+        "step": torch.tensor(step),
+        "student": student.text_encoder.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "torch_rng": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda_rng"] = torch.cuda.get_rng_state_all()
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def _load_state(path: Path, student, optimizer, scheduler) -> int:
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    student.text_encoder.load_state_dict(state["student"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["torch_rng"])
+    if "cuda_rng" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    return int(state["step"])
+
+
+def _check_finite(step: int, terms: dict, item_ids: list[str]) -> None:
+    for name, value in terms.items():
+        if not torch.isfinite(value).all():
+            shown = ", ".join(item_ids[:4]) + (", ..." if len(item_ids) > 4 else "")
+            raise FloatingPointError(
+                f"step {step}: loss term {name} is {value.item()} on the batch with items [{shown}]; "
+                "the student was not saved."
+            )
+
+
+def distill(
+    student,
+    corpus: TrainingCorpus,
+    loss_fn: WeightedLoss,
+    settings: TrainingSettings,
+    *,
+    logit_scale: float,
+    logit_bias: float | None,
+    family: str,
+    state_dir: str | os.PathLike,
+    log_path: str | os.PathLike,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+    stop_after: int | None = None,
+):
+    """Train ``student``'s text tower in place; returns the loss log as a list of dicts.
+
+    ``stop_after`` ends the run early after saving state (used by tests to simulate preemption).
+    """
+    device = torch.device(device)
+    torch.manual_seed(settings.seed)
+    student.to(device)
+    student.train()
+    params = [p for p in student.text_parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, settings))
+
+    state_dir = Path(state_dir)
+    state_path = state_dir / "state.pt"
+    log_rows: list[dict] = []
+    start = 0
+    if state_path.exists():
+        start = _load_state(state_path, student, optimizer, scheduler)
+        log_rows = _read_log(state_dir / "loss_log.partial.csv")
+
+    autocast = (
+        torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+        if device.type == "cuda"
+        else torch.autocast(device_type="cpu", enabled=False)
+    )
+    needs_english = loss_fn.needs_student_english
+    bar = _progress(range(start, settings.steps), settings.steps, start, progress)
+
+    def save(step):
+        _save_state(state_path, step, student, optimizer, scheduler)
+        _write_log(state_dir / "loss_log.partial.csv", log_rows)
+
+    with _StopRequest() as stop:
+        for step in bar:
+            idx = torch.as_tensor(batch_indices(len(corpus), settings.batch_size, settings.seed, step))
+            ids = [corpus.item_ids[i] for i in idx.tolist()]
+            with autocast:
+                tokens = {"input_ids": corpus.input_ids[idx].to(device), "attention_mask": corpus.attention_mask[idx].to(device)}
+                student_text = student.encode_text(tokens)
+                student_english = None
+                if needs_english:
+                    en_tokens = {
+                        "input_ids": corpus.english_input_ids[idx].to(device),
+                        "attention_mask": corpus.english_attention_mask[idx].to(device),
+                    }
+                    student_english = student.encode_text(en_tokens)
+                batch = DistillBatch(
+                    student_text=student_text.float(),
+                    teacher_text=corpus.teacher_text[idx].to(device),
+                    teacher_english=corpus.teacher_english[idx].to(device),
+                    image=corpus.image[idx].to(device),
+                    logit_scale=logit_scale,
+                    logit_bias=logit_bias,
+                    family=family,
+                    student_english=None if student_english is None else student_english.float(),
+                )
+                terms = loss_fn(batch)
+            _check_finite(step, terms, ids)
+            optimizer.zero_grad(set_to_none=True)
+            terms["total"].backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, settings.grad_clip)
+            if not torch.isfinite(grad_norm):
+                _check_finite(step, {"gradient norm": grad_norm}, ids)
+            lr = scheduler.get_last_lr()[0]
+            optimizer.step()
+            scheduler.step()
+            row = {"step": step + 1, "lr": lr, **{k: float(v.detach()) for k, v in terms.items()}}
+            log_rows.append(row)
+            if hasattr(bar, "set_postfix"):
+                bar.set_postfix(loss=f"{row['total']:.4f}")
+            done = step + 1
+            if stop.signum is not None or (stop_after is not None and done >= stop_after):
+                save(done)
+                raise Interrupted(128 + (stop.signum or 0) if stop.signum else 3)
+            if done % settings.checkpoint_every == 0 and done < settings.steps:
+                save(done)
+    student.eval()
+    _write_log(log_path, log_rows)
+    return log_rows
+
+
+def _progress(iterable, total, initial, enabled):
+    if not enabled:
+        return iterable
+    from tqdm import tqdm
+
+    return tqdm(iterable, total=total, initial=initial, desc="distill", mininterval=5)
+
+
+def _write_log(path, rows: list[dict]) -> None:
+    if not rows:
+        return
+    fields = list(rows[0].keys())
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(rows)
+
+
+def _read_log(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        return [{k: (int(v) if k == "step" else float(v)) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def load_training_corpus(items_path, teacher_text_path, tokens_path, images_path, fingerprint: str) -> TrainingCorpus:
+    """Assemble the per-item tensors from the caches; refuses caches made by another teacher."""
+    import pandas as pd
+
+    from mvlm_distill.io import CacheMismatchError, load_embeddings
+
+    items = pd.read_csv(items_path, dtype=str, keep_default_na=False)
+    text, text_ids, _ = load_embeddings(teacher_text_path, expect={"fingerprint": fingerprint})
+    image, image_ids, _ = load_embeddings(images_path, expect={"fingerprint": fingerprint})
+    with np.load(tokens_path, allow_pickle=False) as z:
+        token_ids = z["ids"].tolist()
+        input_ids, attention_mask = z["input_ids"], z["attention_mask"]
+    if token_ids != text_ids:
+        raise CacheMismatchError(f"{tokens_path}: token ids do not match {teacher_text_path}; delete both to rebuild")
+    row = {cid: i for i, cid in enumerate(text_ids)}
+    image_row = {iid: i for i, iid in enumerate(image_ids)}
+    missing = sorted(set(items["image_id"]) - set(image_row))
+    if missing:
+        raise CacheMismatchError(f"{images_path}: no embedding for image {missing[0]!r} of {items_path}")
+    x = np.array([row[c] for c in items["caption_id"]])
+    e = np.array([row[c] for c in items["english_caption_id"]])
+    im = np.array([image_row[i] for i in items["image_id"]])
+    as_t = torch.from_numpy
+    return TrainingCorpus(
+        item_ids=items["caption_id"].tolist(),
+        input_ids=as_t(input_ids[x]).long(),
+        attention_mask=as_t(attention_mask[x]).long(),
+        english_input_ids=as_t(input_ids[e]).long(),
+        english_attention_mask=as_t(attention_mask[e]).long(),
+        teacher_text=as_t(text[x]),
+        teacher_english=as_t(text[e]),
+        image=as_t(image[im]),
+    )

@@ -1,0 +1,73 @@
+"""Glue between embedding files and the pure metric functions (one call per workflow job)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from mvlm_distill.evaluate.clustering import clustering
+from mvlm_distill.evaluate.consistency import consistency
+from mvlm_distill.evaluate.score import metrics_table, score_language
+from mvlm_distill.io import load_embeddings
+
+PROJECTION_SAMPLE = 60  # parallel caption groups kept for the 2-D projection in the index report
+
+
+def _rows(ids: list[str], wanted) -> np.ndarray:
+    index = {cid: i for i, cid in enumerate(ids)}
+    return np.array([index[c] for c in wanted], dtype=int)
+
+
+def score_row_language(bench, texts_path, images_path, *, language: str, split: str, n_boot: int, seed: int = 0):
+    """Ranks, metrics with bootstrap intervals, and consistency against English for one language."""
+    text_emb, text_ids, _ = load_embeddings(texts_path)
+    image_emb, image_ids, _ = load_embeddings(images_path)
+    captions = bench.split_captions(split, language)
+    vqa = None
+    if bench.vqa is not None:
+        vqa = bench.vqa[bench.vqa["language"] == language]
+    ranks = score_language(text_emb, text_ids, image_emb, image_ids, captions, vqa)
+    metrics = metrics_table(ranks, n_boot=n_boot, seed=seed)
+    consistency_rows = pd.DataFrame(columns=["language", "metric", "value"])
+    if language != "en":
+        pairs = parallel_pairs(bench.split_captions(split, language), bench.split_captions(split, "en"))
+        if len(pairs):
+            image_row = {iid: i for i, iid in enumerate(image_ids)}
+            values = consistency(
+                text_emb[_rows(text_ids, pairs["caption_id"])],
+                text_emb[_rows(text_ids, pairs["caption_id_en"])],
+                image_emb,
+                np.array([image_row[i] for i in pairs["image_id"]]),
+            )
+            consistency_rows = pd.DataFrame(
+                {"language": language, "metric": list(values), "value": list(values.values())}
+            )
+    return ranks, metrics, consistency_rows
+
+
+def parallel_pairs(captions: pd.DataFrame, english: pd.DataFrame) -> pd.DataFrame:
+    """Captions of a language joined to their English translations by parallel_id."""
+    captions = captions[captions["parallel_id"] != ""]
+    en = english[english["parallel_id"] != ""][["parallel_id", "caption_id"]].drop_duplicates("parallel_id")
+    return captions.merge(en, on="parallel_id", suffixes=("", "_en"))
+
+
+def cluster_row(bench, texts_path, *, split: str, languages: list[str], seed: int = 0):
+    """Clustering metrics over all languages' parallel captions, and a sample kept for the projection."""
+    text_emb, text_ids, meta = load_embeddings(texts_path)
+    captions = bench.split_captions(split)
+    captions = captions[captions["language"].isin(languages) & (captions["parallel_id"] != "")]
+    # keep parallel groups present in every language so that language and meaning are balanced
+    complete = captions.groupby("parallel_id")["language"].nunique()
+    groups = sorted(complete[complete == len(set(captions["language"]))].index)
+    captions = captions[captions["parallel_id"].isin(groups)]
+    emb = text_emb[_rows(text_ids, captions["caption_id"])]
+    values = clustering(emb, captions["image_id"].to_numpy(), captions["language"].to_numpy(), seed=seed)
+    table = pd.DataFrame({"metric": list(values), "value": list(values.values())})
+    sample = captions[captions["parallel_id"].isin(groups[:PROJECTION_SAMPLE])]
+    sample_meta = {
+        "languages": sample["language"].tolist(),
+        "parallel_ids": sample["parallel_id"].tolist(),
+        "fingerprint": meta.get("fingerprint"),
+    }
+    return table, (text_emb[_rows(text_ids, sample["caption_id"])], sample["caption_id"].tolist(), sample_meta)

@@ -1,0 +1,139 @@
+"""Text-image retrieval ranks and the metrics computed from them.
+
+Semantics follow CLIP_benchmark's zero-shot retrieval, with ties counted
+pessimistically (a wrong item with the same score as the right one ranks ahead
+of it), so that a degenerate encoder (all scores equal) gets the worst rank, not
+the best:
+
+* text -> image (``t2i``): one query per caption, one correct image;
+  rank = 1 + #(other images with score >= the correct image's score).
+* image -> text (``i2t``): one query per image that has at least one caption in
+  the language; the query succeeds at rank r if one of its own captions is
+  ranked r-th; the other captions of the same image are not wrong items:
+  rank = 1 + #(captions of other images with score >= the best own caption's score).
+
+Metrics are fractions in [0, 1]: ``R@k`` = share of queries with rank <= k,
+``MRR@k`` = mean of 1/rank where rank <= k (0 otherwise), ``acc@1`` = R@1 for VQA.
+
+Pure numpy: no torch import here (per-language scoring jobs).
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+METRICS: dict[str, tuple[str, ...]] = {
+    "t2i": ("R@1", "R@5", "R@10", "MRR@10"),
+    "i2t": ("R@1", "R@5", "R@10", "MRR@10"),
+    "vqa": ("acc@1", "MRR@5"),
+}
+TASKS = tuple(METRICS)
+
+# rows per chunk so that a boolean comparison block stays around 16M cells
+_CHUNK_CELLS = 1 << 24
+
+
+def _chunks(n_rows: int, n_cols: int):
+    step = max(1, _CHUNK_CELLS // max(1, n_cols))
+    for start in range(0, n_rows, step):
+        yield slice(start, min(n_rows, start + step))
+
+
+def _check_index(index, n: int, what: str) -> np.ndarray:
+    index = np.asarray(index)
+    if index.ndim != 1:
+        raise ValueError(f"{what} must be one-dimensional")
+    if index.size and not np.issubdtype(index.dtype, np.integer):
+        raise ValueError(f"{what} must hold integer positions")
+    index = index.astype(np.int64, copy=False)
+    if index.size and (index.min() < 0 or index.max() >= n):
+        raise ValueError(f"{what} has positions outside [0, {n})")
+    return index
+
+
+def t2i_ranks(similarity: np.ndarray, caption_image_index) -> np.ndarray:
+    """Rank of each caption's own image; ``similarity`` is (n_captions, n_images).
+
+    ``caption_image_index[c]`` is the column of caption ``c``'s image. Returns
+    int64 ranks (1-based, ties pessimistic), one per caption.
+    """
+    sim = np.asarray(similarity)
+    if sim.ndim != 2:
+        raise ValueError("similarity must be a (n_captions, n_images) matrix")
+    idx = _check_index(caption_image_index, sim.shape[1], "caption_image_index")
+    if idx.shape[0] != sim.shape[0]:
+        raise ValueError(f"{idx.shape[0]} image positions for {sim.shape[0]} captions")
+    ranks = np.empty(sim.shape[0], dtype=np.int64)
+    for rows in _chunks(sim.shape[0], sim.shape[1]):
+        block = sim[rows]
+        true = block[np.arange(block.shape[0]), idx[rows]]
+        # the correct image counts itself once: #(scores >= true) = 1 + #(wrong >= true)
+        ranks[rows] = (block >= true[:, None]).sum(axis=1)
+    return ranks
+
+
+def i2t_queries(caption_image_index, n_images: int | None = None) -> np.ndarray:
+    """Images that are i2t queries (at least one caption), ascending: the order of ``i2t_ranks``."""
+    idx = np.asarray(caption_image_index, dtype=np.int64)
+    queries = np.unique(idx)
+    if n_images is not None and queries.size and queries.max() >= n_images:
+        raise ValueError(f"caption_image_index has positions outside [0, {n_images})")
+    return queries
+
+
+def i2t_ranks(similarity: np.ndarray, caption_image_index) -> np.ndarray:
+    """Rank of each image's best-ranked own caption; ``similarity`` is (n_images, n_captions).
+
+    Only images with at least one caption are queries; the result has one rank
+    per query image, in ascending image order (``i2t_queries`` gives the images).
+    Other captions of the query image are not counted as wrong items.
+    """
+    sim = np.asarray(similarity)
+    if sim.ndim != 2:
+        raise ValueError("similarity must be a (n_images, n_captions) matrix")
+    idx = _check_index(caption_image_index, sim.shape[0], "caption_image_index")
+    if idx.shape[0] != sim.shape[1]:
+        raise ValueError(f"{idx.shape[0]} image positions for {sim.shape[1]} captions")
+    queries = np.unique(idx)
+    ranks = np.empty(queries.size, dtype=np.int64)
+    for rows in _chunks(queries.size, sim.shape[1]):
+        q = queries[rows]
+        block = sim[q]
+        own = idx[None, :] == q[:, None]
+        best = np.where(own, block, -np.inf).max(axis=1)
+        ranks[rows] = 1 + ((block >= best[:, None]) & ~own).sum(axis=1)
+    return ranks
+
+
+_METRIC = re.compile(r"^(R|acc|MRR)@([1-9][0-9]*)$")
+
+
+def metric_values(ranks, metric: str) -> np.ndarray:
+    """Per-query values of one metric (``R@k``, ``acc@k``, ``MRR@k``) from 1-based ranks."""
+    m = _METRIC.match(metric)
+    if not m:
+        raise ValueError(f"unknown metric {metric!r}; expected R@k, acc@k or MRR@k")
+    r = np.asarray(ranks, dtype=np.float64)
+    if r.size and (np.isnan(r).any() or r.min() < 1):
+        raise ValueError("ranks must be 1-based and finite")
+    k = int(m.group(2))
+    if m.group(1) == "MRR":
+        return np.where(r <= k, 1.0 / np.maximum(r, 1.0), 0.0)
+    return (r <= k).astype(np.float64)
+
+
+def metrics_from_ranks(ranks, task: str) -> dict[str, float]:
+    """The task's metrics (see ``METRICS``) as fractions; NaN when there are no queries."""
+    if task not in METRICS:
+        raise ValueError(f"unknown task {task!r}; expected one of {TASKS}")
+    r = np.asarray(ranks)
+    out = {}
+    for metric in METRICS[task]:
+        values = metric_values(r, metric)
+        out[metric] = float(values.mean()) if values.size else float("nan")
+    return out
+
+
+__all__ = ["METRICS", "TASKS", "t2i_ranks", "i2t_ranks", "i2t_queries", "metric_values", "metrics_from_ranks"]

@@ -1,0 +1,181 @@
+"""Score one language of one benchmark: per-query ranks, then metrics with intervals.
+
+``score_language`` writes the rows of a ``*.ranks.csv`` (``task, query_id, rank,
+n_candidates``); ``metrics_table`` turns them into the metric rows of
+``metrics.csv`` (``task, metric, value, ci_low, ci_high, n_queries``). Every
+metric, interval and paired test downstream is computed from the same ranks.
+
+``n_candidates`` is the largest rank the query could get: the gallery size for
+``t2i``, 1 + the number of captions of other images for ``i2t``, the number of
+answer candidates for ``vqa`` (1 / n_candidates is the chance level of R@1).
+
+Pure numpy/pandas: no torch import here.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .retrieval import METRICS, TASKS, i2t_ranks, metric_values, t2i_ranks
+from .stats import bootstrap_ci
+from .vqa import vqa_ranks
+
+RANK_COLUMNS = ["task", "query_id", "rank", "n_candidates"]
+METRIC_COLUMNS = ["task", "metric", "value", "ci_low", "ci_high", "n_queries"]
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.where(norms > 0, norms, 1.0)
+
+
+def _lookup(ids: Sequence[str], wanted: Iterable[str], what: str) -> np.ndarray:
+    position = {str(i): k for k, i in enumerate(ids)}
+    if len(position) != len(ids):
+        raise ValueError(f"duplicate {what} ids in the embedding file")
+    wanted = [str(w) for w in wanted]
+    missing = [w for w in wanted if w not in position]
+    if missing:
+        shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+        raise KeyError(f"{len(missing)} {what} id(s) have no embedding: {shown}")
+    return np.fromiter((position[w] for w in wanted), dtype=np.int64, count=len(wanted))
+
+
+def _parse_candidates(value) -> list[str]:
+    if isinstance(value, str):
+        value = json.loads(value)
+    return [str(c) for c in value]
+
+
+def _single_language(frame: pd.DataFrame, what: str) -> None:
+    if "language" in frame.columns and frame["language"].nunique() > 1:
+        raise ValueError(f"{what} must hold one language, got {sorted(frame['language'].unique())}")
+
+
+def score_language(
+    text_embeddings: np.ndarray,
+    text_ids: Sequence[str],
+    image_embeddings: np.ndarray,
+    image_ids: Sequence[str],
+    captions: pd.DataFrame,
+    vqa: pd.DataFrame | None = None,
+    *,
+    gallery_ids: Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """Per-query ranks of one language: t2i, i2t and (if ``vqa`` is given) vqa rows.
+
+    ``text_embeddings``/``text_ids``: the benchmark's text embeddings (captions by
+    ``caption_id``, VQA prompts by ``"{question_id}::{candidate index}"``).
+    ``image_embeddings``/``image_ids``: image embeddings by ``image_id``.
+    ``captions``: the test captions of one language (``image_id, caption_id``).
+    The retrieval gallery is ``gallery_ids`` if given, else every image in
+    ``image_ids``: pass the test images' ids when the file holds other splits.
+    Gallery images without a caption in the language stay distractors for t2i
+    but are not i2t queries. ``vqa``: the questions of the same language
+    (``question_id, image_id, answer, candidates``), or None.
+    """
+    image_ids = [str(i) for i in image_ids]
+    text_emb = np.asarray(text_embeddings)
+    image_emb = np.asarray(image_embeddings)
+    if text_emb.ndim != 2 or text_emb.shape[0] != len(text_ids):
+        raise ValueError("text_embeddings must be (len(text_ids), D)")
+    if image_emb.ndim != 2 or image_emb.shape[0] != len(image_ids):
+        raise ValueError("image_embeddings must be (len(image_ids), D)")
+    _single_language(captions, "captions")
+
+    frames = []
+    gallery = image_ids if gallery_ids is None else [str(g) for g in gallery_ids]
+    gallery_rows = _lookup(image_ids, gallery, "image")
+    gallery_pos = {g: k for k, g in enumerate(gallery)}
+    if len(captions):
+        cap_img = captions["image_id"].astype(str).tolist()
+        outside = sorted({i for i in cap_img if i not in gallery_pos})
+        if outside:
+            raise ValueError(f"{len(outside)} captioned image(s) not in the gallery: {', '.join(outside[:5])}")
+        caption_image_index = np.fromiter((gallery_pos[i] for i in cap_img), dtype=np.int64, count=len(cap_img))
+        caption_ids = captions["caption_id"].astype(str).tolist()
+        texts = _normalise(text_emb[_lookup(text_ids, caption_ids, "caption")])
+        images = _normalise(image_emb[gallery_rows])
+        sim = texts @ images.T  # one matrix for both directions
+
+        ranks = t2i_ranks(sim, caption_image_index)
+        frames.append(pd.DataFrame({"task": "t2i", "query_id": caption_ids, "rank": ranks, "n_candidates": len(gallery)}))
+
+        queries = np.unique(caption_image_index)
+        ranks = i2t_ranks(sim.T, caption_image_index)
+        own = np.bincount(caption_image_index, minlength=len(gallery))[queries]
+        frames.append(
+            pd.DataFrame(
+                {
+                    "task": "i2t",
+                    "query_id": [gallery[q] for q in queries],
+                    "rank": ranks,
+                    "n_candidates": len(caption_ids) - own + 1,
+                }
+            )
+        )
+
+    if vqa is not None and len(vqa):
+        _single_language(vqa, "vqa")
+        question_ids = vqa["question_id"].astype(str).tolist()
+        candidates = [_parse_candidates(c) for c in vqa["candidates"]]
+        answers = vqa["answer"].astype(str).tolist()
+        answer_index = []
+        for qid, cands, ans in zip(question_ids, candidates, answers):
+            if ans not in cands:
+                raise ValueError(f"question {qid}: answer {ans!r} is not among its candidates")
+            answer_index.append(cands.index(ans))
+        prompt_ids = [f"{qid}::{k}" for qid, cands in zip(question_ids, candidates) for k in range(len(cands))]
+        prompts = _normalise(text_emb[_lookup(text_ids, prompt_ids, "VQA prompt")])
+        sizes = np.array([len(c) for c in candidates])
+        groups = np.split(prompts, np.cumsum(sizes)[:-1])
+        q_images = _normalise(image_emb[_lookup(image_ids, vqa["image_id"].astype(str), "image")])
+        ranks = vqa_ranks(q_images, groups, np.array(answer_index))
+        frames.append(pd.DataFrame({"task": "vqa", "query_id": question_ids, "rank": ranks, "n_candidates": sizes}))
+
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype="int64" if c in ("rank", "n_candidates") else "object") for c in RANK_COLUMNS})
+    out = pd.concat(frames, ignore_index=True)[RANK_COLUMNS]
+    out["rank"] = out["rank"].astype("int64")
+    out["n_candidates"] = out["n_candidates"].astype("int64")
+    return out
+
+
+def metrics_table(ranks: pd.DataFrame, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
+    """Metric rows (``task, metric, value, ci_low, ci_high, n_queries``) from a ranks table.
+
+    ``value`` is the mean of the per-query values; the interval is the
+    percentile bootstrap over the task's queries (``stats.bootstrap_ci``, the
+    same seed for every metric so that a task's metrics share resamples).
+    Tasks appear in the order t2i, i2t, vqa; absent tasks have no rows.
+    """
+    missing = [c for c in ("task", "rank") if c not in ranks.columns]
+    if missing:
+        raise ValueError(f"ranks table lacks column(s) {missing}")
+    unknown = sorted(set(ranks["task"]) - set(TASKS))
+    if unknown:
+        raise ValueError(f"unknown task(s) {unknown}; expected {TASKS}")
+    rows = []
+    for task in TASKS:
+        r = ranks.loc[ranks["task"] == task, "rank"].to_numpy()
+        if r.size == 0:
+            continue
+        for metric in METRICS[task]:
+            values = metric_values(r, metric)
+            low, high = bootstrap_ci(values, n_boot=n_boot, seed=seed, level=level)
+            rows.append((task, metric, float(values.mean()), low, high, int(r.size)))
+    return pd.DataFrame(rows, columns=METRIC_COLUMNS)
+
+
+def per_query_metric(ranks: pd.DataFrame, task: str, metric: str) -> pd.Series:
+    """Per-query values of one metric indexed by ``query_id`` (for paired tests between systems)."""
+    sub = ranks.loc[ranks["task"] == task]
+    return pd.Series(metric_values(sub["rank"].to_numpy(), metric), index=sub["query_id"].astype(str), name=metric)
+
+
+__all__ = ["score_language", "metrics_table", "per_query_metric", "RANK_COLUMNS", "METRIC_COLUMNS"]

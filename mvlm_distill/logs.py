@@ -1,0 +1,28 @@
+"""Send a workflow script's output to its Snakemake log file."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import traceback
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def log_to(path):
+    """Redirect stdout/stderr to ``path``; on failure the traceback goes there and the
+    last line (one sentence) also reaches the terminal, so the error is seen without opening the log."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    real_stderr = sys.stderr
+    with open(path, "w", buffering=1, encoding="utf-8") as log:
+        sys.stdout = sys.stderr = log
+        try:
+            yield
+        except BaseException as err:
+            if isinstance(err, SystemExit) and not err.code:
+                raise
+            traceback.print_exc(file=log)
+            real_stderr.write(f"{type(err).__name__}: {err} (log: {path})\n")
+            raise
+        finally:
+            sys.stdout, sys.stderr = sys.__stdout__, real_stderr

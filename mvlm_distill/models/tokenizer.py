@@ -1,0 +1,81 @@
+"""The toy families' tokenizer: a Unigram vocabulary built directly from a lexicon.
+
+``tokenizers``' Unigram *trainer* fails on a small synthetic lexicon (it fills the
+vocabulary with whole captions when a script has no spaces, or shrinks it to
+single characters when it has), so the vocabulary is written down instead:
+
+* every lexicon surface form (all languages), split on whitespace, once as a
+  word-initial piece (``▁word``) and once as a word-internal piece (``word``,
+  for scripts without spaces such as zh/ja/th);
+* every single character seen in the texts or the lexicon (and ``▁``), so that
+  nothing but truly unseen characters becomes ``<unk>``.
+
+Word pieces score -1 and single characters -4, so the Viterbi segmentation
+prefers the fewest, longest lexicon pieces and falls back to characters.
+Normalisation NFKC, pre-tokenisation Metaspace, post-processing
+``<s> $A </s>`` (XLM-R's convention, ids below).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: special tokens and their ids (XLM-R's layout)
+SPECIAL_TOKENS = {"bos": ("<s>", 0), "pad": ("<pad>", 1), "eos": ("</s>", 2), "unk": ("<unk>", 3)}
+BOS_ID, PAD_ID, EOS_ID, UNK_ID = 0, 1, 2, 3
+WORD_SCORE = -1.0
+CHAR_SCORE = -4.0
+META = "\u2581"
+
+
+def toy_vocabulary(texts: list[str], pieces: list[str]) -> list[tuple[str, float]]:
+    """The (piece, score) list of the toy Unigram model, specials first, deterministic order."""
+    import unicodedata
+
+    def norm(s: str) -> str:
+        return unicodedata.normalize("NFKC", s)
+
+    vocab: dict[str, float] = {}
+    for tok, _ in sorted(SPECIAL_TOKENS.values(), key=lambda x: x[1]):
+        vocab[tok] = 0.0
+    words = sorted({w for p in pieces for w in norm(p).split()})
+    for w in words:
+        vocab.setdefault(META + w, WORD_SCORE)
+        if len(w) > 1:
+            vocab.setdefault(w, WORD_SCORE)
+    chars = sorted({c for s in list(texts) + list(pieces) for c in norm(s) if not c.isspace()})
+    vocab.setdefault(META, CHAR_SCORE)
+    for c in chars:
+        if vocab.get(c, CHAR_SCORE) == CHAR_SCORE:
+            vocab[c] = CHAR_SCORE
+        vocab.setdefault(META + c, CHAR_SCORE + 0.5)  # a one-letter word costs less than ▁ + letter
+    return list(vocab.items())
+
+
+def build_toy_tokenizer(texts: list[str], pieces: list[str], out_dir: str | os.PathLike,
+                        model_max_length: int = 64) -> None:
+    """Write a ``PreTrainedTokenizerFast`` folder (``AutoTokenizer``/open_clip ``HFTokenizer`` loadable)."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, decoders, processors
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = toy_vocabulary(texts, pieces)
+    tok = Tokenizer(models.Unigram(vocab, unk_id=UNK_ID, byte_fallback=False))
+    tok.normalizer = normalizers.NFKC()
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement=META, prepend_scheme="always", split=True)
+    tok.decoder = decoders.Metaspace(replacement=META, prepend_scheme="always", split=True)
+    tok.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>",
+        pair="<s> $A </s> </s> $B </s>",
+        special_tokens=[("<s>", BOS_ID), ("</s>", EOS_ID)],
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="<unk>",
+        cls_token="<s>", sep_token="</s>",
+        model_max_length=model_max_length,
+        padding_side="right", truncation_side="right",
+    )
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    fast.save_pretrained(out)

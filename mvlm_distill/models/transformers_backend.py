@@ -1,0 +1,195 @@
+"""transformers backend: ``Siglip2Model`` (and other dual encoders with ``get_text_features``).
+
+Saved layout: exactly what ``save_pretrained`` writes (``config.json``,
+``model.safetensors``), the tokenizer files and the image processor's
+``preprocessor_config.json`` (plus ``processor_config.json`` when a processor
+object exists), and ``mvlm_model.json``. Loading: ``Siglip2Model.from_pretrained``
+(``AutoModel`` for other model types) and ``AutoProcessor``/``AutoTokenizer``/
+``AutoImageProcessor.from_pretrained`` on the same folder.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .base import ModelLoadError, VisionLanguageModel
+
+PROCESSOR_CONFIG = "preprocessor_config.json"
+
+
+class _Tower(nn.Module):
+    """A parameter container for a tower spread over several attributes (e.g. CLIPModel's projection)."""
+
+    def __init__(self, **parts: nn.Module):
+        super().__init__()
+        for k, v in parts.items():
+            self.add_module(k, v)
+
+    def forward(self, *args, **kwargs):  # pragma: no cover - encode through the VisionLanguageModel
+        raise RuntimeError("call VisionLanguageModel.encode_text/encode_image instead")
+
+
+def _output_tensor(out) -> torch.Tensor:
+    if isinstance(out, torch.Tensor):
+        return out
+    pooled = getattr(out, "pooler_output", None)
+    if pooled is None:
+        raise ModelLoadError(f"model output {type(out).__name__} has no pooler_output")
+    return pooled
+
+
+class TransformersModel(VisionLanguageModel):
+    library = "transformers"
+
+    def __init__(self, family: str, model: nn.Module, tokenizer, image_processor, context_length: int,
+                 meta: dict | None = None, processor=None):
+        super().__init__(family, meta)
+        self.model = model
+        self.tokenizer = tokenizer
+        self.image_processor = image_processor
+        self.processor = processor
+        self.context_length = int(context_length)
+        text_model = model.text_model
+        proj = getattr(model, "text_projection", None)
+        self.text_encoder = text_model if proj is None else _Tower(text_model=text_model, text_projection=proj)
+        vproj = getattr(model, "visual_projection", None)
+        self._image_tower = model.vision_model if vproj is None else _Tower(
+            vision_model=model.vision_model, visual_projection=vproj)
+        self.uses_attention_mask = "attention_mask" in getattr(tokenizer, "model_input_names", ["attention_mask"])
+
+    # ---- text ---------------------------------------------------------------------------
+    def tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
+        enc = self.tokenizer(list(texts), padding="max_length", max_length=self.context_length,
+                             truncation=True, return_tensors="pt")
+        ids = enc["input_ids"].long()
+        mask = enc.get("attention_mask")
+        if mask is None:
+            mask = (ids != self.tokenizer.pad_token_id).long()
+        return {"input_ids": ids, "attention_mask": mask.long()}
+
+    def _text_features(self, tokens):
+        kwargs = {"input_ids": tokens["input_ids"]}
+        if self.uses_attention_mask and "attention_mask" in tokens:
+            kwargs["attention_mask"] = tokens["attention_mask"]
+        return _output_tensor(self.model.get_text_features(**kwargs))
+
+    def text_layers(self) -> nn.ModuleList:
+        return self.model.text_model.encoder.layers
+
+    def set_text_layers(self, layers: list[nn.Module]) -> None:
+        n = len(layers)
+        self.model.text_model.encoder.layers = nn.ModuleList(layers)
+        configs = [self.model.config.text_config, self.model.text_model.config]
+        for cfg in {id(c): c for c in configs}.values():
+            cfg.num_hidden_layers = n
+
+    # ---- image --------------------------------------------------------------------------
+    def preprocess(self, images):
+        out = self.image_processor(images=list(images), return_tensors="pt")
+        return {k: v for k, v in out.items() if isinstance(v, torch.Tensor)}
+
+    def _image_features(self, pixels):
+        return _output_tensor(self.model.get_image_features(**pixels))
+
+    def image_tower(self) -> nn.Module:
+        return self._image_tower
+
+    # ---- scale --------------------------------------------------------------------------
+    def _logit_scale_param(self):
+        return self.model.logit_scale
+
+    def _logit_bias_param(self):
+        return getattr(self.model, "logit_bias", None) if self.family == "siglip2" else None
+
+    # ---- persistence --------------------------------------------------------------------
+    def config_dict(self) -> dict:
+        return {"config": self.model.config.to_diff_dict(),
+                "image_processor": self.image_processor.to_dict() if self.image_processor is not None else None}
+
+    def tokenizer_string(self) -> str:
+        backend = getattr(self.tokenizer, "backend_tokenizer", None) or getattr(self.tokenizer, "_tokenizer", None)
+        if backend is not None and hasattr(backend, "to_str"):
+            return backend.to_str()
+        return type(self.tokenizer).__name__ + str(getattr(self.tokenizer, "vocab_size", ""))
+
+    def save(self, directory: Path) -> dict:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.model.save_pretrained(directory, safe_serialization=True)
+        if self.processor is not None:
+            self.processor.save_pretrained(directory)
+        else:
+            self.tokenizer.save_pretrained(directory)
+            self.image_processor.save_pretrained(directory)
+        return {
+            "library": self.library,
+            "model_config": "config.json",
+            "weights": "model.safetensors",
+            "processor_config": PROCESSOR_CONFIG,
+            "tokenizer": {"kind": "hf", "path": "."},
+            "context_length": self.context_length,
+            "model_type": self.model.config.model_type,
+        }
+
+
+def _model_class(model_type: str):
+    import transformers
+
+    if model_type == "siglip2":
+        return transformers.Siglip2Model
+    return transformers.AutoModel
+
+
+def _load_parts(source: str, context_length: int | None, family: str, meta: dict,
+                trust_remote_code: bool = False, processor_dir: str | None = None) -> TransformersModel:
+    import transformers
+
+    kwargs = {"trust_remote_code": True} if trust_remote_code else {}
+    config = transformers.AutoConfig.from_pretrained(source, **kwargs)
+    model = _model_class(config.model_type).from_pretrained(source, **kwargs)
+    proc_source = processor_dir or source
+    processor = None
+    try:
+        processor = transformers.AutoProcessor.from_pretrained(proc_source, **kwargs)
+    except (OSError, ValueError, TypeError, KeyError):
+        processor = None
+    tokenizer = getattr(processor, "tokenizer", None) or transformers.AutoTokenizer.from_pretrained(
+        proc_source, **kwargs)
+    image_processor = getattr(processor, "image_processor", None) or transformers.AutoImageProcessor.from_pretrained(
+        proc_source, **kwargs)
+    if processor is not None and not hasattr(processor, "image_processor"):
+        processor = None
+    if context_length is None:
+        text_cfg = getattr(config, "text_config", config)
+        context_length = int(getattr(text_cfg, "max_position_embeddings", 64))
+    return TransformersModel(family, model, tokenizer, image_processor, context_length, meta, processor=processor)
+
+
+def load_saved(directory: Path, manifest: dict) -> TransformersModel:
+    return _load_parts(str(directory), manifest.get("context_length"), manifest["family"], manifest.get("meta", {}),
+                       trust_remote_code=bool(manifest.get("trust_remote_code", False)))
+
+
+def load_hf(spec: dict) -> TransformersModel:
+    """``source: hf``: a hub name or a local folder; ``trust_remote_code`` only when the spec says so."""
+    checkpoint = spec.get("checkpoint") or spec.get("path")
+    if not checkpoint:
+        raise ModelLoadError(f"model {spec.get('name')!r}: source hf needs `checkpoint` (a hub name or a folder)")
+    family = spec.get("family", "siglip2")
+    local = os.path.isdir(checkpoint)
+    meta = {"name": spec.get("name", checkpoint), "source": "hf",
+            "checkpoint": Path(checkpoint).name if local else checkpoint}
+    try:
+        vlm = _load_parts(checkpoint, spec.get("context_length"), family, meta,
+                          trust_remote_code=spec.get("trust_remote_code") is True)
+    except Exception as err:
+        where = "local folder" if local else "hub model"
+        hint = "" if local else (
+            " Nothing can be downloaded here (HF_HUB_OFFLINE or no network) unless it is already in the "
+            "Hugging Face cache; point `checkpoint` at a local folder instead")
+        raise ModelLoadError(f"could not load {where} {checkpoint!r}: {type(err).__name__}: {err}.{hint}") from err
+    vlm.trust_remote_code = spec.get("trust_remote_code") is True
+    return vlm

@@ -1,0 +1,484 @@
+"""Seaborn figures of the study, saved as PNG (matplotlib's Agg backend, no display needed).
+
+Every ``plot_*`` function takes tidy tables (see ``docs/internals.md``), writes one PNG and returns
+its path. When the input is missing or empty it writes a small placeholder PNG that says
+"not computed", so that the files a workflow rule declares always exist.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from mvlm_distill.io import atomic_path  # noqa: E402
+from mvlm_distill.report.tables import (  # noqa: E402
+    MEAN_LANGUAGE,
+    METRIC_ORDER,
+    PROJECTION_COLUMNS,
+    REFERENCES,
+    TASKS,
+    method_order,
+)
+
+DPI = 110
+CONSISTENCY_METRICS = ("cosine_to_en", "top10_overlap", "bitext_to_en", "bitext_from_en")
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _save(fig, out_path: str | os.PathLike) -> Path:
+    out_path = Path(out_path)
+    with atomic_path(out_path) as tmp:
+        fig.savefig(tmp, dpi=DPI, bbox_inches="tight", format="png")
+    plt.close(fig)
+    return out_path
+
+
+def placeholder(out_path: str | os.PathLike, title: str, message: str = "not computed") -> Path:
+    """A small PNG that states that a panel could not be drawn."""
+    fig, ax = plt.subplots(figsize=(4.5, 1.6))
+    ax.axis("off")
+    ax.text(0.5, 0.62, title, ha="center", va="center", fontsize=11, weight="bold")
+    ax.text(0.5, 0.3, message, ha="center", va="center", fontsize=10, color="0.4")
+    return _save(fig, out_path)
+
+
+def _empty(frame: pd.DataFrame | None) -> bool:
+    return frame is None or len(frame) == 0
+
+
+def _palette(models: Sequence[str]) -> dict:
+    colors = sns.color_palette("colorblind", max(len(models), 1))
+    return dict(zip(models, colors))
+
+
+def _metric_panels(frame: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """(benchmark, task, metric) in contract order, for the panels present in ``frame``."""
+    present = frame[["benchmark", "task", "metric"]].drop_duplicates()
+    keys = [tuple(r) for r in present.itertuples(index=False)]
+
+    def rank(k):
+        b, t, m = k
+        return (str(b), TASKS.index(t) if t in TASKS else 99, METRIC_ORDER.index(m) if m in METRIC_ORDER else 99, m)
+
+    return sorted(keys, key=rank)
+
+
+def _grouped_bars(ax, data: pd.DataFrame, value: str, models: Sequence[str], methods: Sequence[str],
+                  palette: Mapping, err: str | None = None) -> None:
+    """Bars of ``value`` at x = method, one bar per model (hue), with optional error bars."""
+    width = 0.8 / max(len(models), 1)
+    for j, model in enumerate(models):
+        rows = data[data["model"] == model].set_index("method")
+        xs, ys, es = [], [], []
+        for i, method in enumerate(methods):
+            if method in rows.index and pd.notna(rows.loc[method, value]):
+                xs.append(i - 0.4 + width * (j + 0.5))
+                ys.append(float(rows.loc[method, value]))
+                es.append(float(rows.loc[method, err]) if err and pd.notna(rows.loc[method, err]) else 0.0)
+        ax.bar(xs, ys, width=width * 0.95, color=palette[model], label=model,
+               yerr=es if err else None, capsize=2 if err else 0, error_kw={"elinewidth": 0.8})
+    ax.set_xticks(range(len(methods)))
+    ax.set_xticklabels(methods, rotation=45, ha="right")
+    ax.set_xlim(-0.6, len(methods) - 0.4)
+
+
+def _grid(n: int, ncols: int, size=(3.4, 2.8)):
+    ncols = max(1, min(ncols, n))
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size[0] * ncols, size[1] * nrows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    return fig, list(axes.flat[:n])
+
+
+# ----------------------------------------------------------------------------- per language
+
+
+def plot_language_metrics(summary: pd.DataFrame | None, language: str, out_path: str | os.PathLike) -> Path:
+    """Bars of every metric per method (hue = model, error bars = std over seeds), teacher as a dashed line."""
+    title = f"Scores in {language}"
+    data = None if _empty(summary) else summary[summary["language"] == language]
+    if _empty(data):
+        return placeholder(out_path, title)
+    models = sorted(data["model"].unique())
+    palette = _palette(models)
+    methods = [m for m in method_order(data["method"]) if m != "teacher"]
+    panels = _metric_panels(data)
+    with sns.axes_style("whitegrid"):
+        fig, axes = _grid(len(panels), ncols=4)
+        for ax, (benchmark, task, metric) in zip(axes, panels):
+            d = data[(data["benchmark"] == benchmark) & (data["task"] == task) & (data["metric"] == metric)]
+            _grouped_bars(ax, d, "mean", models, methods, palette, err="std")
+            for model in models:
+                t = d.loc[d["model"] == model, "teacher"].dropna()
+                if len(t):
+                    ax.axhline(float(t.iloc[0]), color=palette[model], linestyle="--", linewidth=1.2)
+            ax.set_title(f"{task} {metric}" + (f" ({benchmark})" if data["benchmark"].nunique() > 1 else ""))
+            ax.set_ylim(0, 1.05)
+            ax.set_ylabel("score")
+        handles = [plt.Rectangle((0, 0), 1, 1, color=palette[m]) for m in models]
+        handles += [plt.Line2D([0], [0], color="0.3", linestyle="--")]
+        fig.legend(handles, list(models) + ["teacher (dashed, model colour)"], loc="lower center",
+                   ncol=len(models) + 1, bbox_to_anchor=(0.5, -0.04), frameon=False)
+        fig.suptitle(f"{title}: mean over seeds (error bars: std)", y=1.02)
+        fig.tight_layout()
+        return _save(fig, out_path)
+
+
+RETENTION_PANELS = (("t2i", "R@10"), ("i2t", "R@10"), ("vqa", "acc@1"))
+
+
+def plot_language_retention(summary: pd.DataFrame | None, language: str, out_path: str | os.PathLike,
+                            panels: Sequence[tuple[str, str]] = RETENTION_PANELS) -> Path:
+    """Retention (student / teacher) per method, hue = model, with a line at 1."""
+    title = f"Retention in {language}"
+    data = None if _empty(summary) else summary[summary["language"] == language]
+    if _empty(data):
+        return placeholder(out_path, title)
+    present = [(t, m) for t, m in panels if ((data["task"] == t) & (data["metric"] == m)).any()]
+    if not present:
+        return placeholder(out_path, title)
+    models = sorted(data["model"].unique())
+    palette = _palette(models)
+    methods = [m for m in method_order(data["method"]) if m != "teacher"]
+    with sns.axes_style("whitegrid"):
+        fig, axes = _grid(len(present), ncols=3, size=(3.8, 3.0))
+        for ax, (task, metric) in zip(axes, present):
+            d = data[(data["task"] == task) & (data["metric"] == metric)]
+            d = d.groupby(["model", "method"], as_index=False)["retention"].mean()
+            _grouped_bars(ax, d, "retention", models, methods, palette)
+            ax.axhline(1.0, color="0.2", linestyle="--", linewidth=1)
+            ax.set_title(f"{task} {metric}")
+            ax.set_ylabel("retention (student / teacher)")
+            top = d["retention"].max()
+            ax.set_ylim(0, max(1.1, float(top) * 1.05 if pd.notna(top) else 1.1))
+        handles = [plt.Rectangle((0, 0), 1, 1, color=palette[m]) for m in models]
+        fig.legend(handles, models, loc="lower center", ncol=len(models), bbox_to_anchor=(0.5, -0.04),
+                   frameon=False)
+        fig.suptitle(f"{title} (dashed: teacher = 1)", y=1.02)
+        fig.tight_layout()
+        return _save(fig, out_path)
+
+
+def plot_consistency(consistency: pd.DataFrame | None, out_path: str | os.PathLike,
+                     language: str | None = None) -> Path:
+    """Cross-lingual consistency with English.
+
+    With ``language``: bars per method (hue = model), one panel per metric. Without: one row of panels
+    per model, each metric against language with one line per method.
+    """
+    title = f"Consistency with English in {language}" if language else "Consistency with English"
+    data = consistency
+    if not _empty(data) and language is not None:
+        data = data[data["language"] == language]
+    if _empty(data):
+        return placeholder(out_path, title)
+    data = data.groupby(["model", "method", "language", "metric"], as_index=False)["value"].mean()
+    metrics = [m for m in CONSISTENCY_METRICS if m in set(data["metric"])]
+    metrics += sorted(set(data["metric"]) - set(metrics))
+    models = sorted(data["model"].unique())
+    methods = method_order(data["method"])
+    with sns.axes_style("whitegrid"):
+        if language is not None:
+            palette = _palette(models)
+            fig, axes = _grid(len(metrics), ncols=4)
+            for ax, metric in zip(axes, metrics):
+                _grouped_bars(ax, data[data["metric"] == metric], "value", models, methods, palette)
+                ax.set_title(metric)
+                ax.set_ylim(0, 1.05)
+            handles = [plt.Rectangle((0, 0), 1, 1, color=palette[m]) for m in models]
+            fig.legend(handles, models, loc="lower center", ncol=len(models), bbox_to_anchor=(0.5, -0.04),
+                       frameon=False)
+        else:
+            fig, axes = plt.subplots(len(models), len(metrics), squeeze=False,
+                                     figsize=(3.6 * len(metrics), 2.9 * len(models)))
+            languages = sorted(data["language"].unique())
+            for r, model in enumerate(models):
+                for c, metric in enumerate(metrics):
+                    ax = axes[r][c]
+                    d = data[(data["model"] == model) & (data["metric"] == metric)]
+                    sns.pointplot(data=d, x="language", y="value", hue="method", hue_order=methods,
+                                  order=languages, ax=ax, markersize=3, linewidth=1,
+                                  legend=(r == 0 and c == len(metrics) - 1))
+                    ax.set_title(f"{model}: {metric}")
+                    ax.set_ylim(0, 1.05)
+                    ax.tick_params(axis="x", rotation=45)
+            leg = axes[0][-1].get_legend()
+            if leg is not None:
+                sns.move_legend(axes[0][-1], "upper left", bbox_to_anchor=(1.02, 1), frameon=False)
+        fig.suptitle(f"{title} (mean over seeds)", y=1.02)
+        fig.tight_layout()
+        return _save(fig, out_path)
+
+
+# ----------------------------------------------------------------------------- index
+
+
+def plot_retention_heatmap(summary: pd.DataFrame | None, out_path: str | os.PathLike,
+                           task: str = "t2i", metric: str = "R@10") -> Path:
+    """Heatmap of retention, method x language, one panel per model (and benchmark)."""
+    title = f"{task} {metric} retention"
+    data = None if _empty(summary) else summary[
+        (summary["task"] == task) & (summary["metric"] == metric)
+        & (summary["language"] != MEAN_LANGUAGE) & (summary["method"] != "teacher")
+    ]
+    if _empty(data):
+        return placeholder(out_path, title)
+    panels = sorted(data[["model", "benchmark"]].drop_duplicates().itertuples(index=False, name=None))
+    multi_bench = data["benchmark"].nunique() > 1
+    vmax = max(1.0, float(np.nanmax(data["retention"].to_numpy(dtype=float)))) if data["retention"].notna().any() else 1.0
+    languages = sorted(data["language"].unique())
+    methods = method_order(data["method"])
+    width = max(4.0, 0.55 * len(languages) + 2.0)
+    height = max(2.2, 0.42 * len(methods) + 1.0)
+    fig, axes = plt.subplots(1, len(panels), figsize=(width * len(panels), height), squeeze=False)
+    for ax, (model, benchmark) in zip(axes[0], panels):
+        d = data[(data["model"] == model) & (data["benchmark"] == benchmark)]
+        grid = d.pivot_table(index="method", columns="language", values="retention", aggfunc="mean")
+        grid = grid.reindex(index=[m for m in methods if m in grid.index],
+                            columns=[lang for lang in languages if lang in grid.columns])
+        sns.heatmap(grid.astype(float), ax=ax, vmin=0, vmax=vmax, cmap="RdYlGn", annot=True, fmt=".2f",
+                    annot_kws={"fontsize": 7}, cbar_kws={"label": "retention"}, linewidths=0.5)
+        ax.set_title(model + (f" ({benchmark})" if multi_bench else ""))
+        ax.set_xlabel("language")
+        ax.set_ylabel("method")
+    fig.suptitle(f"{title} (student / teacher, mean over seeds)", y=1.02)
+    fig.tight_layout()
+    return _save(fig, out_path)
+
+
+def plot_loss_curves(loss_logs: pd.DataFrame | None, out_path: str | os.PathLike) -> Path:
+    """Training loss (``total``) against step, one panel per model, one line per method and seed."""
+    title = "Training loss"
+    if _empty(loss_logs) or "total" not in loss_logs.columns:
+        return placeholder(out_path, title)
+    data = loss_logs.dropna(subset=["total"])
+    if data.empty:
+        return placeholder(out_path, title)
+    models = sorted(data["model"].unique())
+    methods = method_order(data["method"])
+    data = data.assign(seed=data["seed"].astype(str))
+    with sns.axes_style("whitegrid"):
+        fig, axes = plt.subplots(1, len(models), figsize=(5.2 * len(models), 3.6), squeeze=False)
+        for i, (ax, model) in enumerate(zip(axes[0], models)):
+            d = data[data["model"] == model]
+            style = "seed" if d["seed"].nunique() > 1 else None
+            sns.lineplot(data=d, x="step", y="total", hue="method", hue_order=methods, style=style,
+                         estimator=None, ax=ax, linewidth=1, legend=(i == len(models) - 1))
+            ax.set_title(model)
+            ax.set_ylabel("total loss")
+        if axes[0][-1].get_legend() is not None:
+            sns.move_legend(axes[0][-1], "upper left", bbox_to_anchor=(1.02, 1), frameon=False)
+        fig.suptitle(title, y=1.02)
+        fig.tight_layout()
+        return _save(fig, out_path)
+
+
+def plot_change_scatter(stab: pd.DataFrame | None, out_path: str | os.PathLike) -> Path:
+    """Retrieval change (t2i R@10) against VQA change (acc@1) from the teacher, one point per method."""
+    title = "Retrieval change vs VQA change"
+    data = None if _empty(stab) else stab.copy()
+    if _empty(data) or data["retrieval_change"].isna().all():
+        return placeholder(out_path, title)
+    has_vqa = data["vqa_change"].notna().any()
+    if not has_vqa:
+        data["vqa_change"] = 0.0
+    data = data.dropna(subset=["retrieval_change", "vqa_change"])
+    methods = method_order(data["method"])
+    with sns.axes_style("whitegrid"):
+        fig, ax = plt.subplots(figsize=(6.2, 4.6))
+        sns.scatterplot(data=data, x="retrieval_change", y="vqa_change", hue="method", hue_order=methods,
+                        style="model", s=70, ax=ax)
+        for row in data.itertuples(index=False):
+            ax.annotate(row.method, (row.retrieval_change, row.vqa_change), fontsize=7,
+                        xytext=(4, 3), textcoords="offset points")
+        ax.axhline(0, color="0.3", linewidth=0.8)
+        ax.axvline(0, color="0.3", linewidth=0.8)
+        ax.set_xlabel("change from teacher: t2i R@10 (mean over languages)")
+        ax.set_ylabel("change from teacher: VQA acc@1" + ("" if has_vqa else " (VQA not computed)"))
+        sns.move_legend(ax, "upper left", bbox_to_anchor=(1.02, 1), frameon=False)
+        ax.set_title(title)
+        fig.tight_layout()
+        return _save(fig, out_path)
+
+
+def plot_clustering(clustering: pd.DataFrame | None, out_path: str | os.PathLike) -> Path:
+    """NMI with image ids (meaning) against NMI with language ids, one point per method and model."""
+    title = "Clustering: meaning vs language"
+    if _empty(clustering):
+        return placeholder(out_path, title)
+    wide = clustering.pivot_table(index=["model", "method", "benchmark"], columns="metric", values="value",
+                                  aggfunc="mean").reset_index()
+    if not {"nmi_image", "nmi_language"} <= set(wide.columns):
+        return placeholder(out_path, title)
+    methods = method_order(wide["method"])
+    with sns.axes_style("whitegrid"):
+        fig, ax = plt.subplots(figsize=(6.2, 4.6))
+        sns.scatterplot(data=wide, x="nmi_language", y="nmi_image", hue="method", hue_order=methods,
+                        style="model", s=70, ax=ax)
+        for row in wide.itertuples(index=False):
+            ax.annotate(row.method, (row.nmi_language, row.nmi_image), fontsize=7, xytext=(4, 3),
+                        textcoords="offset points")
+        ax.set_xlim(-0.02, 1.02)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("NMI with language ids (clusters by language)")
+        ax.set_ylabel("NMI with image ids (clusters by meaning)")
+        sns.move_legend(ax, "upper left", bbox_to_anchor=(1.02, 1), frameon=False)
+        ax.set_title(title + " (mean over seeds)")
+        fig.tight_layout()
+        return _save(fig, out_path)
+
+
+def plot_projection(projection: pd.DataFrame | None, out_path: str | os.PathLike) -> Path:
+    """2-D PCA projection of parallel captions coloured by language: rows = model, columns = method."""
+    title = "Parallel captions, 2-D PCA (fit on the teacher)"
+    if _empty(projection):
+        return placeholder(out_path, title)
+    models = sorted(projection["model"].unique())
+    per_model = {m: method_order(projection.loc[projection["model"] == m, "method"]) for m in models}
+    ncols = max(len(v) for v in per_model.values())
+    languages = sorted(projection["language"].unique())
+    palette = dict(zip(languages, sns.color_palette("husl", len(languages))))
+    with sns.axes_style("white"):
+        fig, axes = plt.subplots(len(models), ncols, figsize=(3.6 * ncols, 3.3 * len(models)), squeeze=False)
+        for r, model in enumerate(models):
+            for c in range(ncols):
+                ax = axes[r][c]
+                if c >= len(per_model[model]):
+                    ax.axis("off")
+                    continue
+                method = per_model[model][c]
+                d = projection[(projection["model"] == model) & (projection["method"] == method)]
+                sns.scatterplot(data=d, x="x", y="y", hue="language", hue_order=languages, palette=palette,
+                                s=10, linewidth=0, ax=ax, legend=(r == 0 and c == ncols - 1))
+                ax.set_title(f"{model}: {method}")
+                ax.set_xticks([])
+                ax.set_yticks([])
+                ax.set_xlabel("PC1")
+                ax.set_ylabel("PC2")
+        if axes[0][-1].get_legend() is not None:
+            sns.move_legend(axes[0][-1], "upper left", bbox_to_anchor=(1.02, 1), frameon=False,
+                            title="language", markerscale=2)
+        fig.suptitle(title, y=1.02)
+        fig.tight_layout()
+        return _save(fig, out_path)
+
+
+# ----------------------------------------------------------------------------- projection table
+
+
+def projection_table(
+    embeddings: Mapping[tuple[str, str], np.ndarray],
+    ids: Sequence[str],
+    languages: Sequence[str],
+    parallel_ids: Sequence[str],
+) -> pd.DataFrame:
+    """2-D PCA coordinates of parallel captions, PCA fit on each model's teacher.
+
+    ``embeddings`` maps ``(model, method)`` to an (N, D) array whose rows follow ``ids``;
+    ``languages`` and ``parallel_ids`` give each row's language and translation group. Each model
+    needs a ``(model, "teacher")`` entry: its PCA is fit there and applied to the model's other
+    methods, so that movements are comparable. Returns ``model, method, language, parallel_id, x, y``.
+    """
+    from sklearn.decomposition import PCA
+
+    n = len(ids)
+    if len(languages) != n or len(parallel_ids) != n:
+        raise ValueError("ids, languages and parallel_ids must have the same length")
+    models = sorted({model for model, _ in embeddings})
+    frames = []
+    for model in models:
+        if (model, "teacher") not in embeddings:
+            raise ValueError(f"projection_table: no teacher embeddings for model {model}")
+        teacher = np.asarray(embeddings[(model, "teacher")], dtype=np.float64)
+        if teacher.shape[0] != n:
+            raise ValueError(f"{model}/teacher: {teacher.shape[0]} rows for {n} ids")
+        pca = PCA(n_components=2, random_state=0).fit(teacher)
+        for method in method_order(m for mo, m in embeddings if mo == model):
+            emb = np.asarray(embeddings[(model, method)], dtype=np.float64)
+            if emb.shape != teacher.shape:
+                raise ValueError(f"{model}/{method}: shape {emb.shape} differs from the teacher's {teacher.shape}")
+            xy = pca.transform(emb)
+            frames.append(pd.DataFrame({
+                "model": model, "method": method, "language": list(languages),
+                "parallel_id": [str(p) for p in parallel_ids], "x": xy[:, 0], "y": xy[:, 1],
+            }))
+    if not frames:
+        return pd.DataFrame(columns=PROJECTION_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[PROJECTION_COLUMNS]
+
+
+def best_and_worst(summary: pd.DataFrame, task: str = "t2i", metric: str = "R@10") -> dict[str, tuple[str, str]]:
+    """Per model: the KD methods with the highest and lowest retention of ``task metric`` over languages."""
+    s = summary[(summary["task"] == task) & (summary["metric"] == metric)
+                & (summary["language"] != MEAN_LANGUAGE) & (~summary["method"].isin(REFERENCES))]
+    out = {}
+    for model, g in s.groupby("model"):
+        per_method = g.groupby("method")["mean"].mean() / g.groupby("method")["teacher"].mean()
+        per_method = per_method.dropna()
+        if per_method.empty:
+            continue
+        per_method = per_method.sort_index()
+        out[model] = (str(per_method.idxmax()), str(per_method.idxmin()))
+    return out
+
+
+def projection_from_files(
+    files: Mapping[tuple[str, str], str | os.PathLike],
+    captions: pd.DataFrame,
+    summary: pd.DataFrame | None = None,
+    languages: Iterable[str] | None = None,
+    max_groups: int = 150,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """``projection_table`` from embedding files.
+
+    ``files`` maps ``(model, method)`` to ``results/embeddings/{model}/{method}/seed{s}/{benchmark}.npz``
+    (at least each model's teacher). ``captions`` is the benchmark's ``captions.csv``. With ``summary``,
+    only the teacher and the best and worst KD method per model (``best_and_worst``) are projected.
+    Captions with an empty ``parallel_id`` are dropped; at most ``max_groups`` translation groups that
+    exist in every selected language are kept (a seeded sample).
+    """
+    from mvlm_distill.io import load_embeddings
+
+    keep = set(files)
+    if summary is not None:
+        chosen = best_and_worst(summary)
+        keep = {(mo, me) for mo, me in files
+                if me == "teacher" or (mo in chosen and me in chosen[mo])}
+    caps = captions.copy()
+    caps = caps[caps["parallel_id"].notna() & (caps["parallel_id"].astype(str) != "")]
+    caps["parallel_id"] = caps["parallel_id"].astype(str)
+    caps["caption_id"] = caps["caption_id"].astype(str)
+    if languages is not None:
+        caps = caps[caps["language"].isin(list(languages))]
+    n_lang = caps["language"].nunique()
+    complete = caps.groupby("parallel_id")["language"].nunique()
+    groups = sorted(complete[complete == n_lang].index)
+    if len(groups) > max_groups:
+        rng = np.random.default_rng(seed)
+        groups = sorted(rng.choice(groups, size=max_groups, replace=False).tolist())
+    caps = caps[caps["parallel_id"].isin(groups)].drop_duplicates(["parallel_id", "language"])
+    caps = caps.sort_values(["parallel_id", "language"], kind="mergesort")
+    wanted = caps["caption_id"].tolist()
+    embeddings = {}
+    for key in sorted(keep):
+        emb, ids, _ = load_embeddings(files[key])
+        index = {i: n for n, i in enumerate(ids)}
+        missing = [c for c in wanted if c not in index]
+        if missing:
+            raise ValueError(f"{files[key]}: no embeddings for {len(missing)} captions (e.g. {missing[0]})")
+        embeddings[key] = emb[[index[c] for c in wanted]]
+    return projection_table(embeddings, wanted, caps["language"].tolist(), caps["parallel_id"].tolist())

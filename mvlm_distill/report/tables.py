@@ -1,0 +1,418 @@
+"""Tidy result tables: metrics, summaries over seeds, stability across tasks, significance.
+
+Pure pandas/numpy (no torch): these functions run in light aggregation jobs.
+Column layouts follow the table contracts in ``docs/internals.md``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+REFERENCES = ("teacher", "init")
+TASKS = ("t2i", "i2t", "vqa")
+TASK_METRICS = {
+    "t2i": ("R@1", "R@5", "R@10", "MRR@10"),
+    "i2t": ("R@1", "R@5", "R@10", "MRR@10"),
+    "vqa": ("acc@1", "MRR@5"),
+}
+METRIC_ORDER = ("R@1", "R@5", "R@10", "MRR@10", "acc@1", "MRR@5")
+
+KEY_COLUMNS = ["model", "family", "method", "seed", "benchmark", "language"]
+SCORE_COLUMNS = ["task", "metric", "value", "ci_low", "ci_high", "n_queries"]
+METRICS_COLUMNS = KEY_COLUMNS + SCORE_COLUMNS
+SUMMARY_KEYS = ["model", "method", "benchmark", "language", "task", "metric"]
+SUMMARY_COLUMNS = SUMMARY_KEYS + ["mean", "std", "n_seeds", "teacher", "init", "retention"]
+SIGNIFICANCE_COLUMNS = [
+    "model", "benchmark", "language", "task", "metric", "method", "reference",
+    "diff", "p_value", "p_adjusted", "significant", "correction",
+]
+RANKS_COLUMNS = ["task", "query_id", "rank", "n_candidates"]
+CONSISTENCY_COLUMNS = ["model", "method", "seed", "benchmark", "language", "metric", "value"]
+CLUSTERING_COLUMNS = ["model", "method", "seed", "benchmark", "metric", "value"]
+PARAMETERS_COLUMNS = ["model", "role", "text_layers", "text_parameters", "total_parameters"]
+PROJECTION_COLUMNS = ["model", "method", "language", "parallel_id", "x", "y"]
+STABILITY_COLUMNS = [
+    "model", "method", "benchmark", "n_languages",
+    "retrieval_teacher", "retrieval_student", "retrieval_change", "retrieval_retention",
+    "retrieval_worst_language", "retrieval_worst_retention", "retrieval_retention_std",
+    "vqa_teacher", "vqa_student", "vqa_change", "vqa_retention",
+    "vqa_worst_language", "vqa_worst_retention", "vqa_retention_std",
+]
+MEAN_LANGUAGE = "mean"
+
+
+# ----------------------------------------------------------------------------- ordering
+
+
+def method_rank(method: str) -> tuple[int, str]:
+    """Sort key for methods: ``teacher``, ``init``, then KD methods by name."""
+    if method == "teacher":
+        return (0, "")
+    if method == "init":
+        return (1, "")
+    return (2, str(method))
+
+
+def method_order(methods: Iterable[str]) -> list[str]:
+    return sorted(set(methods), key=method_rank)
+
+
+def _sort(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Stable, deterministic sort: methods by ``method_rank``, tasks and metrics in contract order."""
+    if frame.empty:
+        return frame.reset_index(drop=True)
+    keys = {}
+    for col in columns:
+        if col not in frame.columns:
+            continue
+        s = frame[col]
+        if col == "method":
+            keys[col] = s.map(lambda m: method_rank(m))
+        elif col == "task":
+            keys[col] = s.map(lambda t: (TASKS.index(t), "") if t in TASKS else (len(TASKS), str(t)))
+        elif col == "metric":
+            keys[col] = s.map(
+                lambda m: (METRIC_ORDER.index(m), "") if m in METRIC_ORDER else (len(METRIC_ORDER), str(m))
+            )
+        elif col == "language":
+            # the pseudo-language "mean" goes last
+            keys[col] = s.map(lambda lang: (1, "") if lang == MEAN_LANGUAGE else (0, str(lang)))
+        elif col == "seed":
+            keys[col] = s.map(lambda v: -1 if pd.isna(v) else int(v))
+        else:
+            keys[col] = s.astype(str)
+    rows = list(zip(*(keys[c].tolist() for c in keys)))
+    order = sorted(range(len(frame)), key=rows.__getitem__)
+    return frame.iloc[order].reset_index(drop=True)
+
+
+def _seed_series(values: pd.Series, methods: pd.Series) -> pd.Series:
+    seeds = pd.to_numeric(values, errors="coerce").astype("Int64")
+    seeds[methods.isin(REFERENCES).to_numpy()] = pd.NA
+    return seeds
+
+
+# ----------------------------------------------------------------------------- metrics
+
+
+def aggregate_metrics(score_tables: Iterable[tuple[Mapping, pd.DataFrame]]) -> pd.DataFrame:
+    """Stack per-language metric tables into the tidy ``metrics.csv``.
+
+    Each item is ``(keys, table)``: ``keys`` has ``model, family, method, seed, benchmark, language``
+    (``seed`` may be missing for the references), ``table`` has ``task, metric, value, ci_low, ci_high,
+    n_queries``. ``seed`` is left empty (NA) for ``teacher`` and ``init``. Rows are sorted by model,
+    method (teacher, init, then by name), seed, benchmark, language, task, metric.
+    """
+    frames = []
+    for keys, table in score_tables:
+        missing = [k for k in KEY_COLUMNS if k not in keys and k != "seed"]
+        if missing:
+            raise ValueError(f"score table keys lack {', '.join(missing)}: {dict(keys)}")
+        absent = [c for c in SCORE_COLUMNS if c not in table.columns]
+        if absent:
+            raise ValueError(f"score table for {dict(keys)} lacks columns {', '.join(absent)}")
+        t = table.loc[:, SCORE_COLUMNS].copy()
+        for k in KEY_COLUMNS:
+            t[k] = keys.get(k)
+        frames.append(t)
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype="Int64" if c == "seed" else object) for c in METRICS_COLUMNS})
+    out = pd.concat(frames, ignore_index=True)[METRICS_COLUMNS]
+    out["seed"] = _seed_series(out["seed"], out["method"])
+    for col in ("value", "ci_low", "ci_high"):
+        out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
+    out["n_queries"] = pd.to_numeric(out["n_queries"], errors="coerce").astype("Int64")
+    dup = out.duplicated(["model", "method", "seed", "benchmark", "language", "task", "metric"], keep=False)
+    if dup.any():
+        first = out[dup].iloc[0]
+        raise ValueError(
+            "metrics given twice for "
+            f"model={first['model']} method={first['method']} seed={first['seed']} "
+            f"benchmark={first['benchmark']} language={first['language']} {first['task']} {first['metric']}"
+        )
+    return _sort(out, ["model", "method", "seed", "benchmark", "language", "task", "metric"])
+
+
+def read_table(path: str | os.PathLike, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Read one of the result CSVs; only empty cells are NA (so language codes like ``no`` survive)."""
+    frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    if "seed" in frame.columns:
+        frame["seed"] = pd.to_numeric(frame["seed"], errors="coerce").astype("Int64")
+    for col in ("language", "model", "method", "benchmark", "task", "metric", "parallel_id"):
+        if col in frame.columns:
+            frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
+            frame[col] = frame[col].map(lambda v: v if v is None else str(v))
+    if columns is not None:
+        absent = [c for c in columns if c not in frame.columns]
+        if absent:
+            raise ValueError(f"{path}: missing columns {', '.join(absent)}")
+    return frame
+
+
+def read_optional(path: str | os.PathLike, columns: Sequence[str] | None = None) -> pd.DataFrame | None:
+    """``read_table`` or None when the file is absent or empty."""
+    path = Path(path)
+    if not path.exists() or path.stat().st_size == 0:
+        return None
+    try:
+        frame = read_table(path, columns)
+    except pd.errors.EmptyDataError:
+        return None
+    return frame
+
+
+# ----------------------------------------------------------------------------- summary
+
+
+def _summarize_core(metrics: pd.DataFrame) -> pd.DataFrame:
+    if metrics.empty:
+        return pd.DataFrame(columns=SUMMARY_COLUMNS)
+    grouped = metrics.groupby(SUMMARY_KEYS, sort=False, dropna=False)["value"]
+    out = grouped.agg(mean="mean", std="std", n_seeds="count").reset_index()
+    out["n_seeds"] = out["n_seeds"].astype(int)
+    join = ["model", "benchmark", "language", "task", "metric"]
+    for ref in REFERENCES:
+        ref_rows = out.loc[out["method"] == ref, join + ["mean"]].rename(columns={"mean": ref})
+        ref_rows = ref_rows.drop_duplicates(join)
+        out = out.merge(ref_rows, on=join, how="left")
+    teacher = out["teacher"].astype(float)
+    out["retention"] = np.where(teacher > 0, out["mean"].astype(float) / teacher.where(teacher > 0, 1.0), np.nan)
+    return _sort(out[SUMMARY_COLUMNS], SUMMARY_KEYS)
+
+
+def summarize(metrics: pd.DataFrame, language_mean: bool = False) -> pd.DataFrame:
+    """``summary.csv``: mean, std (ddof=1; empty with one seed) and n_seeds over seeds.
+
+    One row per model, method, benchmark, language, task, metric; ``teacher`` and ``init`` are the
+    reference values for the same model/benchmark/language/metric and ``retention = mean / teacher``
+    (NA where the teacher scores 0). Reference rows themselves have ``n_seeds = 1``.
+    With ``language_mean=True`` the rows of ``language_means(metrics)`` (language ``"mean"``) are
+    appended; ``summary.csv`` as written by the workflow does not contain them.
+    """
+    out = _summarize_core(metrics)
+    if language_mean:
+        out = pd.concat([out, language_means(metrics)], ignore_index=True)
+        out = _sort(out, SUMMARY_KEYS)
+    return out
+
+
+def language_means(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Summary rows for the pseudo-language ``"mean"``: the mean over languages.
+
+    The mean over languages is taken per seed first, then mean/std over seeds; ``teacher`` and
+    ``init`` are the references' means over the same languages, and ``retention`` is the ratio of
+    the means (mean student score over languages / mean teacher score over languages).
+    """
+    if metrics.empty:
+        return pd.DataFrame(columns=SUMMARY_COLUMNS)
+    per_seed = (
+        metrics.groupby(["model", "method", "seed", "benchmark", "task", "metric"], sort=False, dropna=False)[
+            "value"
+        ]
+        .mean()
+        .reset_index()
+    )
+    per_seed["language"] = MEAN_LANGUAGE
+    return _summarize_core(per_seed)
+
+
+# ----------------------------------------------------------------------------- stability
+
+
+def _task_stability(summary: pd.DataFrame, task: str, metric: str, prefix: str) -> pd.DataFrame:
+    rows = summary[(summary["task"] == task) & (summary["metric"] == metric)]
+    cols = [f"{prefix}_{c}" for c in
+            ("teacher", "student", "change", "retention", "worst_language", "worst_retention", "retention_std")]
+    records = []
+    for (model, method, benchmark), g in rows.groupby(["model", "method", "benchmark"], sort=False):
+        g = g.dropna(subset=["mean"])
+        if g.empty:
+            continue
+        teacher = g["teacher"].astype(float).mean()
+        student = g["mean"].astype(float).mean()
+        ret = g["retention"].astype(float)
+        if ret.notna().any():
+            worst = g.loc[ret.idxmin()]
+            worst_language, worst_retention = worst["language"], float(worst["retention"])
+        else:
+            worst_language, worst_retention = None, np.nan
+        records.append({
+            "model": model, "method": method, "benchmark": benchmark, f"{prefix}_n": g["language"].nunique(),
+            cols[0]: teacher,
+            cols[1]: student,
+            cols[2]: student - teacher,
+            cols[3]: student / teacher if teacher > 0 else np.nan,
+            cols[4]: worst_language,
+            cols[5]: worst_retention,
+            cols[6]: float(ret.std()) if ret.notna().sum() > 1 else np.nan,
+        })
+    return pd.DataFrame(records, columns=["model", "method", "benchmark", f"{prefix}_n"] + cols)
+
+
+def stability(
+    summary: pd.DataFrame,
+    retrieval: tuple[str, str] = ("t2i", "R@10"),
+    vqa: tuple[str, str] = ("vqa", "acc@1"),
+) -> pd.DataFrame:
+    """Per model, method and benchmark: change from the teacher in retrieval and VQA, side by side.
+
+    ``retrieval_*`` use t2i R@10 and ``vqa_*`` use acc@1, each averaged over languages:
+    ``*_teacher``/``*_student`` are the means over languages, ``*_change = student - teacher``,
+    ``*_retention = student / teacher``, ``*_worst_language`` the language with the lowest
+    retention, ``*_retention_std`` the standard deviation (ddof=1) of the per-language retention.
+    Rows with language ``"mean"`` in ``summary`` are ignored; the teacher itself is left out.
+    VQA columns are NA when the benchmark has no VQA.
+    """
+    s = summary[(summary["language"] != MEAN_LANGUAGE) & (summary["method"] != "teacher")]
+    r = _task_stability(s, *retrieval, "retrieval")
+    v = _task_stability(s, *vqa, "vqa")
+    out = r.merge(v, on=["model", "method", "benchmark"], how="outer")
+    out["n_languages"] = out[["retrieval_n", "vqa_n"]].max(axis=1).fillna(0).astype(int)
+    out = out.drop(columns=["retrieval_n", "vqa_n"])
+    return _sort(out[STABILITY_COLUMNS], ["model", "benchmark", "method"])
+
+
+# ----------------------------------------------------------------------------- significance
+
+
+def concat_ranks(rank_tables: Iterable[tuple[Mapping, pd.DataFrame]] | pd.DataFrame) -> pd.DataFrame:
+    """One long ranks table with ``model, method, seed, benchmark, language, task, query_id, rank``.
+
+    Accepts either such a frame or ``(keys, ranks)`` pairs like ``aggregate_metrics``
+    (keys: model, method, seed, benchmark, language; ranks: a ``*.ranks.csv`` table).
+    """
+    if isinstance(rank_tables, pd.DataFrame):
+        out = rank_tables.copy()
+    else:
+        frames = []
+        for keys, table in rank_tables:
+            t = table.loc[:, ["task", "query_id", "rank"]].copy()
+            for k in ("model", "method", "seed", "benchmark", "language"):
+                if k not in keys and k != "seed":
+                    raise ValueError(f"ranks keys lack {k}: {dict(keys)}")
+                t[k] = keys.get(k)
+            frames.append(t)
+        if not frames:
+            return pd.DataFrame(columns=["model", "method", "seed", "benchmark", "language", "task", "query_id", "rank"])
+        out = pd.concat(frames, ignore_index=True)
+    out["seed"] = _seed_series(out["seed"], out["method"])
+    out["query_id"] = out["query_id"].astype(str)
+    out["rank"] = pd.to_numeric(out["rank"]).astype(int)
+    return out
+
+
+def read_ranks(scores_dir: str | os.PathLike) -> pd.DataFrame:
+    """Read every ``{model}/{method}/seed{seed}/{benchmark}/{language}.ranks.csv`` under ``scores_dir``."""
+    scores_dir = Path(scores_dir)
+    pairs = []
+    for path in sorted(scores_dir.glob("*/*/seed*/*/*.ranks.csv")):
+        rel = path.relative_to(scores_dir).parts
+        keys = {
+            "model": rel[0], "method": rel[1], "seed": int(rel[2][len("seed"):]),
+            "benchmark": rel[3], "language": path.name[: -len(".ranks.csv")],
+        }
+        pairs.append((keys, read_table(path, RANKS_COLUMNS)))
+    return concat_ranks(pairs)
+
+
+def per_query_values(ranks: pd.DataFrame) -> pd.DataFrame:
+    """Per-query metric values from ranks: R@k = rank<=k, MRR@k = 1/rank if rank<=k else 0, acc@1 = rank==1.
+
+    Input: a long ranks table (``concat_ranks``); output: the same keys plus ``metric`` and ``value``.
+    """
+    keys = [c for c in ranks.columns if c not in ("rank", "n_candidates")]
+    frames = []
+    for task, metrics in TASK_METRICS.items():
+        sub = ranks[ranks["task"] == task]
+        if sub.empty:
+            continue
+        rank = sub["rank"].to_numpy(dtype=float)
+        for metric in metrics:
+            name, k = metric.split("@")
+            k = int(k)
+            if name in ("R", "acc"):
+                value = (rank <= k).astype(float)
+            elif name == "MRR":
+                value = np.where(rank <= k, 1.0 / rank, 0.0)
+            else:  # pragma: no cover - TASK_METRICS lists only these
+                raise ValueError(metric)
+            f = sub[keys].copy()
+            f["metric"] = metric
+            f["value"] = value
+            frames.append(f)
+    if not frames:
+        return pd.DataFrame(columns=keys + ["metric", "value"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def _default_stats() -> tuple[Callable, Callable]:
+    from mvlm_distill.evaluate import stats
+
+    return stats.paired_test, stats.holm
+
+
+def significance_table(
+    rank_tables: Iterable[tuple[Mapping, pd.DataFrame]] | pd.DataFrame,
+    *,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    alpha: float = 0.05,
+    paired_test: Callable | None = None,
+    holm: Callable | None = None,
+) -> pd.DataFrame:
+    """``significance.csv``: every method against ``teacher`` and against ``init`` on the same queries.
+
+    Per-query values come from ranks (``per_query_values``) and are averaged over a method's seeds.
+    For each model, benchmark, language, task and metric, each method (``init`` and the KD methods)
+    is compared with ``teacher`` and each KD method with ``init`` on the queries both have, with
+    ``paired_test(a, b, n_resamples, seed) -> (diff, p)`` (``diff = mean(a) - mean(b)``, method minus
+    reference). p-values are Holm-adjusted across languages (per model, benchmark, task, metric,
+    method and reference); ``significant = p_adjusted < alpha``; ``correction = "holm"``.
+    ``paired_test``/``holm`` default to ``mvlm_distill.evaluate.stats``.
+    """
+    if paired_test is None or holm is None:
+        default_test, default_holm = _default_stats()
+        paired_test = paired_test or default_test
+        holm = holm or default_holm
+    ranks = concat_ranks(rank_tables)
+    values = per_query_values(ranks)
+    if values.empty:
+        return pd.DataFrame(columns=SIGNIFICANCE_COLUMNS)
+    group = ["model", "benchmark", "language", "task", "metric"]
+    per_query = values.groupby(group + ["method", "query_id"], sort=False)["value"].mean()
+    wide = per_query.unstack("method")
+    records = []
+    for key, block in wide.groupby(level=group, sort=False):
+        present = [m for m in block.columns if block[m].notna().any()]
+        for reference in REFERENCES:
+            if reference not in present:
+                continue
+            for method in method_order(present):
+                if method == reference or method == "teacher" or (reference == "init" and method in REFERENCES):
+                    continue
+                pair = block[[method, reference]].dropna()
+                if pair.empty:
+                    diff, p = np.nan, np.nan
+                else:
+                    diff, p = paired_test(
+                        pair[method].to_numpy(dtype=float), pair[reference].to_numpy(dtype=float), n_resamples, seed
+                    )
+                records.append(dict(zip(group, key), method=method, reference=reference,
+                                    diff=float(diff), p_value=float(p)))
+    out = pd.DataFrame(records, columns=group + ["method", "reference", "diff", "p_value"])
+    out["p_adjusted"] = np.nan
+    family = ["model", "benchmark", "task", "metric", "method", "reference"]
+    for _, idx in out.groupby(family, sort=False).groups.items():
+        p = out.loc[idx, "p_value"]
+        ok = p.notna()
+        if ok.any():
+            adjusted = np.asarray(holm(p[ok].to_numpy(dtype=float)), dtype=float)
+            out.loc[p[ok].index, "p_adjusted"] = adjusted
+    out["significant"] = (out["p_adjusted"] < alpha).fillna(False).astype(bool)
+    out["correction"] = "holm"
+    return _sort(out[SIGNIFICANCE_COLUMNS], ["model", "benchmark", "language", "task", "metric", "method", "reference"])

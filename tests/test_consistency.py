@@ -1,0 +1,91 @@
+"""Cross-lingual consistency and language/meaning clustering on constructed embeddings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mvlm_distill.evaluate.clustering import CLUSTERING_METRICS, clustering
+from mvlm_distill.evaluate.consistency import CONSISTENCY_METRICS, consistency
+
+
+def unit(x):
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def gallery(n_img=30, d=16, seed=0):
+    rng = np.random.default_rng(seed)
+    images = unit(rng.standard_normal((n_img, d)))
+    caption_image = np.repeat(np.arange(n_img), 2)
+    captions = unit(images[caption_image] + 0.5 * rng.standard_normal((2 * n_img, d)))
+    return images, captions, caption_image, rng
+
+
+def test_language_agnostic_encoder_on_exact_translations_scores_one():
+    images, en, caption_image, _ = gallery()
+    out = consistency(en.copy(), en, images, caption_image)
+    assert set(out) == set(CONSISTENCY_METRICS)
+    assert out == pytest.approx({m: 1.0 for m in CONSISTENCY_METRICS})
+
+
+def test_language_shift_lowers_every_metric():
+    images, en, caption_image, rng = gallery()
+    lang = unit(en + 1.5 * rng.standard_normal(en.shape))
+    out = consistency(lang, en, images, caption_image)
+    assert out["cosine_to_en"] < 0.8
+    assert 0.0 <= out["top10_overlap"] < 0.9
+    assert out["bitext_to_en"] < 1.0 and out["bitext_from_en"] < 1.0
+
+
+def test_hand_computed_consistency():
+    en = np.array([[1.0, 0.0], [0.0, 1.0]])
+    lang = np.array([[0.0, 1.0], [0.0, 1.0]])  # caption 0 mistranslated onto caption 1
+    images = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
+    out = consistency(lang, en, images, k=1)
+    assert out["cosine_to_en"] == pytest.approx(0.5)
+    assert out["top10_overlap"] == pytest.approx(0.5)  # top-1: caption 0 differs, caption 1 agrees
+    # lang->en: row 0 ties (0 vs 1) -> miss; row 1 correct. en->lang: row 0 scores 0, 0 -> tie miss;
+    # row 1 scores 1, 1 -> tie miss
+    assert out["bitext_to_en"] == pytest.approx(0.5)
+    assert out["bitext_from_en"] == pytest.approx(0.0)
+    # k larger than the gallery is capped: everything overlaps
+    assert consistency(lang, en, images, k=10)["top10_overlap"] == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        consistency(lang, en[:1], images)
+    assert np.isnan(consistency(lang[:0], en[:0], images)["cosine_to_en"])
+
+
+def _pooled(by: str, n_img=8, n_lang=4, d=32, seed=0):
+    rng = np.random.default_rng(seed)
+    meaning = 3 * rng.standard_normal((n_img, d))
+    language = 3 * rng.standard_normal((n_lang, d))
+    img = np.repeat(np.arange(n_img), n_lang)
+    lang = np.tile(np.arange(n_lang), n_img)
+    centre = meaning[img] if by == "meaning" else language[lang]
+    return centre + 0.3 * rng.standard_normal((n_img * n_lang, d)), img, [f"l{k}" for k in lang]
+
+
+def test_clustering_by_meaning():
+    emb, img, lang = _pooled("meaning")
+    out = clustering(emb, img, lang, seed=0)
+    assert set(out) == set(CLUSTERING_METRICS)
+    assert out["nmi_image"] > 0.95
+    assert out["nmi_language"] < 0.2
+    assert out["silhouette_image"] > 0.5
+
+
+def test_clustering_by_language():
+    emb, img, lang = _pooled("language")
+    out = clustering(emb, img, lang, seed=0)
+    assert out["nmi_language"] > 0.8
+    assert out["nmi_image"] < 0.5
+    assert out["silhouette_image"] < 0.0
+
+
+def test_clustering_is_seeded_and_handles_degenerate_cases():
+    emb, img, lang = _pooled("meaning")
+    assert clustering(emb, img, lang, seed=1) == clustering(emb, img, lang, seed=1)
+    one_each = clustering(emb[:4], [0, 1, 2, 3], ["a"] * 4)
+    assert np.isnan(one_each["silhouette_image"])
+    with pytest.raises(ValueError):
+        clustering(emb, img[:-1], lang)

@@ -1,0 +1,119 @@
+# Config validation, the grid, and input functions shared by every rule file.
+import re
+import sys
+from pathlib import Path
+
+from snakemake.utils import validate
+
+from mvlm_distill.config import REFERENCES, ConfigError, check_config
+
+
+# Validate before any job is planned: one sentence naming the key, no traceback.
+try:
+    config = check_config(config, schema_path=workflow.source_path("../schemas/config.schema.yaml"))
+except ConfigError as err:
+    sys.stderr.write(f"Config error: {err}\n")
+    sys.exit(1)
+validate(config, workflow.source_path("../schemas/config.schema.yaml"))
+
+R = config["results"]
+MODELS = {m["name"]: m for m in config["models"]}
+TOY_MODELS = [name for name, m in MODELS.items() if m["source"] == "toy"]
+METHODS = list(config["methods"])
+LANGUAGES = list(config["languages"])
+SEEDS = [str(s) for s in config["seeds"]]
+EVAL_BENCHMARKS = list(config["evaluation"]["benchmarks"])
+CORPUS = config["corpus"]["benchmark"]
+EVAL_SPLIT = config["evaluation"]["split"]
+REFERENCE_SEED = "0"  # teacher and init are deterministic given the teacher
+
+
+def _alternatives(values):
+    return "|".join(re.escape(v) for v in values)
+
+
+wildcard_constraints:
+    model=_alternatives(MODELS),
+    method=_alternatives(METHODS + list(REFERENCES)),
+    kd_method=_alternatives(METHODS),
+    benchmark=_alternatives(config["benchmarks"]),
+    language=_alternatives(LANGUAGES),
+    seed=r"\d+",
+    split=r"[A-Za-z0-9_]+",
+
+
+def method_seeds():
+    """(method, seed) pairs of every evaluated row: references once, KD methods per seed."""
+    pairs = [(ref, REFERENCE_SEED) for ref in REFERENCES]
+    pairs += [(method, seed) for method in METHODS for seed in SEEDS]
+    return pairs
+
+
+def benchmark_files(benchmark):
+    return multiext(f"{R}/data/{benchmark}/", "meta.json", "captions.csv", "images.csv")
+
+
+def teacher_dir(wildcards):
+    """Toy teachers are pretrained by the workflow; real ones are loaded by name or path."""
+    return [f"{R}/teachers/{wildcards.model}"] if wildcards.model in TOY_MODELS else []
+
+
+def model_source(wildcards):
+    """The directory (or nothing) the embedding step loads text encoders from."""
+    if wildcards.method in REFERENCES:
+        return teacher_dir(wildcards)
+    return [f"{R}/students/{wildcards.model}/{wildcards.method}/seed{wildcards.seed}"]
+
+
+def score_files(suffix):
+    return [
+        f"{R}/scores/{model}/{method}/seed{seed}/{benchmark}/{language}.{suffix}"
+        for model in MODELS
+        for method, seed in method_seeds()
+        for benchmark in EVAL_BENCHMARKS
+        for language in LANGUAGES
+    ]
+
+
+def clustering_files():
+    return [
+        f"{R}/scores/{model}/{method}/seed{seed}/{benchmark}/clustering.csv"
+        for model in MODELS
+        for method, seed in method_seeds()
+        for benchmark in EVAL_BENCHMARKS
+    ]
+
+
+def embedding_files():
+    return [
+        f"{R}/embeddings/{model}/{method}/seed{seed}/{benchmark}.npz"
+        for model in MODELS
+        for method, seed in method_seeds()
+        for benchmark in EVAL_BENCHMARKS
+    ]
+
+
+def student_dirs():
+    return [f"{R}/students/{model}/{method}/seed{seed}" for model in MODELS for method in METHODS for seed in SEEDS]
+
+
+def report_files():
+    return [f"{R}/reports/{language}.html" for language in LANGUAGES] + [f"{R}/reports/index.html"]
+
+
+def all_targets():
+    tables = ["metrics", "summary", "significance", "consistency", "clustering", "parameters"]
+    return [f"{R}/tables/{name}.csv" for name in tables] + report_files()
+
+
+def gpu_minutes(base):
+    """Runtime in minutes that grows with each retry (SLURM time limits)."""
+    return lambda wildcards, attempt: base * attempt
+
+
+def mem_mb(base):
+    return lambda wildcards, attempt: base * attempt
+
+
+def rule_resource(rule, key, default):
+    return config.get("resources", {}).get(rule, {}).get(key, default)

@@ -1,0 +1,55 @@
+# Scores: per language, from embeddings only (no model is loaded here; these jobs are many and light).
+
+
+rule score_language:
+    input:
+        benchmark_files("{benchmark}"),
+        texts=f"{R}/embeddings/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}.npz",
+        images=f"{R}/caches/{{model}}/{{benchmark}}/{EVAL_SPLIT}.images.npz",
+    output:
+        ranks=f"{R}/scores/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}/{{language}}.ranks.csv",
+        metrics=f"{R}/scores/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}/{{language}}.metrics.csv",
+        consistency=f"{R}/scores/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}/{{language}}.consistency.csv",
+    params:
+        split=EVAL_SPLIT,
+        n_boot=config["evaluation"]["bootstrap_resamples"],
+    group:
+        "score"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    log:
+        f"{R}/logs/score_language/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}/{{language}}.log",
+    benchmark:
+        f"{R}/benchmarks/score_language/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}/{{language}}.tsv"
+    conda:
+        "../../envs/study.yaml"
+    script:
+        "../scripts/score_language.py"
+
+
+rule cluster_embeddings:
+    input:
+        benchmark_files("{benchmark}"),
+        texts=f"{R}/embeddings/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}.npz",
+    output:
+        clustering=f"{R}/scores/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}/clustering.csv",
+        projection=f"{R}/scores/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}/projection.npz",
+    params:
+        split=EVAL_SPLIT,
+        languages=LANGUAGES,
+    group:
+        "score"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    log:
+        f"{R}/logs/cluster_embeddings/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}.log",
+    benchmark:
+        f"{R}/benchmarks/cluster_embeddings/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}.tsv"
+    conda:
+        "../../envs/study.yaml"
+    script:
+        "../scripts/cluster_embeddings.py"

@@ -1,0 +1,26 @@
+"""Rule cache_images: teacher image embeddings of one benchmark split, once per teacher."""
+
+from pathlib import Path
+
+from mvlm_distill.logs import log_to
+
+with log_to(snakemake.log[0]):
+    import torch
+
+    from mvlm_distill.data.formats import benchmark_checksum, read_benchmark
+    from mvlm_distill.distill.embed import encode_images, pick_device
+    from mvlm_distill.io import save_embeddings
+    from mvlm_distill.rows import load_teacher
+
+    torch.set_num_threads(snakemake.threads)
+    device = pick_device()
+    root = Path(snakemake.input[-1]).parent
+    bench = read_benchmark(root)
+    teacher_dir = snakemake.input[0] if snakemake.params.spec["source"] == "toy" else None
+    teacher = load_teacher(snakemake.params.spec, teacher_dir, device)
+    images = bench.images[bench.images["split"] == snakemake.wildcards.split]
+    ids = images["image_id"].tolist()
+    emb = encode_images(teacher, [bench.image_path(i) for i in ids], snakemake.params.batch_size, device)
+    meta = {"fingerprint": teacher.fingerprint(), "checksum": benchmark_checksum(root), "kind": "image"}
+    save_embeddings(snakemake.output[0], emb, ids, meta)
+    print(f"{len(ids)} images encoded on {device}")

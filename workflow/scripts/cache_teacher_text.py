@@ -1,0 +1,33 @@
+"""Rule cache_teacher_text: the teacher's text embeddings and the token ids of the corpus, once."""
+
+from pathlib import Path
+
+from mvlm_distill.logs import log_to
+
+with log_to(snakemake.log[0]):
+    import numpy as np
+    import pandas as pd
+    import torch
+
+    from mvlm_distill.data.formats import benchmark_checksum, read_benchmark
+    from mvlm_distill.distill.embed import encode_tokens, pick_device, tokenize_texts
+    from mvlm_distill.io import atomic_path, save_embeddings
+    from mvlm_distill.rows import load_teacher
+
+    torch.set_num_threads(snakemake.threads)
+    device = pick_device()
+    spec = snakemake.params.spec
+    teacher_dir = snakemake.input[0] if spec["source"] == "toy" else None
+    root = Path(snakemake.input[1 if teacher_dir else 0]).parent
+    bench = read_benchmark(root)
+    items = pd.read_csv(snakemake.input.items, dtype=str, keep_default_na=False)
+    needed = pd.unique(pd.concat([items["caption_id"], items["english_caption_id"]]))
+    texts = bench.captions.set_index("caption_id").loc[needed, "text"].tolist()
+    teacher = load_teacher(spec, teacher_dir, device)
+    tokens = tokenize_texts(teacher, texts)
+    emb = encode_tokens(teacher, tokens, snakemake.params.batch_size, device)
+    meta = {"fingerprint": teacher.fingerprint(), "checksum": benchmark_checksum(root), "kind": "text"}
+    save_embeddings(snakemake.output.teacher_text, emb, list(needed), meta)
+    with atomic_path(snakemake.output.tokens) as tmp, open(tmp, "wb") as f:
+        np.savez(f, ids=np.asarray(needed, dtype=str), **{k: v.numpy() for k, v in tokens.items()})
+    print(f"{len(needed)} corpus captions encoded and tokenised on {device}")

@@ -1,0 +1,17 @@
+"""Rule cluster_embeddings: do captions cluster by meaning or by language? (all languages together)"""
+
+from pathlib import Path
+
+from mvlm_distill.logs import log_to
+
+with log_to(snakemake.log[0]):
+    from mvlm_distill.data.formats import read_benchmark
+    from mvlm_distill.evaluate.pipeline import cluster_row
+    from mvlm_distill.io import save_embeddings, write_csv
+
+    bench = read_benchmark(Path(snakemake.input[0]).parent)
+    table, (sample, ids, meta) = cluster_row(
+        bench, snakemake.input.texts, split=snakemake.params.split, languages=snakemake.params.languages
+    )
+    write_csv(snakemake.output.clustering, table)
+    save_embeddings(snakemake.output.projection, sample, ids, meta)

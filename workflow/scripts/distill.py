@@ -1,0 +1,65 @@
+"""Rule distill: one student per model x method x seed, resumable after preemption."""
+
+import shutil
+from pathlib import Path
+
+from mvlm_distill.logs import log_to
+
+with log_to(snakemake.log[0]):
+    import torch
+
+    from mvlm_distill.distill.embed import pick_device
+    from mvlm_distill.distill.losses import build_loss
+    from mvlm_distill.distill.trainer import TrainingSettings, distill, load_training_corpus
+    from mvlm_distill.models import build_student, save_model
+    from mvlm_distill.rows import load_teacher
+
+    torch.set_num_threads(snakemake.threads)
+    device = pick_device()
+    spec, settings = snakemake.params.spec, snakemake.params.settings
+    seed = int(snakemake.wildcards.seed)
+    teacher_dir = snakemake.input[0] if spec["source"] == "toy" else None
+    teacher = load_teacher(spec, teacher_dir, device)
+    corpus = load_training_corpus(
+        snakemake.input.items,
+        snakemake.input.teacher_text,
+        snakemake.input.tokens,
+        snakemake.input.images,
+        fingerprint=teacher.fingerprint(),
+    )
+    torch.manual_seed(seed)
+    student = build_student(teacher, spec["student_layers"])
+    loss_fn = build_loss(snakemake.params.weights, **{
+        {"sd_teacher": "sd_teacher_temperature", "sd_student": "sd_student_temperature", "mcl": "mcl_temperature"}[k]: v
+        for k, v in settings.get("temperatures", {}).items()
+    })
+    train = TrainingSettings(
+        steps=settings["steps"],
+        batch_size=settings["batch_size"],
+        lr=settings["lr"],
+        warmup_steps=settings.get("warmup_steps", 0),
+        weight_decay=settings.get("weight_decay", 0.01),
+        grad_clip=settings.get("grad_clip", 1.0),
+        checkpoint_every=settings.get("checkpoint_every", 50),
+        seed=seed,
+    )
+    state_dir = Path(snakemake.params.state_dir)
+    out = Path(snakemake.output[0])
+    work = out.parent / f".{out.name}.tmp"
+    shutil.rmtree(work, ignore_errors=True)
+    distill(
+        student,
+        corpus,
+        loss_fn,
+        train,
+        logit_scale=teacher.logit_scale,
+        logit_bias=teacher.logit_bias,
+        family=teacher.family,
+        state_dir=state_dir,
+        log_path=work / "loss_log.csv",
+        device=device,
+    )
+    save_model(student.to("cpu"), work)
+    work.rename(out)  # complete or absent, never partial
+    shutil.rmtree(state_dir, ignore_errors=True)  # the student is safe; drop the resume state
+    print(f"student saved to {out}")

@@ -1,0 +1,36 @@
+"""Rule embed_texts: text embeddings (captions and VQA prompts) of one evaluated row, once per benchmark."""
+
+from pathlib import Path
+
+from mvlm_distill.logs import log_to
+
+with log_to(snakemake.log[0]):
+    import torch
+
+    from mvlm_distill.data import vqa_prompt
+    from mvlm_distill.data.formats import benchmark_checksum, read_benchmark
+    from mvlm_distill.distill.embed import encode_texts, evaluation_texts, pick_device
+    from mvlm_distill.io import save_embeddings
+    from mvlm_distill.rows import load_row_model
+
+    torch.set_num_threads(snakemake.threads)
+    device = pick_device()
+    spec, method = snakemake.params.spec, snakemake.wildcards.method
+    has_source = method not in ("teacher", "init") or spec["source"] == "toy"
+    root = Path(snakemake.input[1 if has_source else 0]).parent
+    bench = read_benchmark(root)
+    model = load_row_model(spec, method, snakemake.input[0] if has_source else None, device)
+    captions = bench.split_captions(snakemake.params.split)
+    vqa = bench.vqa
+    ids, texts = evaluation_texts(captions, vqa, vqa_prompt)
+    emb = encode_texts(model, texts, snakemake.params.batch_size, device)
+    meta = {
+        "fingerprint": model.fingerprint(),
+        "checksum": benchmark_checksum(root),
+        "kind": "text",
+        "text_layers": model.text_layer_count(),
+        "text_parameters": model.text_parameter_count(),
+        "total_parameters": model.total_parameter_count(),
+    }
+    save_embeddings(snakemake.output[0], emb, ids, meta)
+    print(f"{len(ids)} texts encoded on {device}")

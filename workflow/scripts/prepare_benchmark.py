@@ -1,0 +1,16 @@
+"""Rule prepare_benchmark: one benchmark in the project's format."""
+
+from pathlib import Path
+
+from mvlm_distill.logs import log_to
+
+with log_to(snakemake.log[0]):
+    from mvlm_distill.data.prepare import prepare_benchmark
+
+    meta = prepare_benchmark(
+        snakemake.wildcards.benchmark,
+        snakemake.params.spec,
+        Path(snakemake.output[0]).parent,
+        data_root=snakemake.params.data_root,
+    )
+    print(f"prepared {snakemake.wildcards.benchmark}: languages {meta.get('languages')}")

@@ -1,0 +1,45 @@
+"""Rule pretrain_teacher: build and pretrain a toy teacher with its family's own loss."""
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from mvlm_distill.logs import log_to
+
+with log_to(snakemake.log[0]):
+    import pandas as pd
+    import torch
+
+    from mvlm_distill.data import lexicon
+    from mvlm_distill.data.formats import load_image, read_benchmark
+    from mvlm_distill.models import build_toy_teacher, build_toy_tokenizer, pretrain_teacher, save_model
+
+    torch.set_num_threads(snakemake.threads)
+    spec, settings = snakemake.params.spec, snakemake.params.settings
+    bench = read_benchmark(Path(snakemake.input[0]).parent)
+    pairs = pd.read_csv(snakemake.input.pairs, dtype=str, keep_default_na=False)
+    out = Path(snakemake.output[0])
+    work = Path(tempfile.mkdtemp(prefix=".tmp-", dir=out.parent))
+    try:
+        pieces = sorted({p for lang in bench.languages for p in lexicon.surface_forms(lang)})
+        build_toy_tokenizer(pairs["text"].tolist(), pieces, work / "tokenizer")
+        teacher = build_toy_teacher(spec["family"], work / "tokenizer", spec.get("toy", {}), settings.get("seed", 0))
+        image_ids = sorted(set(pairs["image_id"]))
+        index = {image_id: i for i, image_id in enumerate(image_ids)}
+        images = [load_image(bench.image_path(i)) for i in image_ids]
+        result = pretrain_teacher(
+            teacher,
+            images,
+            [(index[i], t) for i, t in zip(pairs["image_id"], pairs["text"])],
+            steps=settings["steps"],
+            batch_size=settings["batch_size"],
+            lr=settings["lr"],
+            seed=settings.get("seed", 0),
+            log_path=work / "pretrain_log.csv",
+        )
+        save_model(teacher, work / "model")
+        shutil.move(str(work / "pretrain_log.csv"), work / "model" / "pretrain_log.csv")
+        (work / "model").rename(out)  # complete or absent, never partial
+        print(result)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

@@ -1,0 +1,25 @@
+"""Rule score_language: retrieval, VQA and consistency of one row in one language, from embeddings only.
+
+Deliberately light: no torch, no model loading (these jobs are the grid's many)."""
+
+from pathlib import Path
+
+from mvlm_distill.logs import log_to
+
+with log_to(snakemake.log[0]):
+    from mvlm_distill.data.formats import read_benchmark
+    from mvlm_distill.evaluate.pipeline import score_row_language
+    from mvlm_distill.io import write_csv
+
+    bench = read_benchmark(Path(snakemake.input[0]).parent)
+    ranks, metrics, consistency = score_row_language(
+        bench,
+        snakemake.input.texts,
+        snakemake.input.images,
+        language=snakemake.wildcards.language,
+        split=snakemake.params.split,
+        n_boot=snakemake.params.n_boot,
+    )
+    write_csv(snakemake.output.ranks, ranks)
+    write_csv(snakemake.output.metrics, metrics)
+    write_csv(snakemake.output.consistency, consistency)

@@ -1,0 +1,25 @@
+"""Rule select_corpus: which captions pretrain the toy teachers and which distil the students."""
+
+from pathlib import Path
+
+from mvlm_distill.logs import log_to
+
+with log_to(snakemake.log[0]):
+    from mvlm_distill.data.formats import read_benchmark
+    from mvlm_distill.data.synthetic import select_by_language
+    from mvlm_distill.distill.embed import corpus_items
+    from mvlm_distill.io import write_csv
+
+    bench = read_benchmark(Path(snakemake.input[0]).parent)
+    captions = bench.split_captions(snakemake.params.split)
+    pre = snakemake.params.pretraining
+    pretraining = select_by_language(
+        captions, pre.get("language_fraction", {"en": 1.0}), seed=pre.get("seed", 0)
+    )
+    write_csv(snakemake.output.pretraining, pretraining)
+    dist = snakemake.params.distillation
+    fractions = dist.get("language_fraction") or {lang: 1.0 for lang in bench.languages}
+    items = corpus_items(bench.captions, select_by_language(captions, fractions, seed=0))
+    write_csv(snakemake.output.distillation, items)
+    print(f"pretraining pairs: {len(pretraining)}; distillation items: {len(items)}")
+    print(items.groupby("language").size().to_string())
