@@ -7,20 +7,20 @@ rule cache_images:
         benchmark_files("{benchmark}"),
     output:
         f"{R}/caches/{{model}}/{{benchmark}}/{{split}}.images.npz",
-    params:
-        spec=lambda wildcards: MODELS[wildcards.model],
-        batch_size=config["evaluation"]["batch_size"],
-    threads: 1
-    resources:
-        gpu=1,
-        mem_mb=mem_mb(rule_resource("cache_images", "mem_mb", 4000)),
-        runtime=gpu_minutes(rule_resource("cache_images", "runtime", 30)),
     log:
         f"{R}/logs/cache_images/{{model}}/{{benchmark}}.{{split}}.log",
     benchmark:
         f"{R}/benchmarks/cache_images/{{model}}/{{benchmark}}.{{split}}.tsv"
     conda:
         "../../envs/study.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=mem_mb(rule_resource("cache_images", "mem_mb", 4000)),
+        runtime=gpu_minutes(rule_resource("cache_images", "runtime", 30)),
+    params:
+        spec=lambda wildcards: MODELS[wildcards.model],
+        batch_size=config["evaluation"]["batch_size"],
     script:
         "../scripts/cache_images.py"
 
@@ -29,23 +29,23 @@ rule cache_teacher_text:
     input:
         teacher_dir,
         benchmark_files(CORPUS),
-        items=f"{R}/corpus/distillation.csv",
+        corpus=f"{R}/corpus/distillation.csv",
     output:
         teacher_text=f"{R}/caches/{{model}}/corpus/teacher_text.npz",
         tokens=f"{R}/caches/{{model}}/corpus/tokens.npz",
-    params:
-        spec=lambda wildcards: MODELS[wildcards.model],
-        batch_size=config["evaluation"]["batch_size"],
-    threads: 1
-    resources:
-        gpu=1,
-        mem_mb=mem_mb(rule_resource("cache_teacher_text", "mem_mb", 4000)),
-        runtime=gpu_minutes(rule_resource("cache_teacher_text", "runtime", 30)),
     log:
         f"{R}/logs/cache_teacher_text/{{model}}.log",
     benchmark:
         f"{R}/benchmarks/cache_teacher_text/{{model}}.tsv"
     conda:
         "../../envs/study.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=mem_mb(rule_resource("cache_teacher_text", "mem_mb", 4000)),
+        runtime=gpu_minutes(rule_resource("cache_teacher_text", "runtime", 30)),
+    params:
+        spec=lambda wildcards: MODELS[wildcards.model],
+        batch_size=config["evaluation"]["batch_size"],
     script:
         "../scripts/cache_teacher_text.py"

@@ -7,10 +7,11 @@ from snakemake.utils import validate
 
 from mvlm_distill.config import REFERENCES, ConfigError, check_config
 
-
 # Validate before any job is planned: one sentence naming the key, no traceback.
 try:
-    config = check_config(config, schema_path=workflow.source_path("../schemas/config.schema.yaml"))
+    config = check_config(
+        config, schema_path=workflow.source_path("../schemas/config.schema.yaml")
+    )
 except ConfigError as err:
     sys.stderr.write(f"Config error: {err}\n")
     sys.exit(1)
@@ -94,15 +95,29 @@ def embedding_files():
 
 
 def student_dirs():
-    return [f"{R}/students/{model}/{method}/seed{seed}" for model in MODELS for method in METHODS for seed in SEEDS]
+    return [
+        f"{R}/students/{model}/{method}/seed{seed}"
+        for model in MODELS
+        for method in METHODS
+        for seed in SEEDS
+    ]
 
 
 def report_files():
-    return [f"{R}/reports/{language}.html" for language in LANGUAGES] + [f"{R}/reports/index.html"]
+    return [f"{R}/reports/{language}.html" for language in LANGUAGES] + [
+        f"{R}/reports/index.html"
+    ]
 
 
 def all_targets():
-    tables = ["metrics", "summary", "significance", "consistency", "clustering", "parameters"]
+    tables = [
+        "metrics",
+        "summary",
+        "significance",
+        "consistency",
+        "clustering",
+        "parameters",
+    ]
     return [f"{R}/tables/{name}.csv" for name in tables] + report_files()
 
 

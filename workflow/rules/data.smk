@@ -4,15 +4,15 @@
 rule prepare_benchmark:
     output:
         benchmark_files("{benchmark}"),
-    params:
-        spec=lambda wildcards: config["benchmarks"][wildcards.benchmark],
-        data_root=config.get("data_root", "data"),
     log:
         f"{R}/logs/prepare_benchmark/{{benchmark}}.log",
     benchmark:
         f"{R}/benchmarks/prepare_benchmark/{{benchmark}}.tsv"
     conda:
         "../../envs/study.yaml"
+    params:
+        spec=lambda wildcards: config["benchmarks"][wildcards.benchmark],
+        data_root=config.get("data_root", "data"),
     script:
         "../scripts/prepare_benchmark.py"
 
@@ -23,15 +23,15 @@ rule select_corpus:
     output:
         pretraining=f"{R}/corpus/pretraining.csv",
         distillation=f"{R}/corpus/distillation.csv",
-    params:
-        split=config["corpus"]["split"],
-        pretraining=config.get("teacher_pretraining", {}),
-        distillation=config["distillation"],
     log:
         f"{R}/logs/select_corpus.log",
     benchmark:
         f"{R}/benchmarks/select_corpus.tsv"
     conda:
         "../../envs/study.yaml"
+    params:
+        split=config["corpus"]["split"],
+        pretraining=config.get("teacher_pretraining", {}),
+        distillation=config["distillation"],
     script:
         "../scripts/select_corpus.py"

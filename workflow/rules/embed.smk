@@ -7,20 +7,20 @@ rule embed_texts:
         benchmark_files("{benchmark}"),
     output:
         f"{R}/embeddings/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}.npz",
-    params:
-        spec=lambda wildcards: MODELS[wildcards.model],
-        split=EVAL_SPLIT,
-        batch_size=config["evaluation"]["batch_size"],
-    threads: 1
-    resources:
-        gpu=1,
-        mem_mb=mem_mb(rule_resource("embed_texts", "mem_mb", 4000)),
-        runtime=gpu_minutes(rule_resource("embed_texts", "runtime", 30)),
     log:
         f"{R}/logs/embed_texts/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}.log",
     benchmark:
         f"{R}/benchmarks/embed_texts/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}.tsv"
     conda:
         "../../envs/study.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=mem_mb(rule_resource("embed_texts", "mem_mb", 4000)),
+        runtime=gpu_minutes(rule_resource("embed_texts", "runtime", 30)),
+    params:
+        spec=lambda wildcards: MODELS[wildcards.model],
+        split=EVAL_SPLIT,
+        batch_size=config["evaluation"]["batch_size"],
     script:
         "../scripts/embed_texts.py"

@@ -23,17 +23,16 @@ rule aggregate_tables:
         consistency=f"{R}/tables/consistency.csv",
         clustering=f"{R}/tables/clustering.csv",
         parameters=f"{R}/tables/parameters.csv",
-    params:
-        results=R,
-        models=MODELS,
-        n_resamples=config["evaluation"]["significance_resamples"],
-        alpha=config["evaluation"]["alpha"],
     log:
         f"{R}/logs/aggregate_tables.log",
     benchmark:
         f"{R}/benchmarks/aggregate_tables.tsv"
     conda:
         "../../envs/study.yaml"
+    params:
+        models=MODELS,
+        n_resamples=config["evaluation"]["significance_resamples"],
+        alpha=config["evaluation"]["alpha"],
     script:
         "../scripts/aggregate_tables.py"
 
@@ -42,7 +41,9 @@ rule write_reports:
     input:
         tables=rules.aggregate_tables.output,
         students=student_dirs(),
-        projections=[f.replace("clustering.csv", "projection.npz") for f in clustering_files()],
+        projections=[
+            f.replace("clustering.csv", "projection.npz") for f in clustering_files()
+        ],
         meta=[f"{R}/data/{benchmark}/meta.json" for benchmark in EVAL_BENCHMARKS],
     output:
         pages=report(
@@ -55,14 +56,13 @@ rule write_reports:
             caption="../report/index.rst",
             category="Reports",
         ),
-    params:
-        results=R,
-        languages=LANGUAGES,
     log:
         f"{R}/logs/write_reports.log",
     benchmark:
         f"{R}/benchmarks/write_reports.tsv"
     conda:
         "../../envs/study.yaml"
+    params:
+        languages=LANGUAGES,
     script:
         "../scripts/write_reports.py"

@@ -10,21 +10,21 @@ rule score_language:
         ranks=f"{R}/scores/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}/{{language}}.ranks.csv",
         metrics=f"{R}/scores/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}/{{language}}.metrics.csv",
         consistency=f"{R}/scores/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}/{{language}}.consistency.csv",
-    params:
-        split=EVAL_SPLIT,
-        n_boot=config["evaluation"]["bootstrap_resamples"],
-    group:
-        "score"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
     log:
         f"{R}/logs/score_language/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}/{{language}}.log",
     benchmark:
         f"{R}/benchmarks/score_language/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}/{{language}}.tsv"
+    group:
+        "score"
     conda:
         "../../envs/study.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        split=EVAL_SPLIT,
+        n_boot=config["evaluation"]["bootstrap_resamples"],
     script:
         "../scripts/score_language.py"
 
@@ -36,20 +36,20 @@ rule cluster_embeddings:
     output:
         clustering=f"{R}/scores/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}/clustering.csv",
         projection=f"{R}/scores/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}/projection.npz",
-    params:
-        split=EVAL_SPLIT,
-        languages=LANGUAGES,
-    group:
-        "score"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
     log:
         f"{R}/logs/cluster_embeddings/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}.log",
     benchmark:
         f"{R}/benchmarks/cluster_embeddings/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}.tsv"
+    group:
+        "score"
     conda:
         "../../envs/study.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        split=EVAL_SPLIT,
+        languages=LANGUAGES,
     script:
         "../scripts/cluster_embeddings.py"

@@ -7,21 +7,21 @@ rule pretrain_teacher:
         pairs=f"{R}/corpus/pretraining.csv",
     output:
         directory(f"{R}/teachers/{{model}}"),
+    log:
+        f"{R}/logs/pretrain_teacher/{{model}}.log",
+    benchmark:
+        f"{R}/benchmarks/pretrain_teacher/{{model}}.tsv"
     wildcard_constraints:
         model=_alternatives(TOY_MODELS) if TOY_MODELS else "(?!)",
-    params:
-        spec=lambda wildcards: MODELS[wildcards.model],
-        settings=config.get("teacher_pretraining", {}),
+    conda:
+        "../../envs/study.yaml"
     threads: 1
     resources:
         gpu=1,
         mem_mb=mem_mb(rule_resource("pretrain_teacher", "mem_mb", 4000)),
         runtime=gpu_minutes(rule_resource("pretrain_teacher", "runtime", 30)),
-    log:
-        f"{R}/logs/pretrain_teacher/{{model}}.log",
-    benchmark:
-        f"{R}/benchmarks/pretrain_teacher/{{model}}.tsv"
-    conda:
-        "../../envs/study.yaml"
+    params:
+        spec=lambda wildcards: MODELS[wildcards.model],
+        settings=config.get("teacher_pretraining", {}),
     script:
         "../scripts/pretrain_teacher.py"

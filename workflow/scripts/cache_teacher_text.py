@@ -20,7 +20,7 @@ with log_to(snakemake.log[0]):
     teacher_dir = snakemake.input[0] if spec["source"] == "toy" else None
     root = Path(snakemake.input[1 if teacher_dir else 0]).parent
     bench = read_benchmark(root)
-    items = pd.read_csv(snakemake.input.items, dtype=str, keep_default_na=False)
+    items = pd.read_csv(snakemake.input.corpus, dtype=str, keep_default_na=False)
     needed = pd.unique(pd.concat([items["caption_id"], items["english_caption_id"]]))
     texts = bench.captions.set_index("caption_id").loc[needed, "text"].tolist()
     teacher = load_teacher(spec, teacher_dir, device)

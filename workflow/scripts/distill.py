@@ -21,7 +21,7 @@ with log_to(snakemake.log[0]):
     teacher_dir = snakemake.input[0] if spec["source"] == "toy" else None
     teacher = load_teacher(spec, teacher_dir, device)
     corpus = load_training_corpus(
-        snakemake.input.items,
+        snakemake.input.corpus,
         snakemake.input.teacher_text,
         snakemake.input.tokens,
         snakemake.input.images,

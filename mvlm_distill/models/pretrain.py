@@ -1,0 +1,203 @@
+"""Pretraining a toy teacher on image-caption pairs with its family's own loss.
+
+* ``clip``: open_clip ``ClipLoss`` (softmax contrastive, symmetric) with the learned
+  temperature clamped at 100 as open_clip does;
+* ``siglip2``: open_clip ``SigLipLoss`` (pairwise sigmoid) with learned scale and bias.
+
+AdamW (weight decay on matrices only), linear warmup then cosine decay to zero, a fixed
+seed, one batch = distinct images each with one of its captions (pairs shuffled per
+epoch; a pair whose image is already in the batch waits for a later batch, so the loss
+never sees a false negative of the same image). Deterministic on CPU.
+"""
+
+from __future__ import annotations
+
+import collections
+import csv
+import math
+import sys
+import time
+
+import torch
+
+from .base import VisionLanguageModel, unique_parameters
+
+LOG_COLUMNS = ("step", "lr", "loss", "logit_scale", "logit_bias", "seconds")
+
+
+def _index_pixels(pixels, idx: torch.Tensor):
+    if isinstance(pixels, dict):
+        return {k: v[idx] for k, v in pixels.items()}
+    return pixels[idx]
+
+
+def _n_pixels(pixels) -> int:
+    if isinstance(pixels, dict):
+        return len(next(iter(pixels.values())))
+    return len(pixels)
+
+
+def preprocess_all(model: VisionLanguageModel, images, chunk: int = 512):
+    """Run ``model.preprocess`` over a list of PIL images in chunks and concatenate."""
+    parts = [model.preprocess(images[i:i + chunk]) for i in range(0, len(images), chunk)]
+    if isinstance(parts[0], dict):
+        return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+    return torch.cat(parts)
+
+
+def tokenize_all(model: VisionLanguageModel, texts: list[str], chunk: int = 4096) -> dict[str, torch.Tensor]:
+    parts = [model.tokenize(texts[i:i + chunk]) for i in range(0, len(texts), chunk)]
+    return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+
+
+def lr_at(step: int, steps: int, lr: float, warmup: int) -> float:
+    """Learning rate for 0-based ``step``: linear warmup to ``lr``, then cosine to 0."""
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    progress = (step - warmup) / max(1, steps - warmup)
+    return 0.5 * lr * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+class _BatchSampler:
+    """Batches of distinct images, each paired with one of its captions; pairs reshuffled each epoch."""
+
+    def __init__(self, image_idx: torch.Tensor, batch_size: int, generator: torch.Generator):
+        self.image_idx = image_idx.tolist()
+        self.batch_size = min(batch_size, len(set(self.image_idx)))
+        self.g = generator
+        self.queue: collections.deque[int] = collections.deque()
+        self.epoch = 0
+
+    def next(self) -> torch.Tensor:
+        batch, seen, waiting = [], set(), []
+        while len(batch) < self.batch_size:
+            if not self.queue:  # a new epoch; every image occurs in it, so the batch always fills
+                self.queue.extend(torch.randperm(len(self.image_idx), generator=self.g).tolist())
+                self.epoch += 1
+            pair = self.queue.popleft()
+            img = self.image_idx[pair]
+            if img in seen:
+                waiting.append(pair)
+                continue
+            seen.add(img)
+            batch.append(pair)
+        self.queue.extendleft(reversed(waiting))
+        return torch.tensor(batch, dtype=torch.long)
+
+
+def _param_groups(model: torch.nn.Module, weight_decay: float):
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        if p.ndim < 2 or "logit_" in name or "embedding" in name or "norm" in name.lower() or "bias" in name:
+            no_decay.append(p)
+        else:
+            decay.append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def make_loss(family: str):
+    from open_clip.loss import ClipLoss, SigLipLoss
+
+    return ClipLoss() if family == "clip" else SigLipLoss()
+
+
+def pretrain_teacher(model: VisionLanguageModel, images, pairs: list[tuple[int, str]], *, steps: int,
+                     batch_size: int, lr: float, seed: int, log_path=None, progress: bool = True,
+                     warmup: int | None = None, weight_decay: float = 0.1, log_every: int = 10) -> dict:
+    """Train ``model`` in place on ``pairs`` (image index into ``images``, caption text).
+
+    ``images`` is a list of PIL images or ``model.preprocess`` output for all of them.
+    Returns a summary: steps, seconds, seconds_per_step, first/last losses, final logit scale/bias.
+    ``log_path`` (optional): a CSV with ``step, lr, loss, logit_scale, logit_bias, seconds``.
+    """
+    if steps < 1 or batch_size < 2:
+        raise ValueError(f"pretrain_teacher needs steps >= 1 and batch_size >= 2 (got {steps}, {batch_size})")
+    if not pairs:
+        raise ValueError("pretrain_teacher: no image-caption pairs")
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    t_start = time.perf_counter()
+
+    pixels = preprocess_all(model, images) if isinstance(images, (list, tuple)) else images
+    n_images = _n_pixels(pixels)
+    texts = sorted({t for _, t in pairs})
+    text_row = {t: i for i, t in enumerate(texts)}
+    tokens = tokenize_all(model, texts)
+    image_idx = torch.tensor([int(i) for i, _ in pairs], dtype=torch.long)
+    text_idx = torch.tensor([text_row[t] for _, t in pairs], dtype=torch.long)
+    if int(image_idx.max()) >= n_images or int(image_idx.min()) < 0:
+        raise ValueError(f"pretrain_teacher: image index out of range 0..{n_images - 1}")
+    # trim padding columns no caption uses: same results, fewer token positions to compute
+    # (only for families whose pooling ignores padding positions)
+    if model.family == "clip":
+        used = int(tokens["attention_mask"].sum(1).max())
+        tokens = {k: v[:, :used] for k, v in tokens.items()}
+
+    loss_fn = make_loss(model.family)
+    warmup = max(1, steps // 10) if warmup is None else max(1, int(warmup))
+    for p in unique_parameters(model.model):
+        p.requires_grad_(True)
+    opt = torch.optim.AdamW(_param_groups(model.model, weight_decay), lr=lr, betas=(0.9, 0.98), eps=1e-6)
+    sampler = _BatchSampler(image_idx, batch_size, g)
+    scale_p, bias_p = model._logit_scale_param(), model._logit_bias_param()
+    model.train()
+
+    rows, losses = [], []
+    t0 = time.perf_counter()
+    for step in range(steps):
+        cur_lr = lr_at(step, steps, lr, warmup)
+        for group in opt.param_groups:
+            group["lr"] = cur_lr
+        batch = sampler.next()
+        img = model.encode_image(_index_pixels(pixels, image_idx[batch]))
+        txt = model.encode_text({k: v[text_idx[batch]] for k, v in tokens.items()})
+        scale = scale_p.exp()
+        if model.family == "clip":
+            loss = loss_fn(img, txt, scale)
+        else:
+            loss = loss_fn(img, txt, scale, bias_p)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if model.family == "clip":
+            with torch.no_grad():
+                scale_p.clamp_(0, math.log(100))
+        losses.append(float(loss.detach()))
+        elapsed = time.perf_counter() - t0
+        if step % log_every == 0 or step == steps - 1:
+            row = {"step": step + 1, "lr": cur_lr, "loss": losses[-1], "logit_scale": model.logit_scale,
+                   "logit_bias": model.logit_bias if model.logit_bias is not None else "",
+                   "seconds": round(elapsed, 3)}
+            rows.append(row)
+            if progress:
+                print(f"[pretrain {model.family}] step {step + 1}/{steps} loss {losses[-1]:.4f} lr {cur_lr:.2e} "
+                      f"scale {model.logit_scale:.2f} {elapsed:.1f}s", file=sys.stderr, flush=True)
+    model.eval()
+    train_seconds = time.perf_counter() - t0
+    if log_path is not None:
+        from ..io import atomic_path
+
+        with atomic_path(log_path) as tmp:
+            with open(tmp, "w", newline="", encoding="utf-8") as f:
+                w = csv.DictWriter(f, fieldnames=LOG_COLUMNS)
+                w.writeheader()
+                w.writerows(rows)
+    k = min(10, len(losses))
+    return {
+        "steps": steps,
+        "batch_size": batch_size,
+        "lr": lr,
+        "seed": seed,
+        "epochs": round(steps * batch_size / len(pairs), 3),
+        "seconds": round(time.perf_counter() - t_start, 3),
+        "train_seconds": round(train_seconds, 3),
+        "seconds_per_step": round(train_seconds / steps, 4),
+        "first_loss": losses[0],
+        "final_loss": losses[-1],
+        "loss_first10": sum(losses[:k]) / k,
+        "loss_last10": sum(losses[-k:]) / k,
+        "logit_scale": model.logit_scale,
+        "logit_bias": model.logit_bias,
+    }

@@ -1,0 +1,74 @@
+"""The workflow plans the grid, passes lint, and formats clean."""
+
+import copy
+import re
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from conftest import BIN, REPO
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def plan(*args, cwd=REPO):
+    """Job counts per rule of a dry run (no data, no network)."""
+    proc = subprocess.run(
+        SNAKEMAKE + ["-n", "--quiet", "rules", "--cores", "1", *args],
+        cwd=cwd, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    counts = {}
+    section = proc.stdout.split("Job stats:")[1]
+    for line in section.splitlines():
+        m = re.fullmatch(r"(\w+)\s+(\d+)", line.strip())
+        if m:
+            counts[m.group(1)] = int(m.group(2))
+    return counts
+
+
+def test_dry_run_of_the_default_grid():
+    n_models, n_methods, n_langs, n_seeds = 2, 6, 9, 1
+    rows = n_models * (2 + n_methods * n_seeds)  # teacher + init + students
+    counts = plan()
+    assert counts["prepare_benchmark"] == 1
+    assert counts["pretrain_teacher"] == n_models
+    assert counts["cache_images"] == n_models * 2  # corpus split + evaluation split
+    assert counts["cache_teacher_text"] == n_models
+    assert counts["distill"] == n_models * n_methods * n_seeds
+    assert counts["embed_texts"] == rows
+    assert counts["score_language"] == rows * n_langs
+    assert counts["cluster_embeddings"] == rows
+    assert counts["write_reports"] == 1
+
+
+def test_dry_run_of_a_larger_grid(tmp_path):
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg["seeds"] = [0, 1, 2]
+    cfg["methods"]["MCL+ED"] = {"MCL": 1.0, "ED": 0.5}
+    path = tmp_path / "big.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    counts = plan("--configfile", str(path))
+    assert counts["distill"] == 2 * 7 * 3
+    assert counts["embed_texts"] == 2 * (2 + 7 * 3)
+    assert counts["score_language"] == 2 * (2 + 7 * 3) * 9
+    assert counts["pretrain_teacher"] == 2  # teachers are paid once, whatever the grid
+
+
+def test_subset_of_languages_from_the_command_line():
+    counts = plan("--config", "languages=[de,th]")
+    assert counts["score_language"] == 2 * 8 * 2
+    assert counts["distill"] == 12  # the students do not depend on the evaluated languages
+
+
+def test_lint_is_clean():
+    proc = subprocess.run(SNAKEMAKE + ["--lint", "--cores", "1"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert "Congratulations, your workflow is in a good condition!" in proc.stdout + proc.stderr, proc.stdout[-3000:]
+
+
+def test_snakefmt_clean():
+    proc = subprocess.run([str(BIN / "snakefmt"), "--check", "Snakefile", "workflow/rules"], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]

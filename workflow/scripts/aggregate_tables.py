@@ -1,0 +1,57 @@
+"""Rule aggregate_tables: per-language score files -> the tidy tables of the study (README: outputs)."""
+
+from pathlib import Path
+
+from mvlm_distill.logs import log_to
+
+with log_to(snakemake.log[0]):
+    import pandas as pd
+
+    from mvlm_distill.io import load_embeddings, write_csv
+    from mvlm_distill.report import tables
+
+    scores = Path(snakemake.input.metrics[0]).parents[4]  # {results}/scores
+    models = snakemake.params.models
+
+    def keys(path, suffix):
+        model, method, seed, benchmark = Path(path).relative_to(scores).parts[:4]
+        seed = None if method in tables.REFERENCES else int(seed[len("seed"):])
+        language = Path(path).name[: -len(suffix)] if suffix else None
+        return {"model": model, "family": models[model]["family"], "method": method, "seed": seed,
+                "benchmark": benchmark, "language": language}
+
+    def keyed(paths, suffix):
+        return [(keys(p, suffix), tables.read_table(p)) for p in paths]
+
+    metrics = tables.aggregate_metrics(keyed(snakemake.input.metrics, ".metrics.csv"))
+    write_csv(snakemake.output.metrics, metrics)
+    write_csv(snakemake.output.summary, tables.summarize(metrics))
+    significance = tables.significance_table(
+        keyed(snakemake.input.ranks, ".ranks.csv"),
+        n_resamples=snakemake.params.n_resamples,
+        alpha=snakemake.params.alpha,
+    )
+    write_csv(snakemake.output.significance, significance)
+
+    def long_table(pairs, columns):
+        frames = []
+        for k, t in pairs:
+            for name in columns:
+                if name not in t.columns and name in k:
+                    t[name] = k[name]
+            frames.append(t.reindex(columns=columns))
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+    write_csv(snakemake.output.consistency,
+              long_table(keyed(snakemake.input.consistency, ".consistency.csv"), tables.CONSISTENCY_COLUMNS))
+    write_csv(snakemake.output.clustering, long_table(keyed(snakemake.input.clustering, None), tables.CLUSTERING_COLUMNS))
+
+    rows = []
+    for path in snakemake.input.embeddings:
+        k = keys(path, None)
+        if k["method"] in tables.REFERENCES:
+            meta = load_embeddings(path)[2]
+            rows.append({"model": k["model"], "role": "teacher" if k["method"] == "teacher" else "student",
+                         **{c: meta.get(c) for c in ("text_layers", "text_parameters", "total_parameters")}})
+    parameters = pd.DataFrame(rows, columns=tables.PARAMETERS_COLUMNS).drop_duplicates(["model", "role"])
+    write_csv(snakemake.output.parameters, parameters)
