@@ -188,14 +188,20 @@ def check_config(config: dict, schema_path: str | Path = SCHEMA_PATH, base_dir: 
             raise ConfigError(
                 f"evaluation.benchmarks: {bench!r} is not a configured benchmark; allowed: {', '.join(benches)}."
             )
+    # each benchmark is scored in the configured languages it offers; a language no benchmark offers is an error
+    offered_any: set[str] = set()
+    for bench in config["evaluation"]["benchmarks"]:
         offered = offered_languages(bench, benches[bench])
-        if offered is not None:
-            missing = [lang for lang in config["languages"] if lang not in offered]
-            if missing:
-                raise ConfigError(
-                    f"languages: {missing[0]!r} is not offered by benchmark {bench!r}; "
-                    f"allowed: {', '.join(offered)}."
-                )
+        if offered is None:
+            offered_any = None
+            break
+        offered_any |= set(offered)
+    if offered_any is not None:
+        missing = [lang for lang in config["languages"] if lang not in offered_any]
+        if missing:
+            names = ", ".join(repr(b) for b in config["evaluation"]["benchmarks"])
+            allowed = ", ".join(sorted(offered_any))
+            raise ConfigError(f"languages: {missing[0]!r} is not offered by benchmark {names}; allowed: {allowed}.")
     for section in ("teacher_pretraining", "distillation"):
         fractions = config.get(section, {}).get("language_fraction")
         if fractions is not None:
@@ -213,6 +219,12 @@ def check_config(config: dict, schema_path: str | Path = SCHEMA_PATH, base_dir: 
 
 def _looks_like_path(value: str) -> bool:
     return value.startswith(("/", "./", "../", "~")) or value.endswith((".safetensors", ".bin", ".pt", ".pth"))
+
+
+def grid_languages(config: dict, benchmark: str) -> list[str]:
+    """The configured languages that one evaluated benchmark offers (all of them when unknown)."""
+    offered = offered_languages(benchmark, config["benchmarks"][benchmark])
+    return [lang for lang in config["languages"] if offered is None or lang in offered]
 
 
 def model_spec(config: dict, name: str) -> dict:

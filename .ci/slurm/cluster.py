@@ -630,13 +630,21 @@ StorageLoc=slurm_acct_db_{self.cluster_name}
         return [dict(zip(names, line.split("|"))) for line in out.splitlines() if line]
 
     def wait_jobs(self, job_ids: list[str], timeout: float = 120) -> list[dict[str, str]]:
-        """Wait until every job is in a terminal state in sacct; return their records."""
+        """Wait until every job is in a terminal state in sacct; return their records.
+
+        slurmdbd may record the end of a job before its details: until then
+        sacct shows JobName "allocation" and no partition, so wait for both.
+        """
         deadline = time.monotonic() + timeout
         rows: list[dict[str, str]] = []
         while time.monotonic() < deadline:
             rows = self.sacct(job_ids)
-            states = {r["JobID"]: r["State"].split()[0] for r in rows}
-            if all(states.get(j) in TERMINAL_STATES for j in job_ids):
+            done = {
+                r["JobID"]
+                for r in rows
+                if r["State"].split()[0] in TERMINAL_STATES and r.get("Partition", "x")
+            }
+            if all(j in done for j in job_ids):
                 return rows
             time.sleep(0.5)
         raise TimeoutError(f"jobs {job_ids} not finished after {timeout}s: {rows}")

@@ -139,7 +139,7 @@ def build_toy_clip(tokenizer_dir, size: dict, seed: int, name: str = "toy-clip")
 
 
 def build_toy_siglip2(tokenizer_dir, size: dict, seed: int, name: str = "toy-siglip2") -> VisionLanguageModel:
-    from transformers import Siglip2Config, Siglip2Model, Siglip2Processor, Siglip2TextConfig, Siglip2VisionConfig
+    from transformers import Siglip2Config, Siglip2Model, Siglip2TextConfig, Siglip2VisionConfig
     from transformers.models.siglip2.image_processing_siglip2 import Siglip2ImageProcessor
 
     from .transformers_backend import TransformersModel
@@ -165,17 +165,15 @@ def build_toy_siglip2(tokenizer_dir, size: dict, seed: int, name: str = "toy-sig
         patch_size=size["patch_size"],
         num_patches=n_patches,
     )
-    config = Siglip2Config(text_config=text_config.to_dict(), vision_config=vision_config.to_dict())
+    config = Siglip2Config(text_config=text_config, vision_config=vision_config)
     torch.manual_seed(seed)
     model = Siglip2Model(config)
     with torch.no_grad():  # SigLIP's initialisation: t' = log 10, b = -10
         model.logit_scale.fill_(math.log(10.0))
         model.logit_bias.fill_(-10.0)
     image_processor = Siglip2ImageProcessor(patch_size=int(size["patch_size"]), max_num_patches=n_patches)
-    processor = Siglip2Processor(image_processor=image_processor, tokenizer=tok)
     return TransformersModel("siglip2", model, tok, image_processor, ctx,
-                             meta={"name": name, "source": "toy", "seed": seed, "size": size},
-                             processor=processor)
+                             meta={"name": name, "source": "toy", "seed": seed, "size": size})
 
 
 def build_toy_teacher(family: str, tokenizer_dir: str | os.PathLike, size_config: dict | None = None,

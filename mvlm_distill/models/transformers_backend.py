@@ -19,6 +19,7 @@ from torch import nn
 from .base import ModelLoadError, VisionLanguageModel
 
 PROCESSOR_CONFIG = "preprocessor_config.json"
+TOKENIZER_DIR = "tokenizer"
 
 
 class _Tower(nn.Module):
@@ -122,14 +123,16 @@ class TransformersModel(VisionLanguageModel):
         if self.processor is not None:
             self.processor.save_pretrained(directory)
         else:
-            self.tokenizer.save_pretrained(directory)
+            # the tokenizer gets a folder of its own: next to a siglip2 config.json, AutoTokenizer
+            # would rebuild any vocabulary as the family's own (Gemma) tokenizer class
+            self.tokenizer.save_pretrained(directory / TOKENIZER_DIR)
             self.image_processor.save_pretrained(directory)
         return {
             "library": self.library,
             "model_config": "config.json",
             "weights": "model.safetensors",
             "processor_config": PROCESSOR_CONFIG,
-            "tokenizer": {"kind": "hf", "path": "."},
+            "tokenizer": {"kind": "hf", "path": TOKENIZER_DIR},
             "context_length": self.context_length,
             "model_type": self.model.config.model_type,
         }
@@ -144,24 +147,16 @@ def _model_class(model_type: str):
 
 
 def _load_parts(source: str, context_length: int | None, family: str, meta: dict,
-                trust_remote_code: bool = False, processor_dir: str | None = None) -> TransformersModel:
+                trust_remote_code: bool = False, tokenizer_dir: str | None = None) -> TransformersModel:
     import transformers
 
     kwargs = {"trust_remote_code": True} if trust_remote_code else {}
     config = transformers.AutoConfig.from_pretrained(source, **kwargs)
     model = _model_class(config.model_type).from_pretrained(source, **kwargs)
-    proc_source = processor_dir or source
+    # the image processor comes from preprocessor_config.json; a saved model's tokenizer from its own folder
+    tokenizer = transformers.AutoTokenizer.from_pretrained(tokenizer_dir or source, **kwargs)
+    image_processor = transformers.AutoImageProcessor.from_pretrained(source, **kwargs)
     processor = None
-    try:
-        processor = transformers.AutoProcessor.from_pretrained(proc_source, **kwargs)
-    except (OSError, ValueError, TypeError, KeyError):
-        processor = None
-    tokenizer = getattr(processor, "tokenizer", None) or transformers.AutoTokenizer.from_pretrained(
-        proc_source, **kwargs)
-    image_processor = getattr(processor, "image_processor", None) or transformers.AutoImageProcessor.from_pretrained(
-        proc_source, **kwargs)
-    if processor is not None and not hasattr(processor, "image_processor"):
-        processor = None
     if context_length is None:
         text_cfg = getattr(config, "text_config", config)
         context_length = int(getattr(text_cfg, "max_position_embeddings", 64))
@@ -169,8 +164,10 @@ def _load_parts(source: str, context_length: int | None, family: str, meta: dict
 
 
 def load_saved(directory: Path, manifest: dict) -> TransformersModel:
+    tok_path = manifest.get("tokenizer", {}).get("path", ".")
     return _load_parts(str(directory), manifest.get("context_length"), manifest["family"], manifest.get("meta", {}),
-                       trust_remote_code=bool(manifest.get("trust_remote_code", False)))
+                       trust_remote_code=bool(manifest.get("trust_remote_code", False)),
+                       tokenizer_dir=str(Path(directory) / tok_path))
 
 
 def load_hf(spec: dict) -> TransformersModel:

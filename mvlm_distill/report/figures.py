@@ -482,3 +482,55 @@ def projection_from_files(
             raise ValueError(f"{files[key]}: no embeddings for {len(missing)} captions (e.g. {missing[0]})")
         embeddings[key] = emb[[index[c] for c in wanted]]
     return projection_table(embeddings, wanted, caps["language"].tolist(), caps["parallel_id"].tolist())
+
+
+def projection_from_scores(scores_dir: str | os.PathLike, summary: pd.DataFrame | None = None) -> pd.DataFrame | None:
+    """``projection_table`` from the caption samples the clustering jobs keep.
+
+    Reads ``{scores_dir}/{model}/{method}/seed{seed}/{benchmark}/projection.npz`` (embeddings of a sample
+    of parallel captions; ids = caption_id; meta ``languages`` and ``parallel_ids`` aligned with the ids).
+    Per model it projects the teacher and, with ``summary``, the best and worst KD method by t2i R@10
+    retention (``best_and_worst``; lowest seed), otherwise every method found. Uses the first benchmark
+    (by name) that has the teacher's sample. Returns None when there is nothing to project.
+    """
+    from mvlm_distill.io import load_embeddings
+
+    scores_dir = Path(scores_dir)
+    found: dict[tuple[str, str, str], tuple[int, Path]] = {}
+    for path in sorted(scores_dir.glob("*/*/seed*/*/projection.npz")):
+        model, method, seed_dir, benchmark = path.relative_to(scores_dir).parts[:4]
+        try:
+            seed = int(seed_dir[len("seed"):])
+        except ValueError:
+            continue
+        key = (model, method, benchmark)
+        if key not in found or seed < found[key][0]:
+            found[key] = (seed, path)
+    chosen = best_and_worst(summary) if summary is not None and not summary.empty else None
+    embeddings: dict[tuple[str, str], np.ndarray] = {}
+    reference = None  # (ids, languages, parallel_ids) of the first teacher sample
+    for model in sorted({k[0] for k in found}):
+        benchmarks = sorted(b for (m, me, b) in found if m == model and me == "teacher")
+        if not benchmarks:
+            continue
+        benchmark = benchmarks[0]
+        methods = [me for (m, me, b) in found if m == model and b == benchmark]
+        if chosen is not None:
+            methods = [me for me in methods if me == "teacher" or me in chosen.get(model, ())]
+        t_emb, t_ids, t_meta = load_embeddings(found[(model, "teacher", benchmark)][1])
+        if reference is None:
+            reference = (t_ids, list(t_meta.get("languages", [])), list(t_meta.get("parallel_ids", [])))
+            if len(reference[1]) != len(t_ids) or len(reference[2]) != len(t_ids):
+                return None
+        ids = reference[0]
+        for method in methods:
+            emb, m_ids, _ = load_embeddings(found[(model, method, benchmark)][1])
+            index = {i: n for n, i in enumerate(m_ids)}
+            if any(i not in index for i in ids):
+                continue
+            embeddings[(model, method)] = emb[[index[i] for i in ids]]
+        if (model, "teacher") not in embeddings:
+            embeddings = {k: v for k, v in embeddings.items() if k[0] != model}
+    if not embeddings or reference is None:
+        return None
+    return projection_table(embeddings, *reference)

@@ -725,10 +725,17 @@ def write_index_report(
     languages: Sequence[str],
     ceilings=None,
     tables: Mapping[str, pd.DataFrame | None] | None = None,
+    scores_dir: str | os.PathLike | None = None,
 ) -> list[Path]:
-    """Write ``index.html`` and the overview figures (``index_outputs``) under ``out_dir``."""
+    """Write ``index.html`` and the overview figures (``index_outputs``) under ``out_dir``.
+
+    The projection comes from ``projection.csv`` in ``tables_dir`` if present, else from the
+    ``projection.npz`` samples under ``scores_dir`` (``figures.projection_from_scores``).
+    """
     out_dir = Path(out_dir)
-    tables = tables or load_tables(tables_dir)
+    tables = dict(tables or load_tables(tables_dir))
+    if tables.get("projection") is None and scores_dir is not None and Path(scores_dir).exists():
+        tables["projection"] = F.projection_from_scores(scores_dir, tables["summary"])
     languages = list(languages)
     fig_dir = out_dir / "figures"
     summary = _filter_languages(tables["summary"], languages)
@@ -759,16 +766,19 @@ def write_reports(
     out_dir: str | os.PathLike,
     languages: Sequence[str],
     ceilings=None,
+    scores_dir: str | os.PathLike | None = None,
 ) -> list[Path]:
     """Read the tables under ``tables_dir`` and write every page and figure under ``out_dir``.
 
     ``students_dir`` holds ``{model}/{method}/seed{seed}/loss_log.csv`` (None: no loss curves);
-    ``languages`` are the languages to write pages for; ``ceilings`` see ``write_index``.
+    ``languages`` are the languages to write pages for; ``ceilings`` see ``write_index``;
+    ``scores_dir`` (optional) holds the clustering jobs' ``projection.npz`` samples.
     Returns the files written (``language_outputs`` for each language, then ``index_outputs``).
     """
     tables = load_tables(tables_dir)
     written: list[Path] = []
     for language in languages:
         written += write_language_report(language, tables_dir, out_dir, languages=languages, tables=tables)
-    written += write_index_report(tables_dir, students_dir, out_dir, languages, ceilings=ceilings, tables=tables)
+    written += write_index_report(tables_dir, students_dir, out_dir, languages, ceilings=ceilings, tables=tables,
+                                  scores_dir=scores_dir)
     return written

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-from mvlm_distill.config import REFERENCES, ConfigError, check_config
+from mvlm_distill.config import REFERENCES, ConfigError, check_config, grid_languages
 
 # Validate before any job is planned: one sentence naming the key, no traceback.
 try:
@@ -24,6 +24,8 @@ METHODS = list(config["methods"])
 LANGUAGES = list(config["languages"])
 SEEDS = [str(s) for s in config["seeds"]]
 EVAL_BENCHMARKS = list(config["evaluation"]["benchmarks"])
+# each benchmark is scored in the configured languages it offers
+BENCHMARK_LANGUAGES = {b: grid_languages(config, b) for b in EVAL_BENCHMARKS}
 CORPUS = config["corpus"]["benchmark"]
 EVAL_SPLIT = config["evaluation"]["split"]
 REFERENCE_SEED = "0"  # teacher and init are deterministic given the teacher
@@ -72,7 +74,7 @@ def score_files(suffix):
         for model in MODELS
         for method, seed in method_seeds()
         for benchmark in EVAL_BENCHMARKS
-        for language in LANGUAGES
+        for language in BENCHMARK_LANGUAGES[benchmark]
     ]
 
 

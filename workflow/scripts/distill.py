@@ -29,10 +29,7 @@ with log_to(snakemake.log[0]):
     )
     torch.manual_seed(seed)
     student = build_student(teacher, spec["student_layers"])
-    loss_fn = build_loss(snakemake.params.weights, **{
-        {"sd_teacher": "sd_teacher_temperature", "sd_student": "sd_student_temperature", "mcl": "mcl_temperature"}[k]: v
-        for k, v in settings.get("temperatures", {}).items()
-    })
+    loss_fn = build_loss(snakemake.params.weights, teacher.family, **settings.get("temperatures", {}))
     train = TrainingSettings(
         steps=settings["steps"],
         batch_size=settings["batch_size"],
