@@ -119,7 +119,7 @@ def offered_languages(name: str, benchmark: dict) -> list[str] | None:
     from mvlm_distill.data import adapters
 
     adapter = adapters.ADAPTERS.get(kind)
-    return list(adapter.LANGUAGES) if adapter is not None and hasattr(adapter, "LANGUAGES") else None
+    return list(adapter.languages) if adapter is not None else None
 
 
 def text_layer_count(model: dict) -> int | None:

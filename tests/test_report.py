@@ -343,6 +343,8 @@ def test_missing_optional_tables(study, tmp_path):
 
     tables = _write_tables(study, tmp_path, optional=False)
     (tables / "summary.csv").unlink()  # recomputed from metrics
+    metrics = study["metrics"]
+    metrics[metrics["task"] != "vqa"].to_csv(tables / "metrics.csv", index=False)  # a benchmark without VQA
     (tables / "significance.csv").write_text("")  # empty file counts as absent
     out = tmp_path / "reports"
     written = H.write_reports(tables, None, out, LANGUAGES[:2])
@@ -352,6 +354,9 @@ def test_missing_optional_tables(study, tmp_path):
     index = (out / "index.html").read_text(encoding="utf-8")
     assert "not computed" in index and 'href="en.html"' in index
     assert _is_png(out / "figures" / "projection.png")
+    assert "vqa" not in page
+    stab = T.stability(T.summarize(metrics[metrics["task"] != "vqa"]))
+    assert stab["vqa_change"].isna().all() and stab["retrieval_change"].notna().all()
 
 
 def test_projection_from_files(study, tmp_path):
@@ -387,3 +392,42 @@ def test_no_heavy_imports():
             "bad = [m for m in ('torch', 'open_clip', 'transformers') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _projection_samples(tmp_path):
+    from mvlm_distill.io import save_embeddings
+
+    scores = tmp_path / "scores"
+    ids = [f"c{p}-{lang}" for p in range(5) for lang in LANGUAGES]
+    meta = {"languages": [lang for _ in range(5) for lang in LANGUAGES],
+            "parallel_ids": [str(p) for p in range(5) for _ in LANGUAGES]}
+    rng = np.random.default_rng(2)
+    for model in MODELS:
+        for method in METHODS:
+            for seed in ([0] if method in T.REFERENCES else SEEDS):
+                order = rng.permutation(len(ids)) if method == "ED" else np.arange(len(ids))
+                path = scores / model / method / f"seed{seed}" / BENCHMARK / "projection.npz"
+                save_embeddings(path, rng.normal(size=(len(ids), 6)).astype(np.float32),
+                                [ids[i] for i in order], {k: [v[i] for i in order] for k, v in meta.items()})
+    return scores
+
+
+def test_projection_from_scores(study, tmp_path):
+    from mvlm_distill.report import html as H
+    from mvlm_distill.report.figures import projection_from_scores
+
+    scores = _projection_samples(tmp_path)
+    proj = projection_from_scores(scores, study["summary"])
+    assert list(proj.columns) == T.PROJECTION_COLUMNS
+    assert set(map(tuple, proj[["model", "method"]].drop_duplicates().to_numpy())) == {
+        (m, me) for m in MODELS for me in ("teacher", "DR", "ED")}
+    # rows are aligned by caption id: languages agree across methods
+    t = proj[(proj["model"] == "clipA") & (proj["method"] == "teacher")]["language"].tolist()
+    e = proj[(proj["model"] == "clipA") & (proj["method"] == "ED")]["language"].tolist()
+    assert t == e
+    assert projection_from_scores(tmp_path / "nowhere") is None
+    tables = _write_tables(study, tmp_path, optional=False)
+    out = tmp_path / "reports"
+    H.write_reports(tables, None, out, LANGUAGES, scores_dir=scores)
+    assert "projection.png" in (out / "index.html").read_text(encoding="utf-8")
+    assert _is_png(out / "figures" / "projection.png")

@@ -56,6 +56,30 @@ def state_dict_digest(state: dict[str, torch.Tensor], h=None):
     return h
 
 
+_VOLATILE_CONFIG_KEYS = {"architectures", "dtype", "torch_dtype", "transformers_version", "_name_or_path",
+                         "_commit_hash", "_attn_implementation_autoset", "_attn_implementation_internal"}
+
+
+def stable_config(obj):
+    """A config dict without keys that change on save/load (library version, dtype, architectures)."""
+    if isinstance(obj, dict):
+        return {k: stable_config(v) for k, v in obj.items() if k not in _VOLATILE_CONFIG_KEYS}
+    if isinstance(obj, (list, tuple)):
+        return [stable_config(v) for v in obj]
+    return obj
+
+
+def tokenizer_identity(tokenizer) -> str:
+    """The ``tokenizers`` JSON of an HF tokenizer without its call-time padding/truncation state."""
+    backend = getattr(tokenizer, "backend_tokenizer", None) or getattr(tokenizer, "_tokenizer", None)
+    if backend is not None and hasattr(backend, "to_str"):
+        spec = json.loads(backend.to_str())
+        spec.pop("padding", None)
+        spec.pop("truncation", None)
+        return json.dumps(spec, sort_keys=True)
+    return f"{type(tokenizer).__name__}:{getattr(tokenizer, 'vocab_size', '')}"
+
+
 class VisionLanguageModel:
     """One image tower + one text tower with a uniform call interface.
 
@@ -160,7 +184,7 @@ class VisionLanguageModel:
         h = hashlib.sha256()
         h.update(json.dumps({"family": self.family, "library": self.library,
                              "context_length": self.context_length,
-                             "config": self.config_dict()}, sort_keys=True, default=str).encode())
+                             "config": stable_config(self.config_dict())}, sort_keys=True, default=str).encode())
         h.update(self.tokenizer_string().encode())
         state_dict_digest(self.model.state_dict(), h)
         return h.hexdigest()[:16]

@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .base import ModelLoadError, VisionLanguageModel
+from .base import ModelLoadError, VisionLanguageModel, tokenizer_identity
 
 CONFIG_FILE = "open_clip_config.json"
 WEIGHTS_FILE = "open_clip_model.safetensors"
@@ -170,15 +170,14 @@ class OpenClipModel(VisionLanguageModel):
     def config_dict(self) -> dict:
         out = {"model_cfg": self.saved_model_cfg(), "preprocess_cfg": self.preprocess_cfg}
         if self.is_hf_text:
-            out["text_hf_config"] = self.model.text.config.to_diff_dict()
+            out["text_hf_config"] = self.model.text.config.to_dict()
         return out
 
     def tokenizer_string(self) -> str:
         inner = getattr(self.tokenizer, "tokenizer", None)
-        backend = getattr(inner, "backend_tokenizer", None) or getattr(inner, "_tokenizer", None)
-        if backend is not None and hasattr(backend, "to_str"):
-            return backend.to_str()
-        return repr(type(self.tokenizer)) + str(self.tokenizer_name)
+        if inner is not None:
+            return tokenizer_identity(inner)
+        return f"{type(self.tokenizer).__name__}:{self.tokenizer_name}"
 
     def save(self, directory: Path) -> dict:
         """Write the open_clip files; returns the manifest fields of this backend."""

@@ -4,9 +4,10 @@
 vocabulary with whole captions when a script has no spaces, or shrinks it to
 single characters when it has), so the vocabulary is written down instead:
 
-* every lexicon surface form (all languages), split on whitespace, once as a
-  word-initial piece (``▁word``) and once as a word-internal piece (``word``,
-  for scripts without spaces such as zh/ja/th);
+* every lexicon surface form (all languages), split on whitespace, as a
+  word-initial piece (``▁word``); forms written in a script without spaces
+  between words (Han, kana, Thai, ...; see :func:`unspaced`) also as a
+  word-internal piece (``word``), since they follow other words directly;
 * every single character seen in the texts or the lexicon (and ``▁``), so that
   nothing but truly unseen characters becomes ``<unk>``.
 
@@ -29,6 +30,17 @@ CHAR_SCORE = -4.0
 META = "\u2581"
 
 
+UNSPACED_SCRIPTS = ("CJK", "HIRAGANA", "KATAKANA", "THAI", "LAO", "KHMER", "MYANMAR", "TIBETAN",
+                    "HALFWIDTH", "IDEOGRAPHIC")
+
+
+def unspaced(text: str) -> bool:
+    """Whether ``text`` has a character of a script written without spaces between words."""
+    import unicodedata
+
+    return any(unicodedata.name(c, "").startswith(UNSPACED_SCRIPTS) for c in text)
+
+
 def toy_vocabulary(texts: list[str], pieces: list[str]) -> list[tuple[str, float]]:
     """The (piece, score) list of the toy Unigram model, specials first, deterministic order."""
     import unicodedata
@@ -42,14 +54,12 @@ def toy_vocabulary(texts: list[str], pieces: list[str]) -> list[tuple[str, float
     words = sorted({w for p in pieces for w in norm(p).split()})
     for w in words:
         vocab.setdefault(META + w, WORD_SCORE)
-        if len(w) > 1:
+        if len(w) > 1 and unspaced(w):
             vocab.setdefault(w, WORD_SCORE)
     chars = sorted({c for s in list(texts) + list(pieces) for c in norm(s) if not c.isspace()})
     vocab.setdefault(META, CHAR_SCORE)
     for c in chars:
-        if vocab.get(c, CHAR_SCORE) == CHAR_SCORE:
-            vocab[c] = CHAR_SCORE
-        vocab.setdefault(META + c, CHAR_SCORE + 0.5)  # a one-letter word costs less than ▁ + letter
+        vocab.setdefault(c, CHAR_SCORE)
     return list(vocab.items())
 
 

@@ -25,6 +25,9 @@ Size config (``size_config`` keys, defaults in :data:`DEFAULT_SIZE`):
 ``embed_dim``       joint embedding size (clip; siglip2's is ``vision_width`` by design)
 ``context_length``  token positions per caption (incl. ``<s>``/``</s>``)
 ==================  =====================================================================
+
+Short aliases (the study config's ``toy:`` block): ``layers`` (text layers), ``width``
+(text and vision width and the embedding size), ``heads``, ``mlp_ratio``.
 """
 
 from __future__ import annotations
@@ -56,12 +59,27 @@ DEFAULT_SIZE: dict = {
 }
 
 
+#: short keys of a study config's ``toy:`` block and the size keys they set
+ALIASES: dict = {
+    "layers": ("text_layers",),
+    "width": ("text_width", "vision_width", "embed_dim"),
+    "heads": ("text_heads", "vision_heads"),
+    "mlp_ratio": ("text_mlp_ratio", "vision_mlp_ratio"),
+}
+
+
 def resolve_size(size_config: dict | None) -> dict:
+    """Defaults updated by ``size_config`` (aliases first, then explicit keys)."""
     size = dict(DEFAULT_SIZE)
-    unknown = set(size_config or {}) - set(DEFAULT_SIZE)
+    given = dict(size_config or {})
+    unknown = set(given) - set(DEFAULT_SIZE) - set(ALIASES)
     if unknown:
-        raise ValueError(f"unknown toy size keys {sorted(unknown)}; known: {sorted(DEFAULT_SIZE)}")
-    size.update(size_config or {})
+        raise ValueError(f"unknown toy size keys {sorted(unknown)}; known: {sorted(DEFAULT_SIZE) + sorted(ALIASES)}")
+    for alias, keys in ALIASES.items():
+        if alias in given:
+            for k in keys:
+                size[k] = given[alias]
+    size.update({k: v for k, v in given.items() if k in DEFAULT_SIZE})
     for k in ("text_width", "vision_width"):
         heads = size[k.replace("width", "heads")]
         if size[k] % heads:

@@ -1,11 +1,14 @@
 """transformers backend: ``Siglip2Model`` (and other dual encoders with ``get_text_features``).
 
 Saved layout: exactly what ``save_pretrained`` writes (``config.json``,
-``model.safetensors``), the tokenizer files and the image processor's
-``preprocessor_config.json`` (plus ``processor_config.json`` when a processor
-object exists), and ``mvlm_model.json``. Loading: ``Siglip2Model.from_pretrained``
-(``AutoModel`` for other model types) and ``AutoProcessor``/``AutoTokenizer``/
-``AutoImageProcessor.from_pretrained`` on the same folder.
+``model.safetensors``), the image processor's ``preprocessor_config.json``,
+``tokenizer/`` (the tokenizer files) and ``mvlm_model.json``. Loading:
+``Siglip2Model.from_pretrained`` (``AutoModel`` for other model types),
+``AutoImageProcessor.from_pretrained`` on the folder and ``AutoTokenizer.from_pretrained``
+on ``tokenizer/``. The tokenizer has a folder of its own because, next to a
+``config.json`` of model type ``siglip2``, transformers 5 forces its own Gemma-style
+``Siglip2Tokenizer`` class onto any ``tokenizer.json`` (a toy vocabulary would be
+re-segmented into characters).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .base import ModelLoadError, VisionLanguageModel
+from .base import ModelLoadError, VisionLanguageModel, tokenizer_identity
 
 PROCESSOR_CONFIG = "preprocessor_config.json"
 TOKENIZER_DIR = "tokenizer"
@@ -47,12 +50,11 @@ class TransformersModel(VisionLanguageModel):
     library = "transformers"
 
     def __init__(self, family: str, model: nn.Module, tokenizer, image_processor, context_length: int,
-                 meta: dict | None = None, processor=None):
+                 meta: dict | None = None):
         super().__init__(family, meta)
         self.model = model
         self.tokenizer = tokenizer
         self.image_processor = image_processor
-        self.processor = processor
         self.context_length = int(context_length)
         text_model = model.text_model
         proj = getattr(model, "text_projection", None)
@@ -108,25 +110,27 @@ class TransformersModel(VisionLanguageModel):
 
     # ---- persistence --------------------------------------------------------------------
     def config_dict(self) -> dict:
-        return {"config": self.model.config.to_diff_dict(),
+        return {"config": self.model.config.to_dict(),
                 "image_processor": self.image_processor.to_dict() if self.image_processor is not None else None}
 
     def tokenizer_string(self) -> str:
-        backend = getattr(self.tokenizer, "backend_tokenizer", None) or getattr(self.tokenizer, "_tokenizer", None)
-        if backend is not None and hasattr(backend, "to_str"):
-            return backend.to_str()
-        return type(self.tokenizer).__name__ + str(getattr(self.tokenizer, "vocab_size", ""))
+        return tokenizer_identity(self.tokenizer)
 
     def save(self, directory: Path) -> dict:
         directory.mkdir(parents=True, exist_ok=True)
-        self.model.save_pretrained(directory, safe_serialization=True)
-        if self.processor is not None:
-            self.processor.save_pretrained(directory)
-        else:
-            # the tokenizer gets a folder of its own: next to a siglip2 config.json, AutoTokenizer
-            # would rebuild any vocabulary as the family's own (Gemma) tokenizer class
-            self.tokenizer.save_pretrained(directory / TOKENIZER_DIR)
-            self.image_processor.save_pretrained(directory)
+        from transformers.utils import logging as hf_logging
+
+        # save_pretrained diffs against a default config whose special-token ids do not fit a toy
+        # vocabulary; transformers then warns about that default, not about this model
+        config_logger = hf_logging.get_logger("transformers.configuration_utils")
+        level = config_logger.level
+        config_logger.setLevel(hf_logging.ERROR)
+        try:
+            self.model.save_pretrained(directory, safe_serialization=True)
+        finally:
+            config_logger.setLevel(level)
+        self.tokenizer.save_pretrained(directory / TOKENIZER_DIR)
+        self.image_processor.save_pretrained(directory)
         return {
             "library": self.library,
             "model_config": "config.json",
@@ -156,11 +160,10 @@ def _load_parts(source: str, context_length: int | None, family: str, meta: dict
     # the image processor comes from preprocessor_config.json; a saved model's tokenizer from its own folder
     tokenizer = transformers.AutoTokenizer.from_pretrained(tokenizer_dir or source, **kwargs)
     image_processor = transformers.AutoImageProcessor.from_pretrained(source, **kwargs)
-    processor = None
     if context_length is None:
         text_cfg = getattr(config, "text_config", config)
         context_length = int(getattr(text_cfg, "max_position_embeddings", 64))
-    return TransformersModel(family, model, tokenizer, image_processor, context_length, meta, processor=processor)
+    return TransformersModel(family, model, tokenizer, image_processor, context_length, meta)
 
 
 def load_saved(directory: Path, manifest: dict) -> TransformersModel:

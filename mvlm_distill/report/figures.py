@@ -341,8 +341,13 @@ def plot_clustering(clustering: pd.DataFrame | None, out_path: str | os.PathLike
         return _save(fig, out_path)
 
 
-def plot_projection(projection: pd.DataFrame | None, out_path: str | os.PathLike) -> Path:
-    """2-D PCA projection of parallel captions coloured by language: rows = model, columns = method."""
+def plot_projection(projection: pd.DataFrame | None, out_path: str | os.PathLike,
+                    labels: Mapping[tuple[str, str], str] | None = None) -> Path:
+    """2-D PCA projection of parallel captions coloured by language: rows = model, columns = method.
+
+    Panels of one model share axes (the PCA is fit on that model's teacher). ``labels`` adds a note
+    to a panel's title, e.g. ``{("clip", "DR"): "best"}``.
+    """
     title = "Parallel captions, 2-D PCA (fit on the teacher)"
     if _empty(projection):
         return placeholder(out_path, title)
@@ -360,10 +365,16 @@ def plot_projection(projection: pd.DataFrame | None, out_path: str | os.PathLike
                     ax.axis("off")
                     continue
                 method = per_model[model][c]
-                d = projection[(projection["model"] == model) & (projection["method"] == method)]
+                rows = projection[projection["model"] == model]
+                d = rows[rows["method"] == method]
                 sns.scatterplot(data=d, x="x", y="y", hue="language", hue_order=languages, palette=palette,
                                 s=10, linewidth=0, ax=ax, legend=(r == 0 and c == ncols - 1))
-                ax.set_title(f"{model}: {method}")
+                note = (labels or {}).get((model, method))
+                ax.set_title(f"{model}: {method}" + (f" ({note})" if note else ""))
+                pad_x = 0.05 * (rows["x"].max() - rows["x"].min() or 1.0)
+                pad_y = 0.05 * (rows["y"].max() - rows["y"].min() or 1.0)
+                ax.set_xlim(rows["x"].min() - pad_x, rows["x"].max() + pad_x)
+                ax.set_ylim(rows["y"].min() - pad_y, rows["y"].max() + pad_y)
                 ax.set_xticks([])
                 ax.set_yticks([])
                 ax.set_xlabel("PC1")
@@ -418,6 +429,17 @@ def projection_table(
     if not frames:
         return pd.DataFrame(columns=PROJECTION_COLUMNS)
     return pd.concat(frames, ignore_index=True)[PROJECTION_COLUMNS]
+
+
+def projection_labels(summary: pd.DataFrame | None) -> dict[tuple[str, str], str]:
+    """``{(model, method): "best student" | "worst student"}`` from ``best_and_worst``."""
+    if summary is None or summary.empty:
+        return {}
+    out = {}
+    for model, (best, worst) in best_and_worst(summary).items():
+        out[(model, worst)] = "worst student"
+        out[(model, best)] = "best student"
+    return out
 
 
 def best_and_worst(summary: pd.DataFrame, task: str = "t2i", metric: str = "R@10") -> dict[str, tuple[str, str]]:

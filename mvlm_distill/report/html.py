@@ -271,6 +271,8 @@ def _consistency_section(consistency: pd.DataFrame | None, language: str | None)
         return _not_computed("Cross-lingual consistency")
     c = consistency if language is None else consistency[consistency["language"] == language]
     if c.empty:
+        if language is not None and str(language).lower().startswith("en"):
+            return '<p class="nc">English is the reference of the consistency metrics (no rows for it).</p>'
         return _not_computed(f"Cross-lingual consistency for {language_name(language)}")
     keys = ["model", "method", "benchmark"]
     if language is None:
@@ -354,7 +356,7 @@ def write_language_page(
     correction = _correction_label(significance)
     sig_note = (
         f"<b>*</b> marks a difference that holds at \u03b1 = {alpha:g} after the {correction} correction "
-        "across languages (paired bootstrap over the same queries, per-query values averaged over seeds); "
+        "across languages (paired permutation test on the same queries, per-query values averaged over seeds); "
         "green = gain, red = loss. Hover a difference for its raw and adjusted p-value."
         if significance is not None and not significance.empty
         else f"Significance tests: {NOT_COMPUTED} (no marks shown)."
@@ -478,17 +480,22 @@ def _significance_overview(significance: pd.DataFrame | None) -> str:
 def _parameters_section(parameters: pd.DataFrame | None) -> str:
     if parameters is None or parameters.empty:
         return _not_computed("Parameter counts")
+    def count(x):
+        return f"{int(float(x)):,}" if _isnum(x) else "–"
+
+    def share(x, ref):
+        return _pct(float(x) / float(ref)) if _isnum(x) and _isnum(ref) and float(ref) > 0 else "–"
+
     rows = []
     for model, g in parameters.groupby("model", sort=True):
         teacher = g[g["role"] == "teacher"]
-        t_text = float(teacher["text_parameters"].iloc[0]) if len(teacher) else float("nan")
-        t_total = float(teacher["total_parameters"].iloc[0]) if len(teacher) else float("nan")
-        for r in g.sort_values("role", key=lambda s: s.map(lambda v: (v != "teacher", str(v)))).itertuples(
-                index=False):
+        t_text = teacher["text_parameters"].iloc[0] if len(teacher) else None
+        t_total = teacher["total_parameters"].iloc[0] if len(teacher) else None
+        g = g.assign(_order=g["role"].map(lambda v: 0 if v == "teacher" else 1)).sort_values(["_order", "role"])
+        for r in g.itertuples(index=False):
             rows.append([
-                r.model, r.role, str(r.text_layers), f"{int(r.text_parameters):,}", f"{int(r.total_parameters):,}",
-                _pct(r.text_parameters / t_text) if t_text else "–",
-                _pct(r.total_parameters / t_total) if t_total else "–",
+                r.model, r.role, count(r.text_layers), count(r.text_parameters), count(r.total_parameters),
+                share(r.text_parameters, t_text), share(r.total_parameters, t_total),
             ])
     return _table(["model", "role", "text layers", "text parameters", "total parameters",
                    "text share of teacher", "total share of teacher"], rows, left=2)
@@ -586,7 +593,7 @@ def write_index(
                 "Change from the teacher: retrieval (t2i R@10) against VQA (acc@1), per method and model."),
         "<h2>Significant differences</h2>",
         f'<p class="note">Languages where a method differs from the reference at \u03b1 = {alpha:g} after the '
-        f"{_e(correction)} correction across languages (paired bootstrap on the same queries).</p>",
+        f"{_e(correction)} correction across languages (paired permutation test on the same queries).</p>",
         _significance_overview(significance),
         "<h2>Parameter counts</h2>",
         _parameters_section(parameters),
@@ -749,7 +756,8 @@ def write_index_report(
         "change_scatter": F.plot_change_scatter(stab, fig_dir / "change_scatter.png"),
         "consistency": F.plot_consistency(consistency, fig_dir / "consistency.png"),
         "clustering": F.plot_clustering(tables["clustering"], fig_dir / "clustering.png"),
-        "projection": F.plot_projection(tables["projection"], fig_dir / "projection.png"),
+        "projection": F.plot_projection(tables["projection"], fig_dir / "projection.png",
+                                        labels=F.projection_labels(summary)),
     }
     rel = {k: Path("figures") / Path(v).name for k, v in figs.items()}
     index = write_index(

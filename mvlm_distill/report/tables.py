@@ -44,6 +44,11 @@ STABILITY_COLUMNS = [
     "vqa_worst_language", "vqa_worst_retention", "vqa_retention_std",
 ]
 MEAN_LANGUAGE = "mean"
+# columns read as text (ids keep leading zeros, language codes such as "no" stay codes)
+TEXT_COLUMNS = (
+    "model", "family", "method", "benchmark", "language", "task", "metric", "role", "reference", "correction",
+    "query_id", "caption_id", "image_id", "question_id", "parallel_id",
+)
 
 
 # ----------------------------------------------------------------------------- ordering
@@ -140,13 +145,9 @@ def aggregate_metrics(score_tables: Iterable[tuple[Mapping, pd.DataFrame]]) -> p
 
 def read_table(path: str | os.PathLike, columns: Sequence[str] | None = None) -> pd.DataFrame:
     """Read one of the result CSVs; only empty cells are NA (so language codes like ``no`` survive)."""
-    frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    frame = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={c: str for c in TEXT_COLUMNS})
     if "seed" in frame.columns:
         frame["seed"] = pd.to_numeric(frame["seed"], errors="coerce").astype("Int64")
-    for col in ("language", "model", "method", "benchmark", "task", "metric", "parallel_id"):
-        if col in frame.columns:
-            frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
-            frame[col] = frame[col].map(lambda v: v if v is None else str(v))
     if columns is not None:
         absent = [c for c in columns if c not in frame.columns]
         if absent:

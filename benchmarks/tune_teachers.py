@@ -1,0 +1,119 @@
+"""Pretrain the toy teachers on the synthetic benchmark and measure step time and test R@1.
+
+Usage (one CPU thread, as the study's teacher jobs run)::
+
+    OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 python benchmarks/tune_teachers.py --out /tmp/tune \\
+        --family clip --steps 600 --batch-size 128 --lr 2e-3
+
+Generates the benchmark into ``--out/data`` (or reuses it), builds the toy tokenizer
+from the lexicon and the train captions, pretrains with the study's uneven language
+mix (``--fractions``), and prints one JSON line per family: per-step seconds, loss,
+and text-to-image R@1 (pessimistic ties) on the test split per language and mean.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+DEFAULT_FRACTIONS = {"en": 1.0, "de": 0.5, "fr": 0.5, "es": 0.5, "ru": 0.5, "zh": 0.5,
+                     "ja": 0.1, "th": 0.1, "sw": 0.1}
+
+
+def t2i_recall_at_1(model, images, captions, image_ids, batch: int = 512) -> dict:
+    """Mean and per-language R@1 (caption -> image; pessimistic ties)."""
+    import torch
+
+    from mvlm_distill.models.pretrain import preprocess_all, tokenize_all
+
+    with torch.no_grad():
+        img = torch.cat([model.encode_image(preprocess_all(model, images[i:i + batch]))
+                         for i in range(0, len(images), batch)])
+        out = {}
+        row = {iid: k for k, iid in enumerate(image_ids)}
+        for lang, frame in captions.groupby("language", sort=False):
+            texts = frame["text"].tolist()
+            tok = tokenize_all(model, texts)
+            txt = torch.cat([model.encode_text({k: v[i:i + batch] for k, v in tok.items()})
+                             for i in range(0, len(texts), batch)])
+            sims = txt @ img.T
+            target = torch.tensor([row[i] for i in frame["image_id"]])
+            true = sims[torch.arange(len(texts)), target]
+            rank = (sims >= true[:, None]).sum(1)  # pessimistic: ties count against the query
+            out[lang] = float((rank == 1).float().mean())
+    return {"mean": sum(out.values()) / len(out), **out}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--family", choices=["clip", "siglip2", "both"], default="both")
+    ap.add_argument("--steps", type=int, default=600)
+    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--size", default="{}", help="JSON size config for build_toy_teacher")
+    ap.add_argument("--fractions", default=json.dumps(DEFAULT_FRACTIONS))
+    ap.add_argument("--eval-every", type=int, default=0, help="also report R@1 every N steps (re-runs training)")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from mvlm_distill.data.formats import load_image, read_benchmark
+    from mvlm_distill.data.lexicon import LANGUAGES, surface_forms
+    from mvlm_distill.data.synthetic import generate_benchmark, select_by_language
+    from mvlm_distill.models import build_toy_teacher, build_toy_tokenizer, pretrain_teacher
+    from mvlm_distill.models.pretrain import preprocess_all
+
+    out = Path(args.out)
+    data = out / "data"
+    if not (data / "meta.json").exists():
+        generate_benchmark(data, seed=0)
+    bench = read_benchmark(data)
+    train_images = bench.split_images("train")
+    test_images = bench.split_images("test")
+    train_caps = select_by_language(bench.split_captions("train"), json.loads(args.fractions), seed=args.seed)
+    tok_dir = out / "tokenizer"
+    pieces = [p for lang in LANGUAGES for p in surface_forms(lang)]
+    build_toy_tokenizer(bench.split_captions("train")["text"].tolist(), pieces, tok_dir)
+
+    t = time.perf_counter()
+    train_pil = [load_image(bench.image_path(i)) for i in train_images["image_id"]]
+    test_pil = [load_image(bench.image_path(i)) for i in test_images["image_id"]]
+    load_s = time.perf_counter() - t
+    row = {iid: k for k, iid in enumerate(train_images["image_id"])}
+    pairs = [(row[i], text) for i, text in zip(train_caps["image_id"], train_caps["text"])]
+    test_caps = bench.split_captions("test")
+
+    families = ["clip", "siglip2"] if args.family == "both" else [args.family]
+    for family in families:
+        model = build_toy_teacher(family, tok_dir, json.loads(args.size), seed=args.seed)
+        t = time.perf_counter()
+        pixels = preprocess_all(model, train_pil)
+        prep_s = time.perf_counter() - t
+        tok = model.tokenize(test_caps["text"].tolist())
+        summary = pretrain_teacher(model, pixels, pairs, steps=args.steps, batch_size=args.batch_size,
+                                   lr=args.lr, seed=args.seed, progress=False,
+                                   log_path=out / f"{family}_log.csv")
+        t = time.perf_counter()
+        recall = t2i_recall_at_1(model, test_pil, test_caps, test_images["image_id"].tolist())
+        eval_s = time.perf_counter() - t
+        print(json.dumps({
+            "family": family, "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
+            "seed": args.seed, "threads": args.threads, "pairs": len(pairs),
+            "text_parameters": model.text_parameter_count(), "total_parameters": model.total_parameter_count(),
+            "mean_tokens": float(tok["attention_mask"].sum(1).float().mean()),
+            "max_tokens": int(tok["attention_mask"].sum(1).max()),
+            "image_load_s": round(load_s, 2), "preprocess_s": round(prep_s, 2), "eval_s": round(eval_s, 2),
+            **{k: summary[k] for k in ("train_seconds", "seconds_per_step", "loss_first10", "loss_last10",
+                                       "logit_scale", "logit_bias", "epochs")},
+            "t2i_R@1": {k: round(v, 3) for k, v in recall.items()},
+        }), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,345 @@
+"""The on-disk benchmark format: read, write, validate.
+
+A benchmark is a folder (the full contract is in ``docs/formats.md``)::
+
+    images/            image files (any format Pillow reads)
+    images.csv         image_id, split, file          (file relative to the folder)
+    captions.csv       image_id, split, language, caption_id, parallel_id, text
+    vqa.csv            question_id, parallel_id, image_id, language, question, answer, candidates
+                       (optional; candidates is a JSON list of strings that contains answer)
+    meta.json          name, languages, splits, source, optional ceiling, ...
+
+Every problem is reported as a :class:`BenchmarkError` whose message is one
+sentence that starts with the offending file's path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from mvlm_distill.io import file_checksum, write_csv, write_json
+
+IMAGE_COLUMNS = ["image_id", "split", "file"]
+CAPTION_COLUMNS = ["image_id", "split", "language", "caption_id", "parallel_id", "text"]
+VQA_COLUMNS = ["question_id", "parallel_id", "image_id", "language", "question", "answer", "candidates"]
+META_FIELDS = ["name", "languages", "splits", "source"]
+
+IMAGES_CSV = "images.csv"
+CAPTIONS_CSV = "captions.csv"
+VQA_CSV = "vqa.csv"
+META_JSON = "meta.json"
+
+
+class BenchmarkError(ValueError):
+    """A benchmark folder or table breaks the format; the message names the file."""
+
+
+def _fmt_ids(values, limit: int = 3) -> str:
+    values = list(values)
+    shown = ", ".join(repr(v) for v in values[:limit])
+    return shown + (f" and {len(values) - limit} more" if len(values) > limit else "")
+
+
+@dataclass
+class Benchmark:
+    """A benchmark loaded into memory (all id columns are ``str``; VQA candidates are lists)."""
+
+    root: Path
+    images: pd.DataFrame
+    captions: pd.DataFrame
+    vqa: pd.DataFrame | None
+    meta: dict
+    _files: dict = field(default=None, init=False, repr=False, compare=False)
+
+    def image_path(self, image_id: str) -> Path:
+        if self._files is None:
+            self._files = dict(zip(self.images["image_id"], self.images["file"]))
+        try:
+            return Path(self.root) / self._files[str(image_id)]
+        except KeyError:
+            raise KeyError(f"{Path(self.root) / IMAGES_CSV}: no image with image_id {image_id!r}") from None
+
+    @property
+    def languages(self) -> list[str]:
+        """Languages that have captions, in the order of ``meta['languages']``."""
+        present = set(self.captions["language"])
+        return [lang for lang in self.meta.get("languages", []) if lang in present]
+
+    @property
+    def name(self) -> str:
+        return self.meta.get("name", Path(self.root).name)
+
+    def split_captions(self, split: str, language: str | None = None) -> pd.DataFrame:
+        """Captions of one split (and language), in file order, with a fresh index."""
+        mask = self.captions["split"] == split
+        if language is not None:
+            mask &= self.captions["language"] == language
+        return self.captions[mask].reset_index(drop=True)
+
+    def split_images(self, split: str) -> pd.DataFrame:
+        """Images of one split, in file order, with a fresh index."""
+        return self.images[self.images["split"] == split].reset_index(drop=True)
+
+    def split_vqa(self, language: str | None = None) -> pd.DataFrame:
+        """VQA questions (of one language); an empty frame when the benchmark has none."""
+        if self.vqa is None:
+            return pd.DataFrame(columns=VQA_COLUMNS)
+        if language is None:
+            return self.vqa.reset_index(drop=True)
+        return self.vqa[self.vqa["language"] == language].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- images
+
+def load_image(path: str | os.PathLike):
+    """Open an image as RGB; a missing, truncated or non-image file raises BenchmarkError naming it."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return im.convert("RGB")
+    except FileNotFoundError:
+        raise BenchmarkError(f"{path}: image file does not exist.") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise BenchmarkError(f"{path}: not a readable image ({err}).") from None
+
+
+# --------------------------------------------------------------------------- validation
+
+def _require_columns(frame: pd.DataFrame, columns: list[str], path: Path) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise BenchmarkError(f"{path}: missing column(s) {', '.join(missing)}.")
+
+
+def _check_meta(meta: dict, path: Path) -> None:
+    if not isinstance(meta, dict):
+        raise BenchmarkError(f"{path}: must hold a JSON object, not {type(meta).__name__}.")
+    missing = [k for k in META_FIELDS if k not in meta]
+    if missing:
+        raise BenchmarkError(f"{path}: missing field(s) {', '.join(missing)}.")
+    for key in ("languages", "splits"):
+        value = meta[key]
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+            raise BenchmarkError(f"{path}: field {key!r} must be a non-empty list of strings.")
+        if len(set(value)) != len(value):
+            raise BenchmarkError(f"{path}: field {key!r} lists {_fmt_ids(_dupes(value))} twice.")
+
+
+def _dupes(values) -> list:
+    s = pd.Series(list(values))
+    return list(dict.fromkeys(s[s.duplicated()]))
+
+
+def _validate(root: Path, images: pd.DataFrame, captions: pd.DataFrame,
+              vqa: pd.DataFrame | None, meta: dict) -> None:
+    """All table-level checks; frames must already be str-typed."""
+    ipath, cpath, vpath, mpath = (root / IMAGES_CSV, root / CAPTIONS_CSV, root / VQA_CSV, root / META_JSON)
+    _check_meta(meta, mpath)
+    _require_columns(images, IMAGE_COLUMNS, ipath)
+    _require_columns(captions, CAPTION_COLUMNS, cpath)
+    if vqa is not None:
+        _require_columns(vqa, VQA_COLUMNS, vpath)
+
+    splits, languages = meta["splits"], meta["languages"]
+
+    # images.csv
+    for col in IMAGE_COLUMNS:
+        empty = images[col] == ""
+        if empty.any():
+            raise BenchmarkError(f"{ipath}: row {int(empty.idxmax()) + 2} has an empty {col}.")
+    if images["image_id"].duplicated().any():
+        raise BenchmarkError(f"{ipath}: duplicate image_id {_fmt_ids(_dupes(images['image_id']))}.")
+    bad = ~images["split"].isin(splits)
+    if bad.any():
+        raise BenchmarkError(
+            f"{ipath}: split {images['split'][bad].iloc[0]!r} is not listed in meta.json splits {splits}."
+        )
+
+    # captions.csv
+    for col in ("image_id", "split", "language", "caption_id"):
+        empty = captions[col] == ""
+        if empty.any():
+            raise BenchmarkError(f"{cpath}: row {int(empty.idxmax()) + 2} has an empty {col}.")
+    if captions["caption_id"].duplicated().any():
+        raise BenchmarkError(f"{cpath}: duplicate caption_id {_fmt_ids(_dupes(captions['caption_id']))}.")
+    empty_text = captions["text"].str.strip() == ""
+    if empty_text.any():
+        raise BenchmarkError(
+            f"{cpath}: caption {captions['caption_id'][empty_text].iloc[0]!r} has empty text."
+        )
+    image_split = dict(zip(images["image_id"], images["split"]))
+    unknown = ~captions["image_id"].isin(image_split.keys())
+    if unknown.any():
+        ids = list(dict.fromkeys(captions["image_id"][unknown]))
+        raise BenchmarkError(f"{cpath}: image_id {_fmt_ids(ids)} is not in images.csv.")
+    wrong_split = captions["image_id"].map(image_split) != captions["split"]
+    if wrong_split.any():
+        row = captions[wrong_split].iloc[0]
+        raise BenchmarkError(
+            f"{cpath}: caption {row['caption_id']!r} has split {row['split']!r} but its image "
+            f"{row['image_id']!r} is in split {image_split[row['image_id']]!r}."
+        )
+    unlisted = sorted(set(captions["language"]) - set(languages))
+    if unlisted:
+        raise BenchmarkError(f"{cpath}: language {_fmt_ids(unlisted)} is not listed in meta.json languages.")
+    present = set(captions["language"])
+    empty_langs = [lang for lang in languages if lang not in present]
+    if empty_langs:
+        raise BenchmarkError(
+            f"{cpath}: language {_fmt_ids(empty_langs)} is listed in meta.json but has no captions."
+        )
+
+    # vqa.csv
+    if vqa is None:
+        return
+    for col in ("question_id", "image_id", "language", "question", "answer"):
+        empty = vqa[col].str.strip() == ""
+        if empty.any():
+            raise BenchmarkError(f"{vpath}: row {int(empty.idxmax()) + 2} has an empty {col}.")
+    if vqa["question_id"].duplicated().any():
+        raise BenchmarkError(f"{vpath}: duplicate question_id {_fmt_ids(_dupes(vqa['question_id']))}.")
+    unknown = ~vqa["image_id"].isin(image_split.keys())
+    if unknown.any():
+        ids = list(dict.fromkeys(vqa["image_id"][unknown]))
+        raise BenchmarkError(f"{vpath}: image_id {_fmt_ids(ids)} is not in images.csv.")
+    unlisted = sorted(set(vqa["language"]) - set(languages))
+    if unlisted:
+        raise BenchmarkError(f"{vpath}: language {_fmt_ids(unlisted)} is not listed in meta.json languages.")
+    for qid, ans, cands in zip(vqa["question_id"], vqa["answer"], vqa["candidates"]):
+        if not isinstance(cands, list) or not cands or not all(isinstance(c, str) for c in cands):
+            raise BenchmarkError(f"{vpath}: candidates of question {qid!r} must be a non-empty list of strings.")
+        if ans not in cands:
+            raise BenchmarkError(f"{vpath}: answer {ans!r} of question {qid!r} is not among its candidates.")
+
+
+def _as_str_frame(frame: pd.DataFrame, columns: list[str], skip: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A copy with the required columns first and every column (except ``skip``) as str."""
+    frame = frame.copy()
+    ordered = [c for c in columns if c in frame.columns] + [c for c in frame.columns if c not in columns]
+    frame = frame[ordered]
+    for col in frame.columns:
+        if col in skip or pd.api.types.infer_dtype(frame[col], skipna=False) in ("string", "empty"):
+            continue
+        frame[col] = frame[col].map(lambda v: "" if v is None or (isinstance(v, float) and v != v) else str(v))
+        frame[col] = frame[col].astype(object)
+    return frame.reset_index(drop=True)
+
+
+def _parse_candidates(vqa: pd.DataFrame, path: Path) -> pd.DataFrame:
+    parsed = []
+    for qid, raw in zip(vqa["question_id"], vqa["candidates"]):
+        if isinstance(raw, (list, tuple)):
+            parsed.append([str(c) for c in raw])
+            continue
+        try:
+            value = json.loads(raw)
+        except (TypeError, ValueError):
+            raise BenchmarkError(f"{path}: candidates of question {qid!r} are not a JSON list.") from None
+        if not isinstance(value, list):
+            raise BenchmarkError(f"{path}: candidates of question {qid!r} are not a JSON list.")
+        parsed.append(value)
+    vqa = vqa.copy()
+    vqa["candidates"] = pd.Series(parsed, index=vqa.index, dtype=object)
+    return vqa
+
+
+def _check_image_files(root: Path, images: pd.DataFrame, decode: bool) -> None:
+    for image_id, rel in zip(images["image_id"], images["file"]):
+        path = root / rel
+        if not path.is_file():
+            raise BenchmarkError(f"{path}: image file of {image_id!r} listed in images.csv does not exist.")
+        if decode:
+            load_image(path)
+
+
+# --------------------------------------------------------------------------- write / read
+
+def write_benchmark(root: str | os.PathLike, images: pd.DataFrame, captions: pd.DataFrame,
+                    vqa: pd.DataFrame | None, meta: dict) -> None:
+    """Validate and write the tables and meta.json of a benchmark folder.
+
+    Image files must already be under ``root`` (normally ``root/images/``); their
+    existence is checked, not their content. ``vqa['candidates']`` holds lists of
+    strings (or JSON list strings); it is stored as a JSON list string. Each file
+    is written atomically, meta.json last; a stale vqa.csv is removed when ``vqa``
+    is None.
+    """
+    root = Path(root)
+    images = _as_str_frame(images, IMAGE_COLUMNS)
+    captions = _as_str_frame(captions, CAPTION_COLUMNS)
+    if vqa is not None:
+        vqa = _as_str_frame(vqa, VQA_COLUMNS, skip=("candidates",))
+        if "candidates" in vqa.columns:
+            vqa = _parse_candidates(vqa, root / VQA_CSV)
+    meta = json.loads(json.dumps(meta))  # plain JSON types, and a copy
+    _validate(root, images, captions, vqa, meta)
+    _check_image_files(root, images, decode=False)
+
+    write_csv(root / IMAGES_CSV, images)
+    write_csv(root / CAPTIONS_CSV, captions)
+    if vqa is not None:
+        stored = vqa.copy()
+        stored["candidates"] = [json.dumps(c, ensure_ascii=False) for c in vqa["candidates"]]
+        write_csv(root / VQA_CSV, stored)
+    elif (root / VQA_CSV).exists():
+        (root / VQA_CSV).unlink()
+    write_json(root / META_JSON, meta)
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise BenchmarkError(f"{path}: file does not exist.")
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    except pd.errors.EmptyDataError:
+        raise BenchmarkError(f"{path}: file is empty.") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise BenchmarkError(f"{path}: not a readable UTF-8 CSV file ({err}).") from None
+
+
+def read_meta(root: str | os.PathLike) -> dict:
+    """meta.json of a benchmark folder (checked for the required fields)."""
+    path = Path(root) / META_JSON
+    if not path.is_file():
+        raise BenchmarkError(f"{path}: file does not exist.")
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise BenchmarkError(f"{path}: not valid UTF-8 JSON ({err}).") from None
+    _check_meta(meta, path)
+    return meta
+
+
+def read_benchmark(root: str | os.PathLike, check_images: bool = False) -> Benchmark:
+    """Read and validate a benchmark folder; ``check_images`` also opens every image file."""
+    root = Path(root)
+    meta = read_meta(root)
+    images = _read_csv(root / IMAGES_CSV)
+    captions = _read_csv(root / CAPTIONS_CSV)
+    vqa = None
+    if (root / VQA_CSV).exists():
+        vqa = _read_csv(root / VQA_CSV)
+        _require_columns(vqa, VQA_COLUMNS, root / VQA_CSV)
+        vqa = _parse_candidates(vqa, root / VQA_CSV)
+    _validate(root, images, captions, vqa, meta)
+    if check_images:
+        _check_image_files(root, images, decode=True)
+    return Benchmark(root=root, images=images, captions=captions, vqa=vqa, meta=meta)
+
+
+def benchmark_checksum(root: str | os.PathLike) -> str:
+    """Checksum of the tables and meta.json (not the image files): a cheap cache key."""
+    root = Path(root)
+    paths = [root / name for name in (IMAGES_CSV, CAPTIONS_CSV, VQA_CSV, META_JSON)]
+    missing = [p for p in paths if not p.exists() and p.name != VQA_CSV]
+    if missing:
+        raise BenchmarkError(f"{missing[0]}: file does not exist.")
+    return file_checksum(*[p for p in paths if p.exists()])

@@ -1,0 +1,33 @@
+"""Bring one configured benchmark into the project's format (docs/formats.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def prepare_benchmark(name: str, spec: dict, out_dir: str | Path, data_root: str | Path = "data") -> dict:
+    """Generate the synthetic benchmark or run a dataset adapter; returns meta."""
+    out_dir = Path(out_dir)
+    kind = spec["kind"]
+    if kind == "synthetic":
+        from mvlm_distill.data.synthetic import generate_benchmark
+
+        kwargs = {k: spec[k] for k in ("seed", "n_images", "paraphrases", "image_size", "languages") if k in spec}
+        return generate_benchmark(out_dir, **kwargs)
+    from mvlm_distill.data import adapters
+
+    if kind not in adapters.ADAPTERS:
+        raise ValueError(f"benchmarks.{name}.kind: no adapter for {kind!r}; allowed: {', '.join(adapters.ADAPTERS)}.")
+    adapter = adapters.ADAPTERS[kind]
+    source = spec.get("source") or str(Path(data_root) / name)
+    if spec.get("download") and not Path(source).exists():
+        source = adapter.download(Path(data_root) / name)
+    elif not Path(source).exists():
+        raise FileNotFoundError(
+            f"benchmarks.{name}.source: local copy {source!r} does not exist; point it at the release "
+            "or set download: true on a machine with network (docs/datasets.md)."
+        )
+    kwargs = {k: spec[k] for k in ("languages", "max_images", "images") if k in spec}
+    if "images" in kwargs:
+        kwargs["images_dir"] = kwargs.pop("images")
+    return adapter.prepare(source, out_dir, **kwargs)

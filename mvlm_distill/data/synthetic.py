@@ -1,0 +1,482 @@
+"""The embedded synthetic multilingual benchmark and its oracle ceiling.
+
+Each image (32 px by default) shows 1-3 objects on a noisy grey background.
+An object has a shape (6), a colour (8), a size (2) and one of 5 named
+positions (left, right, top, bottom, centre); objects of one image have
+distinct positions and distinct (colour, shape) pairs.
+
+Captions are partial descriptions: a caption mentions one object, and a second
+one with probability ``P_SECOND``; a mentioned object always has its shape, and
+its colour, size and position with probabilities ``P_COLOUR``, ``P_SIZE``,
+``P_POSITION``. This ambiguity sets the ceiling of text-to-image retrieval:
+:func:`oracle_ceiling` measures what a model that knows every scene exactly
+reaches (ties pessimistic) and the generator stores it in ``meta.json``.
+
+Paraphrase ``j`` of an image has the same content (mentions and template) in
+every language, so its captions share ``parallel_id = f"{image_id}-{j}"``.
+VQA questions (colour, shape, count, position) are asked about the test images
+in every language; a question's ``parallel_id`` is shared across languages.
+
+Besides the benchmark format (``images.csv``, ``captions.csv``, ``vqa.csv``,
+``meta.json``) the folder holds the scene records that make the ceiling and the
+VQA answers checkable: ``scenes.csv`` (one row per object), ``mentions.csv``
+(one row per mentioned object of each paraphrase) and ``questions.csv`` (one
+row per language-independent question).
+
+Everything is a function of ``seed``: the same arguments give byte-identical
+files. Each split draws from its own random streams, so changing the size of one
+split leaves the others unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mvlm_distill.data import lexicon
+from mvlm_distill.data.formats import Benchmark, read_benchmark, write_benchmark
+from mvlm_distill.data.lexicon import (
+    COLOURS, COUNTS, LANGUAGES, POSITIONS, QUESTION_KINDS, SHAPES, SIZES, Mention, vqa_prompt,
+)
+from mvlm_distill.io import write_csv
+
+__all__ = [
+    "DEFAULT_N_IMAGES", "DEFAULT_LANGUAGES", "generate_benchmark", "oracle_ceiling",
+    "select_by_language", "read_scene_records", "vqa_prompt",
+]
+
+GENERATOR_VERSION = 1
+DEFAULT_N_IMAGES: dict[str, int] = {"train": 6000, "val": 500, "test": 500}
+DEFAULT_LANGUAGES: list[str] = list(LANGUAGES)
+VQA_SPLIT = "test"
+
+# caption content (the prototype's measured setting)
+P_SECOND = 0.8
+P_COLOUR = 0.9
+P_SIZE = 0.5
+P_POSITION = 0.7
+
+# rendering, as fractions of the image side
+_CENTRES = {"left": (0.2, 0.5), "right": (0.8, 0.5), "top": (0.5, 0.2), "bottom": (0.5, 0.8),
+            "centre": (0.5, 0.5)}
+_RADIUS = {"small": 0.085, "large": 0.145}
+_JITTER = 0.035          # centre jitter
+_SCALE_JITTER = 0.1      # radius x U(1 - j, 1 + j)
+_RGB = {
+    "red": (215, 35, 35), "green": (35, 165, 55), "blue": (40, 70, 220), "yellow": (235, 215, 40),
+    "purple": (140, 55, 190), "orange": (245, 135, 25), "white": (245, 245, 245), "black": (20, 20, 20),
+}
+_COLOUR_JITTER = 18
+_BACKGROUND = (85, 170)  # grey level range
+_NOISE_STD = 9.0
+_SUPERSAMPLE = 4
+
+SCENE_COLUMNS = ["image_id", "split", "object", "shape", "colour", "size", "position", "x", "y", "radius"]
+MENTION_COLUMNS = ["parallel_id", "image_id", "split", "paraphrase", "template", "mention",
+                   "shape", "colour", "size", "position"]
+QUESTION_COLUMNS = ["parallel_id", "image_id", "kind", "object", "answer_key"]
+CEILING_METRICS = ("R@1", "R@5", "R@10", "MRR@10")
+
+
+def _rng(seed: int, split: str, stream: int) -> np.random.Generator:
+    return np.random.default_rng([seed, zlib.crc32(split.encode("utf-8")), stream])
+
+
+# --------------------------------------------------------------------------- scenes
+
+def _sample_scene(rng: np.random.Generator) -> list[dict]:
+    n = int(rng.integers(1, 4))
+    positions = rng.choice(len(POSITIONS), size=n, replace=False)
+    pairs = rng.choice(len(COLOURS) * len(SHAPES), size=n, replace=False)
+    sizes = rng.integers(0, len(SIZES), size=n)
+    return [
+        {"shape": SHAPES[int(p) % len(SHAPES)], "colour": COLOURS[int(p) // len(SHAPES)],
+         "size": SIZES[int(s)], "position": POSITIONS[int(q)]}
+        for p, s, q in zip(pairs, sizes, positions)
+    ]
+
+
+def _shape_polygon(shape: str, cx: float, cy: float, r: float) -> list[tuple[float, float]] | None:
+    if shape == "square":
+        h = r * 0.85
+        return [(cx - h, cy - h), (cx + h, cy - h), (cx + h, cy + h), (cx - h, cy + h)]
+    if shape == "diamond":
+        return [(cx, cy - r), (cx + r, cy), (cx, cy + r), (cx - r, cy)]
+    if shape == "triangle":
+        return [(cx, cy - r), (cx + r * 0.95, cy + r * 0.8), (cx - r * 0.95, cy + r * 0.8)]
+    if shape == "star":
+        pts = []
+        for k in range(10):
+            rad = r if k % 2 == 0 else r * 0.45
+            ang = -np.pi / 2 + k * np.pi / 5
+            pts.append((cx + rad * np.cos(ang), cy + rad * np.sin(ang)))
+        return pts
+    if shape == "cross":
+        a = r * 0.33
+        return [(cx - a, cy - r), (cx + a, cy - r), (cx + a, cy - a), (cx + r, cy - a), (cx + r, cy + a),
+                (cx + a, cy + a), (cx + a, cy + r), (cx - a, cy + r), (cx - a, cy + a), (cx - r, cy + a),
+                (cx - r, cy - a), (cx - a, cy - a)]
+    return None  # circle
+
+
+def _render(objects: list[dict], rng: np.random.Generator, size: int) -> tuple[np.ndarray, list[tuple]]:
+    from PIL import Image, ImageDraw
+
+    big = size * _SUPERSAMPLE
+    grey = int(rng.integers(_BACKGROUND[0], _BACKGROUND[1] + 1))
+    tint = rng.integers(-8, 9, size=3)
+    bg = tuple(min(255, max(0, grey + int(t))) for t in tint)
+    canvas = Image.new("RGB", (big, big), bg)
+    draw = ImageDraw.Draw(canvas)
+    geometry = []
+    for obj in objects:
+        fx, fy = _CENTRES[obj["position"]]
+        jx, jy = rng.uniform(-_JITTER, _JITTER, size=2)
+        scale = rng.uniform(1 - _SCALE_JITTER, 1 + _SCALE_JITTER)
+        cj = rng.integers(-_COLOUR_JITTER, _COLOUR_JITTER + 1, size=3)
+        colour = tuple(min(255, max(0, c + int(j))) for c, j in zip(_RGB[obj["colour"]], cj))
+        cx, cy, r = (fx + jx) * big, (fy + jy) * big, _RADIUS[obj["size"]] * scale * big
+        poly = _shape_polygon(obj["shape"], cx, cy, r)
+        if poly is None:
+            draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=colour)
+        else:
+            draw.polygon(poly, fill=colour)
+        geometry.append((cx / _SUPERSAMPLE, cy / _SUPERSAMPLE, r / _SUPERSAMPLE))
+    small = canvas.resize((size, size), Image.Resampling.BOX)
+    arr = np.asarray(small, dtype=np.float32)
+    arr = arr + rng.normal(0.0, _NOISE_STD, size=arr.shape)
+    return np.clip(np.rint(arr), 0, 255).astype(np.uint8), geometry
+
+
+# --------------------------------------------------------------------------- captions
+
+def _sample_mentions(objects: list[dict], rng: np.random.Generator) -> tuple[list[Mention], int]:
+    order = rng.permutation(len(objects))
+    n_mentions = 2 if len(objects) >= 2 and rng.random() < P_SECOND else 1
+    mentions = []
+    for idx in order[:n_mentions]:
+        obj = objects[int(idx)]
+        u = rng.random(3)
+        mentions.append(Mention(
+            shape=obj["shape"],
+            colour=obj["colour"] if u[0] < P_COLOUR else None,
+            size=obj["size"] if u[1] < P_SIZE else None,
+            position=obj["position"] if u[2] < P_POSITION else None,
+        ))
+    template = int(rng.integers(0, lexicon.N_TEMPLATES))
+    return mentions, template
+
+
+# --------------------------------------------------------------------------- generator
+
+def generate_benchmark(
+    root: str | os.PathLike,
+    *,
+    seed: int = 0,
+    n_images: Mapping[str, int] | None = None,
+    languages: Sequence[str] | None = None,
+    paraphrases: int = 2,
+    image_size: int = 32,
+) -> dict:
+    """Write the synthetic benchmark under ``root`` and return its meta.
+
+    ``n_images`` defaults to ``{"train": 6000, "val": 500, "test": 500}`` and
+    ``languages`` to all nine of :data:`mvlm_distill.data.lexicon.LANGUAGES`.
+    VQA questions and the oracle ceiling are made for the ``test`` split when
+    there is one.
+    """
+    from PIL import Image
+
+    root = Path(root)
+    n_images = dict(DEFAULT_N_IMAGES if n_images is None else n_images)
+    languages = list(DEFAULT_LANGUAGES if languages is None else languages)
+    unknown = [lang for lang in languages if lang not in LANGUAGES]
+    if unknown or not languages or len(set(languages)) != len(languages):
+        raise ValueError(f"languages must be distinct codes among {', '.join(LANGUAGES)}; got {languages}")
+    if paraphrases < 1:
+        raise ValueError(f"paraphrases must be >= 1, not {paraphrases}")
+    if image_size < 8:
+        raise ValueError(f"image_size must be >= 8, not {image_size}")
+    for split, n in n_images.items():
+        if int(n) < 1:
+            raise ValueError(f"split {split!r} needs at least one image, not {n}")
+
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    image_rows, caption_rows, scene_rows, mention_rows = [], [], [], []
+    question_rows, vqa_rows = [], []
+    for split, n in n_images.items():
+        scene_rng, render_rng, caption_rng, vqa_rng = (_rng(seed, split, k) for k in range(4))
+        width = max(5, len(str(n - 1)))
+        for i in range(int(n)):
+            image_id = f"{split}-{i:0{width}d}"
+            objects = _sample_scene(scene_rng)
+            pixels, geometry = _render(objects, render_rng, image_size)
+            rel = f"images/{image_id}.png"
+            Image.fromarray(pixels, "RGB").save(root / rel, format="PNG", compress_level=1)
+            image_rows.append((image_id, split, rel))
+            for k, (obj, (x, y, r)) in enumerate(zip(objects, geometry)):
+                scene_rows.append((image_id, split, k, obj["shape"], obj["colour"], obj["size"],
+                                   obj["position"], f"{x:.2f}", f"{y:.2f}", f"{r:.2f}"))
+            contents = [_sample_mentions(objects, caption_rng) for _ in range(paraphrases)]
+            for j, (mentions, template) in enumerate(contents):
+                pid = f"{image_id}-{j}"
+                for k, m in enumerate(mentions):
+                    mention_rows.append((pid, image_id, split, j, template, k, m.shape, m.colour or "",
+                                         m.size or "", m.position or ""))
+            for lang in languages:
+                for j, (mentions, template) in enumerate(contents):
+                    caption_rows.append((image_id, split, lang, f"{image_id}-{lang}-{j}", f"{image_id}-{j}",
+                                         lexicon.caption(lang, mentions, template)))
+            if split == VQA_SPLIT:
+                for kind in QUESTION_KINDS:
+                    k = int(vqa_rng.integers(0, len(objects)))
+                    obj = objects[k]
+                    key = {"colour": obj["colour"], "shape": obj["shape"], "count": len(objects),
+                           "position": obj["position"]}[kind]
+                    pid = f"{image_id}-{kind}"
+                    question_rows.append((pid, image_id, kind, k if kind != "count" else "", str(key)))
+                    for lang in languages:
+                        text = lexicon.question(lang, kind, position=obj["position"], shape=obj["shape"],
+                                                colour=obj["colour"])
+                        vqa_rows.append((f"{image_id}-{lang}-{kind}", pid, image_id, lang, text,
+                                         lexicon.answer(lang, kind, key), lexicon.candidates(lang, kind)))
+
+    images = pd.DataFrame(image_rows, columns=["image_id", "split", "file"])
+    captions = pd.DataFrame(caption_rows, columns=["image_id", "split", "language", "caption_id",
+                                                   "parallel_id", "text"])
+    scenes = pd.DataFrame(scene_rows, columns=SCENE_COLUMNS)
+    mentions = pd.DataFrame(mention_rows, columns=MENTION_COLUMNS)
+    questions = pd.DataFrame(question_rows, columns=QUESTION_COLUMNS)
+    vqa = None
+    if vqa_rows:
+        vqa = pd.DataFrame(vqa_rows, columns=["question_id", "parallel_id", "image_id", "language",
+                                              "question", "answer", "candidates"])
+
+    meta = {
+        "name": "synthetic",
+        "source": "synthetic",
+        "description": "Embedded synthetic multilingual image-caption benchmark (mvlm_distill.data.synthetic).",
+        "languages": languages,
+        "splits": list(n_images),
+        "generator": {
+            "version": GENERATOR_VERSION, "seed": int(seed), "n_images": {k: int(v) for k, v in n_images.items()},
+            "paraphrases": int(paraphrases), "image_size": int(image_size),
+            "p_second": P_SECOND, "p_colour": P_COLOUR, "p_size": P_SIZE, "p_position": P_POSITION,
+            "vqa_split": VQA_SPLIT if vqa is not None else None,
+        },
+        "scene_files": ["scenes.csv", "mentions.csv", "questions.csv"],
+    }
+    if VQA_SPLIT in n_images:
+        meta["ceiling"] = oracle_ceiling({"scenes": scenes, "mentions": mentions, "captions": captions},
+                                         split=VQA_SPLIT)
+    write_csv(root / "scenes.csv", scenes)
+    write_csv(root / "mentions.csv", mentions)
+    write_csv(root / "questions.csv", questions)
+    write_benchmark(root, images, captions, vqa, meta)
+    return meta
+
+
+# --------------------------------------------------------------------------- scene records
+
+def read_scene_records(root: str | os.PathLike) -> dict[str, pd.DataFrame]:
+    """scenes.csv, mentions.csv and questions.csv of a generated benchmark (str columns)."""
+    root = Path(root)
+    out = {}
+    for name in ("scenes", "mentions", "questions"):
+        path = root / f"{name}.csv"
+        if not path.is_file():
+            from mvlm_distill.data.formats import BenchmarkError
+            raise BenchmarkError(f"{path}: file does not exist (only synthetic benchmarks have scene records).")
+        out[name] = pd.read_csv(path, dtype=str, keep_default_na=False)
+    return out
+
+
+def _consistency(scenes: pd.DataFrame, mentions: pd.DataFrame, image_ids: list[str],
+                 parallel_ids: list[str]) -> np.ndarray:
+    """Boolean (len(parallel_ids), len(image_ids)): is caption content p consistent with image i?
+
+    Consistent = the image has distinct objects matching every mentioned object in
+    every attribute the caption states.
+    """
+    n_img = len(image_ids)
+    max_obj = 1
+    index = {iid: k for k, iid in enumerate(image_ids)}
+    objs_by_img: dict[int, list[tuple]] = {}
+    for iid, shape, colour, size, pos in zip(scenes["image_id"], scenes["shape"], scenes["colour"],
+                                             scenes["size"], scenes["position"]):
+        if iid in index:
+            objs_by_img.setdefault(index[iid], []).append((shape, colour, size, pos))
+    max_obj = max([len(v) for v in objs_by_img.values()] + [1])
+    attrs = {name: np.full((n_img, max_obj), "", dtype=object) for name in ("shape", "colour", "size", "position")}
+    present = np.zeros((n_img, max_obj), dtype=bool)
+    for i, objs in objs_by_img.items():
+        for k, (shape, colour, size, pos) in enumerate(objs):
+            attrs["shape"][i, k], attrs["colour"][i, k] = shape, colour
+            attrs["size"][i, k], attrs["position"][i, k] = size, pos
+            present[i, k] = True
+    # encode as integer codes for fast comparison
+    codes = {}
+    for name, arr in attrs.items():
+        values = {v: c for c, v in enumerate(sorted(set(arr.ravel())))}
+        codes[name] = (np.vectorize(values.get, otypes=[np.int64])(arr), values)
+
+    by_pid: dict[str, list[dict]] = {}
+    for rec in mentions.to_dict("records"):
+        by_pid.setdefault(rec["parallel_id"], []).append(rec)
+    out = np.zeros((len(parallel_ids), n_img), dtype=bool)
+    offdiag = ~np.eye(max_obj, dtype=bool)
+    for p, pid in enumerate(parallel_ids):
+        recs = sorted(by_pid.get(pid, []), key=lambda r: int(r["mention"]))
+        if not recs:
+            raise ValueError(f"mentions.csv: no mention records for parallel_id {pid!r}")
+        matches = []
+        for rec in recs:
+            m = present.copy()
+            for name in ("shape", "colour", "size", "position"):
+                value = rec[name]
+                if value:
+                    code_arr, table = codes[name]
+                    m &= code_arr == table.get(value, -1)
+            matches.append(m)
+        if len(matches) == 1:
+            out[p] = matches[0].any(axis=1)
+        elif len(matches) == 2:
+            out[p] = (matches[0][:, :, None] & matches[1][:, None, :] & offdiag).any(axis=(1, 2))
+        else:  # general case: brute force over assignments of distinct objects
+            from itertools import permutations
+            ok = np.zeros(n_img, dtype=bool)
+            for perm in permutations(range(max_obj), len(matches)):
+                cur = np.ones(n_img, dtype=bool)
+                for m, k in zip(matches, perm):
+                    cur &= m[:, k]
+                ok |= cur
+            out[p] = ok
+    return out
+
+
+def _metrics(ranks: np.ndarray) -> dict:
+    ranks = np.asarray(ranks, dtype=float)
+    out = {f"R@{k}": float(np.mean(ranks <= k)) for k in (1, 5, 10)}
+    out["MRR@10"] = float(np.mean(np.where(ranks <= 10, 1.0 / ranks, 0.0)))
+    out["n_queries"] = int(len(ranks))
+    return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in out.items()}
+
+
+def oracle_ceiling(source, split: str = "test") -> dict:
+    """Retrieval metrics of an oracle that knows every scene exactly.
+
+    ``source`` is a :class:`Benchmark`, a benchmark folder, or a dict with
+    DataFrames ``scenes`` and ``mentions`` (and optionally ``captions``, for the
+    per-language breakdown). For each query the oracle scores every candidate
+    that is logically consistent with it equally (and the rest lower), so with
+    pessimistic ties:
+
+    * t2i (query = caption): rank = number of ``split`` images consistent with the caption;
+    * i2t (query = image, candidates = the split's captions of one language): the
+      oracle puts the captions consistent with the image first, the more specific
+      ones (consistent with fewer images) before the vaguer ones; rank = 1 + number
+      of other images' consistent captions at least as specific as the image's most
+      specific own caption. (Plain consistency would tie almost every image with
+      vague captions of other images such as "a circle" and give R@1 = 0.)
+
+    Returns ``{"split", "ties", "overall": {task: metrics}, "by_language": {lang: {task: metrics}}}``
+    with metrics R@1, R@5, R@10, MRR@10 and n_queries.
+    """
+    if isinstance(source, Benchmark):
+        records = read_scene_records(source.root)
+        records["captions"] = source.captions
+    elif isinstance(source, (str, os.PathLike)):
+        bench = read_benchmark(source)
+        records = read_scene_records(source)
+        records["captions"] = bench.captions
+    else:
+        records = dict(source)
+    scenes = records["scenes"].astype({"image_id": str, "split": str})
+    mentions = records["mentions"].astype({"parallel_id": str, "split": str}).fillna("")
+    mentions = mentions.astype(str).replace({"None": "", "nan": ""})
+    image_ids = list(dict.fromkeys(scenes.loc[scenes["split"] == split, "image_id"]))
+    if not image_ids:
+        raise ValueError(f"no images of split {split!r} in the scene records")
+    split_mentions = mentions[mentions["split"] == split]
+    parallel_ids = list(dict.fromkeys(split_mentions["parallel_id"]))
+    owner = dict(zip(split_mentions["parallel_id"], split_mentions["image_id"]))
+    consistent = _consistency(scenes, split_mentions, image_ids, parallel_ids)
+    img_index = {iid: k for k, iid in enumerate(image_ids)}
+    pid_index = {pid: k for k, pid in enumerate(parallel_ids)}
+    owner_idx = np.array([img_index[owner[p]] for p in parallel_ids])
+    if not consistent[np.arange(len(parallel_ids)), owner_idx].all():
+        raise ValueError("a caption is inconsistent with its own image: the scene records are corrupt")
+
+    captions = records.get("captions")
+    if captions is not None:
+        caps = captions[captions["split"] == split]
+        groups = [(lang, [pid_index[p] for p in caps.loc[caps["language"] == lang, "parallel_id"]])
+                  for lang in dict.fromkeys(caps["language"])]
+    else:
+        groups = [("", list(range(len(parallel_ids))))]
+
+    def task_ranks(rows: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        rows = np.asarray(rows, dtype=int)
+        sub = consistent[rows]                      # (captions, images)
+        t2i = sub.sum(axis=1)                       # consistent images per caption = its rank
+        owners = owner_idx[rows]
+        i2t = []
+        for q in np.unique(owners):
+            cons = sub[:, q]
+            mine = owners == q
+            best = t2i[mine].min()                  # the image's most specific own caption
+            i2t.append(1 + int(np.sum(cons & ~mine & (t2i <= best))))
+        return t2i, np.asarray(i2t)
+
+    by_language, all_t2i, all_i2t = {}, [], []
+    for lang, rows in groups:
+        t2i, i2t = task_ranks(rows)
+        all_t2i.append(t2i)
+        all_i2t.append(i2t)
+        if lang:
+            by_language[lang] = {"t2i": _metrics(t2i), "i2t": _metrics(i2t)}
+    return {
+        "split": split,
+        "ties": "pessimistic",
+        "overall": {"t2i": _metrics(np.concatenate(all_t2i)), "i2t": _metrics(np.concatenate(all_i2t))},
+        "by_language": by_language,
+    }
+
+
+# --------------------------------------------------------------------------- subsets
+
+def select_by_language(captions: pd.DataFrame, fractions: Mapping[str, float], seed: int) -> pd.DataFrame:
+    """A deterministic per-language subset of ``captions`` (for uneven pretraining/distillation data).
+
+    For each language, keep all captions of ``round(fraction * n)`` of the ``n``
+    images that have captions in that language. Images are taken in the order of
+    one seeded permutation of all image ids (sorted first), shared by all
+    languages: a smaller fraction keeps a subset of the images of a larger one,
+    and languages with smaller fractions keep subsets of the images of languages
+    with larger ones. English defaults to 1.0 when absent from ``fractions``;
+    other languages absent from ``fractions`` are dropped. Rows keep their input
+    order and index.
+    """
+    fractions = dict(fractions)
+    fractions.setdefault("en", 1.0)
+    for lang, f in fractions.items():
+        if not 0.0 <= float(f) <= 1.0:
+            raise ValueError(f"fraction of language {lang!r} must be in [0, 1], not {f}")
+    image_ids = sorted(set(captions["image_id"].astype(str)))
+    order = np.random.default_rng(seed).permutation(len(image_ids))
+    rank = {image_ids[k]: r for r, k in enumerate(order)}
+    ids = captions["image_id"].astype(str)
+    keep = np.zeros(len(captions), dtype=bool)
+    for lang, f in fractions.items():
+        is_lang = (captions["language"] == lang).to_numpy()
+        if not is_lang.any():
+            continue
+        lang_images = sorted(set(ids[is_lang]), key=rank.__getitem__)
+        chosen = set(lang_images[: int(round(float(f) * len(lang_images)))])
+        keep |= is_lang & ids.isin(chosen).to_numpy()
+    return captions[keep]

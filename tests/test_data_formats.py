@@ -1,0 +1,251 @@
+"""The benchmark format: round trip, id types, checksum, and every validation error."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+from mvlm_distill.data.formats import (
+    CAPTION_COLUMNS,
+    IMAGE_COLUMNS,
+    VQA_COLUMNS,
+    Benchmark,
+    BenchmarkError,
+    benchmark_checksum,
+    load_image,
+    read_benchmark,
+    write_benchmark,
+)
+
+
+def _tables():
+    images = pd.DataFrame(
+        {"image_id": ["007", "12", "x3"], "split": ["train", "test", "test"],
+         "file": ["images/007.png", "images/12.png", "images/x3.jpg"]}
+    )
+    captions = pd.DataFrame(
+        [
+            ("007", "train", "en", "c1", "p1", "a red circle"),
+            ("007", "train", "de", "c2", "p1", "ein roter Kreis"),
+            ("12", "test", "en", "c3", "p2", "a blue star, on the left"),
+            ("12", "test", "de", "c4", "p2", "ein blauer Stern links"),
+            ("x3", "test", "en", "5", "", "a \"quoted\" square"),
+            ("x3", "test", "de", "6", "", "ein grünes Quadrat\nmit Zeilenumbruch"),
+        ],
+        columns=CAPTION_COLUMNS,
+    )
+    vqa = pd.DataFrame(
+        [
+            ("q1", "pq1", "12", "en", "what colour is it?", "blue", ["red", "blue"]),
+            ("q2", "pq1", "12", "de", "welche Farbe?", "blau", ["rot", "blau"]),
+        ],
+        columns=VQA_COLUMNS,
+    )
+    meta = {"name": "tiny", "languages": ["en", "de"], "splits": ["train", "test"], "source": "unit test"}
+    return images, captions, vqa, meta
+
+
+def _write_images(root):
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (8, 8), (200, 10, 10)).save(root / "images" / "007.png")
+    Image.new("RGB", (8, 8), (10, 10, 200)).save(root / "images" / "12.png")
+    Image.new("RGB", (8, 8), (10, 200, 10)).save(root / "images" / "x3.jpg", format="JPEG")
+
+
+@pytest.fixture
+def bench_dir(tmp_path):
+    root = tmp_path / "bench"
+    _write_images(root)
+    write_benchmark(root, *_tables())
+    return root
+
+
+def test_round_trip_keeps_ids_as_str_and_text_utf8(bench_dir):
+    bench = read_benchmark(bench_dir, check_images=True)
+    assert isinstance(bench, Benchmark)
+    for name in ("images.csv", "captions.csv", "vqa.csv", "meta.json"):
+        assert (bench_dir / name).is_file()
+    assert list(bench.images["image_id"]) == ["007", "12", "x3"]
+    assert list(bench.captions["caption_id"]) == ["c1", "c2", "c3", "c4", "5", "6"]
+    assert bench.captions.loc[5, "text"] == "ein grünes Quadrat\nmit Zeilenumbruch"
+    assert bench.captions.loc[4, "text"] == 'a "quoted" square'
+    assert bench.captions.loc[4, "parallel_id"] == ""
+    assert all(isinstance(v, str) for col in CAPTION_COLUMNS for v in bench.captions[col])
+    assert bench.vqa.loc[1, "candidates"] == ["rot", "blau"]
+    stored = pd.read_csv(bench_dir / "vqa.csv", dtype=str, keep_default_na=False)
+    assert json.loads(stored.loc[0, "candidates"]) == ["red", "blue"]
+    assert bench.languages == ["en", "de"]
+    assert bench.image_path("12") == bench_dir / "images" / "12.png"
+    assert list(bench.split_captions("test", "de")["caption_id"]) == ["c4", "6"]
+    assert len(bench.split_captions("test")) == 4
+    assert load_image(bench.image_path("x3")).mode == "RGB"
+
+
+def test_checksum_is_stable_and_tracks_tables(bench_dir):
+    first = benchmark_checksum(bench_dir)
+    assert first == benchmark_checksum(bench_dir)
+    images, captions, vqa, meta = _tables()
+    captions.loc[0, "text"] = "a crimson circle"
+    write_benchmark(bench_dir, images, captions, vqa, meta)
+    assert benchmark_checksum(bench_dir) != first
+
+
+def test_write_without_vqa_removes_stale_vqa(bench_dir):
+    images, captions, _, meta = _tables()
+    write_benchmark(bench_dir, images, captions, None, meta)
+    assert not (bench_dir / "vqa.csv").exists()
+    assert read_benchmark(bench_dir).vqa is None
+
+
+def _rewrite(root, name, frame):
+    frame.to_csv(root / name, index=False)
+
+
+def _read(root, name):
+    return pd.read_csv(root / name, dtype=str, keep_default_na=False)
+
+
+def _expect(root, file_name, *fragments, check_images=False):
+    with pytest.raises(BenchmarkError) as info:
+        read_benchmark(root, check_images=check_images)
+    message = str(info.value)
+    assert file_name in message, message
+    for fragment in fragments:
+        assert fragment in message, message
+    return message
+
+
+def test_missing_column_is_named(bench_dir):
+    _rewrite(bench_dir, "captions.csv", _read(bench_dir, "captions.csv").drop(columns=["parallel_id", "text"]))
+    _expect(bench_dir, "captions.csv", "parallel_id", "text")
+
+
+def test_missing_image_column_is_named(bench_dir):
+    _rewrite(bench_dir, "images.csv", _read(bench_dir, "images.csv").drop(columns=["file"]))
+    _expect(bench_dir, "images.csv", "file")
+
+
+def test_duplicate_caption_id(bench_dir):
+    caps = _read(bench_dir, "captions.csv")
+    caps.loc[1, "caption_id"] = "c1"
+    _rewrite(bench_dir, "captions.csv", caps)
+    _expect(bench_dir, "captions.csv", "duplicate caption_id", "'c1'")
+
+
+def test_duplicate_question_id(bench_dir):
+    vqa = _read(bench_dir, "vqa.csv")
+    vqa.loc[1, "question_id"] = "q1"
+    _rewrite(bench_dir, "vqa.csv", vqa)
+    _expect(bench_dir, "vqa.csv", "duplicate question_id")
+
+
+def test_caption_of_unknown_image(bench_dir):
+    caps = _read(bench_dir, "captions.csv")
+    caps.loc[0, "image_id"] = "nope"
+    _rewrite(bench_dir, "captions.csv", caps)
+    _expect(bench_dir, "captions.csv", "'nope'", "images.csv")
+
+
+def test_empty_language(bench_dir):
+    caps = _read(bench_dir, "captions.csv")
+    _rewrite(bench_dir, "captions.csv", caps[caps["language"] != "de"])
+    _expect(bench_dir, "captions.csv", "'de'", "no captions")
+
+
+def test_empty_text(bench_dir):
+    caps = _read(bench_dir, "captions.csv")
+    caps.loc[2, "text"] = "  "
+    _rewrite(bench_dir, "captions.csv", caps)
+    _expect(bench_dir, "captions.csv", "'c3'", "empty text")
+
+
+def test_answer_not_in_candidates(bench_dir):
+    vqa = _read(bench_dir, "vqa.csv")
+    vqa.loc[0, "answer"] = "green"
+    _rewrite(bench_dir, "vqa.csv", vqa)
+    _expect(bench_dir, "vqa.csv", "'green'", "'q1'", "candidates")
+
+
+def test_candidates_not_json(bench_dir):
+    vqa = _read(bench_dir, "vqa.csv")
+    vqa.loc[0, "candidates"] = "red|blue"
+    _rewrite(bench_dir, "vqa.csv", vqa)
+    _expect(bench_dir, "vqa.csv", "JSON list")
+
+
+def test_language_not_in_meta(bench_dir):
+    caps = _read(bench_dir, "captions.csv")
+    caps.loc[0, "language"] = "fr"
+    _rewrite(bench_dir, "captions.csv", caps)
+    _expect(bench_dir, "captions.csv", "'fr'")
+
+
+def test_meta_missing_field(bench_dir):
+    meta = json.loads((bench_dir / "meta.json").read_text(encoding="utf-8"))
+    del meta["splits"]
+    (bench_dir / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    _expect(bench_dir, "meta.json", "splits")
+
+
+def test_missing_table(bench_dir):
+    (bench_dir / "captions.csv").unlink()
+    _expect(bench_dir, "captions.csv", "does not exist")
+
+
+def test_truncated_image(bench_dir):
+    path = bench_dir / "images" / "12.png"
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    read_benchmark(bench_dir)  # tables alone are fine
+    _expect(bench_dir, "12.png", check_images=True)
+    with pytest.raises(BenchmarkError, match="12.png"):
+        load_image(path)
+
+
+def test_non_image_file(bench_dir):
+    (bench_dir / "images" / "x3.jpg").write_text("not an image at all", encoding="utf-8")
+    _expect(bench_dir, "x3.jpg", "not a readable image", check_images=True)
+
+
+def test_missing_image_file(bench_dir):
+    (bench_dir / "images" / "007.png").unlink()
+    _expect(bench_dir, "007.png", "does not exist", check_images=True)
+
+
+def test_write_benchmark_validates_before_writing(tmp_path):
+    root = tmp_path / "b"
+    _write_images(root)
+    images, captions, vqa, meta = _tables()
+    vqa.at[0, "answer"] = "purple"
+    with pytest.raises(BenchmarkError, match=r"vqa\.csv.*'purple'"):
+        write_benchmark(root, images, captions, vqa, meta)
+    assert not (root / "captions.csv").exists()
+    images, captions, vqa, meta = _tables()
+    with pytest.raises(BenchmarkError, match=r"meta\.json.*name"):
+        write_benchmark(root, images, captions, vqa, {k: v for k, v in meta.items() if k != "name"})
+    with pytest.raises(BenchmarkError, match=r"images\.csv.*image_id"):
+        write_benchmark(root, images.drop(columns=["image_id"]), captions, vqa, meta)
+
+
+def test_write_benchmark_requires_image_files(tmp_path):
+    root = tmp_path / "b"
+    with pytest.raises(BenchmarkError, match=r"007\.png.*does not exist"):
+        write_benchmark(root, *_tables())
+
+
+def test_non_str_ids_are_written_as_str(tmp_path):
+    root = tmp_path / "b"
+    (root / "images").mkdir(parents=True)
+    Image.new("RGB", (4, 4)).save(root / "images" / "1.png")
+    images = pd.DataFrame({"image_id": [1], "split": ["test"], "file": ["images/1.png"]})
+    captions = pd.DataFrame([(1, "test", "en", 10, None, "a dot")], columns=CAPTION_COLUMNS)
+    write_benchmark(root, images, captions, None,
+                    {"name": "n", "languages": ["en"], "splits": ["test"], "source": "s"})
+    bench = read_benchmark(root)
+    assert bench.captions.loc[0, "caption_id"] == "10"
+    assert bench.captions.loc[0, "parallel_id"] == ""
+    assert bench.images.loc[0, "image_id"] == "1"
+    assert list(bench.images.columns) == IMAGE_COLUMNS
