@@ -152,7 +152,19 @@ def test_caption_of_unknown_image(bench_dir):
 def test_empty_language(bench_dir):
     caps = _read(bench_dir, "captions.csv")
     _rewrite(bench_dir, "captions.csv", caps[caps["language"] != "de"])
-    _expect(bench_dir, "captions.csv", "'de'", "no captions")
+    if (bench_dir / "vqa.csv").exists():
+        vqa = _read(bench_dir, "vqa.csv")
+        _rewrite(bench_dir, "vqa.csv", vqa[vqa["language"] != "de"])
+    _expect(bench_dir, "captions.csv", "'de'", "no captions or questions")
+
+
+def test_language_with_questions_only_is_not_empty(bench_dir):
+    """VQA-only benchmarks (xGQA, MaXM) list languages that have questions but no captions."""
+    caps = _read(bench_dir, "captions.csv")
+    vqa = _read(bench_dir, "vqa.csv")
+    assert "de" in set(vqa["language"])
+    _rewrite(bench_dir, "captions.csv", caps[caps["language"] != "de"])
+    assert "de" in read_benchmark(bench_dir).languages
 
 
 def test_empty_text(bench_dir):

@@ -1,1 +1,3 @@
+from mvlm_distill.data.lexicon import vqa_prompt
 
+__all__ = ["vqa_prompt"]

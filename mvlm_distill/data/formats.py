@@ -66,8 +66,8 @@ class Benchmark:
 
     @property
     def languages(self) -> list[str]:
-        """Languages that have captions, in the order of ``meta['languages']``."""
-        present = set(self.captions["language"])
+        """Languages that have captions or VQA questions, in the order of ``meta['languages']``."""
+        present = set(self.captions["language"]) | (set(self.vqa["language"]) if self.vqa is not None else set())
         return [lang for lang in self.meta.get("languages", []) if lang in present]
 
     @property
@@ -190,11 +190,12 @@ def _validate(root: Path, images: pd.DataFrame, captions: pd.DataFrame,
     unlisted = sorted(set(captions["language"]) - set(languages))
     if unlisted:
         raise BenchmarkError(f"{cpath}: language {_fmt_ids(unlisted)} is not listed in meta.json languages.")
-    present = set(captions["language"])
+    # a language needs captions or VQA questions (xGQA and MaXM have questions only)
+    present = set(captions["language"]) | (set(vqa["language"]) if vqa is not None and "language" in vqa else set())
     empty_langs = [lang for lang in languages if lang not in present]
     if empty_langs:
         raise BenchmarkError(
-            f"{cpath}: language {_fmt_ids(empty_langs)} is listed in meta.json but has no captions."
+            f"{cpath}: language {_fmt_ids(empty_langs)} is listed in meta.json but has no captions or questions."
         )
 
     # vqa.csv

@@ -274,7 +274,7 @@ _TH = {
 # Swahili: noun + size + colour + position; agreement with noun class 9 (i-/zi-) or 3 (u-/i-).
 _SW_NOUNS = {
     "circle": ("duara", 9), "square": ("mraba", 3), "triangle": ("pembetatu", 9),
-    "diamond": ("rombasi", 9), "cross": ("msalaba", 3), "star": ("nyota", 9),
+    "diamond": ("almasi", 9), "cross": ("msalaba", 3), "star": ("nyota", 9),
 }
 _SW_ADJ = {
     9: {"small": "ndogo", "large": "kubwa", "red": "nyekundu", "green": "ya kijani",

@@ -30,6 +30,7 @@ split leaves the others unchanged.
 
 from __future__ import annotations
 
+import io
 import os
 import zlib
 from collections.abc import Mapping, Sequence
@@ -41,7 +42,7 @@ import pandas as pd
 from mvlm_distill.data import lexicon
 from mvlm_distill.data.formats import Benchmark, read_benchmark, write_benchmark
 from mvlm_distill.data.lexicon import (
-    COLOURS, COUNTS, LANGUAGES, POSITIONS, QUESTION_KINDS, SHAPES, SIZES, Mention, vqa_prompt,
+    COLOURS, LANGUAGES, POSITIONS, QUESTION_KINDS, SHAPES, SIZES, Mention, vqa_prompt,
 )
 from mvlm_distill.io import write_csv
 
@@ -217,7 +218,9 @@ def generate_benchmark(
             objects = _sample_scene(scene_rng)
             pixels, geometry = _render(objects, render_rng, image_size)
             rel = f"images/{image_id}.png"
-            Image.fromarray(pixels, "RGB").save(root / rel, format="PNG", compress_level=1)
+            buffer = io.BytesIO()
+            Image.fromarray(pixels, "RGB").save(buffer, format="PNG", compress_level=1)
+            (root / rel).write_bytes(buffer.getvalue())
             image_rows.append((image_id, split, rel))
             for k, (obj, (x, y, r)) in enumerate(zip(objects, geometry)):
                 scene_rows.append((image_id, split, k, obj["shape"], obj["colour"], obj["size"],
@@ -304,7 +307,6 @@ def _consistency(scenes: pd.DataFrame, mentions: pd.DataFrame, image_ids: list[s
     every attribute the caption states.
     """
     n_img = len(image_ids)
-    max_obj = 1
     index = {iid: k for k, iid in enumerate(image_ids)}
     objs_by_img: dict[int, list[tuple]] = {}
     for iid, shape, colour, size, pos in zip(scenes["image_id"], scenes["shape"], scenes["colour"],

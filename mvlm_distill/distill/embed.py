@@ -45,7 +45,10 @@ def encode_tokens(model, tokens: dict[str, torch.Tensor], batch_size: int, devic
 
 
 def encode_texts(model, texts: list[str], batch_size: int = 256, device="cpu") -> np.ndarray:
-    return encode_tokens(model, tokenize_texts(model, texts), batch_size, device)
+    """Encode each distinct text once (templated VQA prompts repeat a lot), in input order."""
+    unique, inverse = np.unique(np.asarray(texts, dtype=object).astype(str), return_inverse=True)
+    emb = encode_tokens(model, tokenize_texts(model, unique.tolist()), batch_size, device)
+    return emb[inverse]
 
 
 def encode_images(model, paths: list, batch_size: int = 256, device="cpu") -> np.ndarray:
@@ -81,7 +84,17 @@ def corpus_items(captions: pd.DataFrame, selected: pd.DataFrame) -> pd.DataFrame
     return items[["caption_id", "english_caption_id", "image_id", "language"]].reset_index(drop=True)
 
 
-def evaluation_texts(captions: pd.DataFrame, vqa: pd.DataFrame | None, prompt) -> tuple[list[str], list[str]]:
+def vqa_prompt(language: str, question: str, answer: str) -> str:
+    """The text embedded for one (question, candidate answer) pair: the synthetic lexicon's
+    per-language prompt where it has one, else the question and the answer side by side."""
+    from mvlm_distill.data import lexicon
+
+    if language in lexicon.LANGUAGES:
+        return lexicon.vqa_prompt(language, question, answer)
+    return f"{question}{'' if language in ('zh', 'ja') else ' '}{answer}"
+
+
+def evaluation_texts(captions: pd.DataFrame, vqa: pd.DataFrame | None, prompt=vqa_prompt) -> tuple[list[str], list[str]]:
     """Ids and texts to embed for one benchmark: captions, then every VQA (question, candidate) prompt."""
     ids = captions["caption_id"].tolist()
     texts = captions["text"].tolist()

@@ -7,7 +7,6 @@ from mvlm_distill.logs import log_to
 with log_to(snakemake.log[0]):
     import torch
 
-    from mvlm_distill.data import vqa_prompt
     from mvlm_distill.data.formats import benchmark_checksum, read_benchmark
     from mvlm_distill.distill.embed import encode_texts, evaluation_texts, pick_device
     from mvlm_distill.io import save_embeddings
@@ -22,7 +21,7 @@ with log_to(snakemake.log[0]):
     model = load_row_model(spec, method, snakemake.input[0] if has_source else None, device)
     captions = bench.split_captions(snakemake.params.split)
     vqa = bench.vqa
-    ids, texts = evaluation_texts(captions, vqa, vqa_prompt)
+    ids, texts = evaluation_texts(captions, vqa)
     emb = encode_texts(model, texts, snakemake.params.batch_size, device)
     meta = {
         "fingerprint": model.fingerprint(),

@@ -1,0 +1,300 @@
+"""The embedded synthetic benchmark: determinism, lexicon coverage, VQA, ceiling, subsets."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mvlm_distill.data import lexicon
+from mvlm_distill.data.formats import read_benchmark
+from mvlm_distill.data.lexicon import COLOURS, LANGUAGES, POSITIONS, QUESTION_KINDS, SHAPES, SIZES, Mention
+from mvlm_distill.data.synthetic import (
+    generate_benchmark,
+    oracle_ceiling,
+    read_scene_records,
+    select_by_language,
+    vqa_prompt,
+)
+
+SMALL = {"train": 24, "val": 6, "test": 30}
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    root = tmp_path_factory.mktemp("syn") / "bench"
+    meta = generate_benchmark(root, seed=3, n_images=SMALL)
+    return root, meta, read_benchmark(root, check_images=True)
+
+
+def _all_files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_same_seed_gives_identical_bytes(tmp_path):
+    sizes = {"train": 5, "test": 4}
+    generate_benchmark(tmp_path / "a", seed=7, n_images=sizes)
+    generate_benchmark(tmp_path / "b", seed=7, n_images=sizes)
+    generate_benchmark(tmp_path / "c", seed=8, n_images=sizes)
+    a, b, c = (_all_files(tmp_path / x) for x in "abc")
+    assert a == b
+    assert len(a) == 5 + 4 + 7  # images + images/captions/vqa/meta/scenes/mentions/questions
+    assert a.keys() == c.keys()
+    assert a["captions.csv"] != c["captions.csv"]
+    assert a["images/train-00000.png"] != c["images/train-00000.png"]
+    assert b"time" not in a["meta.json"] and b"date" not in a["meta.json"]
+
+
+def test_split_streams_are_independent(tmp_path):
+    generate_benchmark(tmp_path / "a", seed=1, n_images={"train": 3, "test": 4})
+    generate_benchmark(tmp_path / "b", seed=1, n_images={"train": 9, "test": 4})
+    for name in ("images/test-00000.png", "images/test-00003.png"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_every_language_in_every_split(small):
+    _, meta, bench = small
+    assert meta["languages"] == list(LANGUAGES)
+    assert bench.languages == list(LANGUAGES)
+    for split in SMALL:
+        assert set(bench.split_captions(split)["language"]) == set(LANGUAGES)
+    assert set(bench.vqa["language"]) == set(LANGUAGES)
+
+
+def test_paraphrases_and_parallel_ids(small):
+    _, _, bench = small
+    caps = bench.captions
+    per = caps.groupby(["image_id", "language"]).size()
+    assert (per == 2).all()
+    assert len(per) == sum(SMALL.values()) * len(LANGUAGES)
+    # one caption per language for each parallel_id, and it belongs to one image
+    by_pid = caps.groupby("parallel_id")
+    assert (by_pid["language"].nunique() == len(LANGUAGES)).all()
+    assert (by_pid.size() == len(LANGUAGES)).all()
+    assert (by_pid["image_id"].nunique() == 1).all()
+    row = caps.iloc[0]
+    assert row["caption_id"] == f"{row['image_id']}-{row['language']}-0"
+    assert row["parallel_id"] == f"{row['image_id']}-0"
+
+
+def test_images_are_32px_rgb_png(small):
+    root, _, bench = small
+    from PIL import Image
+
+    with Image.open(bench.image_path(bench.images["image_id"][0])) as im:
+        assert im.format == "PNG" and im.size == (32, 32) and im.mode == "RGB"
+
+
+def test_scene_records_match_captions(small):
+    root, _, bench = small
+    rec = read_scene_records(root)
+    scenes, mentions = rec["scenes"], rec["mentions"]
+    counts = scenes.groupby("image_id").size()
+    assert counts.between(1, 3).all() and set(counts.index) == set(bench.images["image_id"])
+    assert not scenes.duplicated(["image_id", "position"]).any()
+    assert not scenes.duplicated(["image_id", "colour", "shape"]).any()
+    # the English caption names exactly the mentioned attributes
+    en = bench.captions[bench.captions["language"] == "en"].set_index("parallel_id")["text"]
+    for pid, group in mentions.groupby("parallel_id"):
+        ms = [Mention(r.shape, r.colour or None, r.size or None, r.position or None)
+              for r in group.sort_values("mention").itertuples()]
+        assert en[pid] == lexicon.caption("en", ms, int(group["template"].iloc[0]))
+
+
+def test_every_caption_question_and_answer_is_in_the_lexicon(small):
+    _, _, bench = small
+    for lang, group in bench.captions.groupby("language"):
+        for text in group["text"]:
+            lexicon.segment(lang, text)  # raises if a piece is not a surface form
+    for row in bench.vqa.itertuples():
+        lexicon.segment(row.language, row.question)
+        for cand in row.candidates:
+            lexicon.segment(row.language, vqa_prompt(row.language, row.question, cand))
+
+
+def test_lexicon_translates_every_word_in_every_language():
+    for lang in LANGUAGES:
+        forms = lexicon.surface_forms(lang)
+        assert forms == sorted(set(forms)) and all(forms)
+        for kind, keys in (("colour", COLOURS), ("shape", SHAPES), ("position", POSITIONS)):
+            cands = lexicon.candidates(lang, kind)
+            assert len(cands) == len(keys) == len(set(cands)), (lang, kind)
+            for key in keys:
+                assert lexicon.translation(lang, kind, key)
+        for size in SIZES:
+            assert lexicon.translation(lang, "size", size)
+        # each caption template with each attribute can be realised and segmented
+        for template, shape, colour, size, pos in itertools.product(
+            range(lexicon.N_TEMPLATES), SHAPES, (None, *COLOURS), (None, *SIZES), (None, "left")
+        ):
+            lexicon.segment(lang, lexicon.caption(lang, [Mention(shape, colour, size, pos)], template))
+
+
+def test_grammar_spot_checks():
+    red_small_diamond = [Mention("diamond", "red", "small", None)]
+    assert lexicon.caption("de", red_small_diamond, 0) == "eine kleine rote Raute"
+    assert lexicon.caption("de", [Mention("circle", "red", "small", None)], 1) == "es gibt einen kleinen roten Kreis"
+    assert lexicon.caption("de", [Mention("square", "blue", None, None)], 2) == "ein Bild mit einem blauen Quadrat"
+    assert lexicon.caption("fr", [Mention("star", "white", "small", "left")], 0) == "une petite étoile blanche à gauche"
+    assert lexicon.caption("es", [Mention("star", "red", "small", None)], 0) == "una estrella roja pequeña"
+    assert lexicon.caption("ru", [Mention("star", "blue", "large", None)], 0) == "большая синяя звезда"
+    assert lexicon.caption("zh", [Mention("star", "red", None, None)], 0) == "有一颗红色的星星"
+    assert lexicon.caption("sw", [Mention("cross", "red", "small", None)], 1) == "kuna msalaba mdogo mwekundu"
+    assert lexicon.caption("sw", [Mention("circle", "red", "small", None)], 1) == "kuna duara ndogo nyekundu"
+    assert lexicon.caption("en", [Mention("star", "orange", None, None)], 0) == "an orange star"
+    assert lexicon.question("fr", "position", shape="star", colour="blue") == "où est l'étoile bleue ?"
+    assert lexicon.question("sw", "position", shape="cross", colour="black") == "msalaba mweusi uko wapi?"
+    assert lexicon.question("de", "position", shape="diamond", colour="green") == "wo ist die grüne Raute?"
+    assert vqa_prompt("en", "how many objects are there?", "two") == "how many objects are there? two"
+    assert vqa_prompt("zh", "图中有几个物体？", "两个") == "图中有几个物体？两个"
+
+
+def test_vqa_templates_never_occur_in_captions(small):
+    _, _, bench = small
+    for lang in LANGUAGES:
+        markers = lexicon.question_markers(lang)
+        assert markers
+        captions = list(bench.captions.loc[bench.captions["language"] == lang, "text"])
+        # plus every single-object caption the templates can produce
+        captions += [lexicon.caption(lang, [Mention(s, c, z, p)], t)
+                     for t, s, c, z, p in itertools.product(range(lexicon.N_TEMPLATES), SHAPES,
+                                                            (None, *COLOURS), (None, *SIZES), (None, *POSITIONS))]
+        for marker in markers:
+            hits = [c for c in captions if marker in c]
+            assert not hits, (lang, marker, hits[:3])
+        questions = set(bench.vqa.loc[bench.vqa["language"] == lang, "question"])
+        assert not questions & set(captions)
+
+
+def test_vqa_answers_follow_the_scenes(small):
+    root, _, bench = small
+    vqa = bench.vqa
+    test_ids = set(bench.split_images("test")["image_id"])
+    assert set(vqa["image_id"]) == test_ids
+    assert all(a in c for a, c in zip(vqa["answer"], vqa["candidates"]))
+    assert (vqa.groupby("parallel_id")["language"].nunique() == len(LANGUAGES)).all()
+    assert set(vqa["question_id"].str.rsplit("-", n=1).str[-1]) == set(QUESTION_KINDS)
+    rec = read_scene_records(root)
+    scenes = rec["scenes"].set_index(["image_id", "object"])
+    n_objects = rec["scenes"].groupby("image_id").size()
+    for q in rec["questions"].itertuples():
+        if q.kind == "count":
+            assert int(q.answer_key) == n_objects[q.image_id]
+        else:
+            assert scenes.loc[(q.image_id, q.object), q.kind] == q.answer_key
+    en = vqa[vqa["language"] == "en"].set_index("parallel_id")
+    for q in rec["questions"].itertuples():
+        key = int(q.answer_key) if q.kind == "count" else q.answer_key
+        assert en.loc[q.parallel_id, "answer"] == lexicon.answer("en", q.kind, key)
+
+
+def _hand_case():
+    scenes = pd.DataFrame(
+        [
+            ("A", "test", 0, "circle", "red", "small", "left"),
+            ("B", "test", 0, "circle", "red", "large", "right"),
+            ("B", "test", 1, "square", "blue", "small", "top"),
+            ("C", "test", 0, "square", "blue", "large", "left"),
+            ("D", "test", 0, "circle", "red", "large", "left"),
+            ("D", "test", 1, "star", "green", "small", "bottom"),
+            ("T", "train", 0, "circle", "red", "small", "left"),
+        ],
+        columns=["image_id", "split", "object", "shape", "colour", "size", "position"],
+    )
+    m = [  # parallel_id, image_id, mention, shape, colour, size, position
+        ("A-0", "A", 0, "circle", "", "", ""),            # A, B, D -> rank 3
+        ("B-0", "B", 0, "circle", "red", "", ""),         # B only (needs both)
+        ("B-0", "B", 1, "square", "blue", "", ""),
+        ("C-0", "C", 0, "square", "", "", "left"),        # C only -> rank 1
+        ("C-1", "C", 0, "square", "blue", "", ""),        # B, C -> rank 2
+        ("D-0", "D", 0, "circle", "red", "", "left"),     # A, D -> rank 2
+        ("T-0", "T", 0, "circle", "", "", ""),            # other split: ignored
+    ]
+    mentions = pd.DataFrame(m, columns=["parallel_id", "image_id", "mention", "shape", "colour", "size", "position"])
+    mentions["split"] = np.where(mentions["image_id"] == "T", "train", "test")
+    return scenes, mentions
+
+
+def test_ceiling_hand_checked():
+    scenes, mentions = _hand_case()
+    c = oracle_ceiling({"scenes": scenes, "mentions": mentions})
+    t2i = c["overall"]["t2i"]  # ranks 3, 1, 1, 2, 2 (pessimistic ties)
+    assert t2i["n_queries"] == 5
+    assert t2i["R@1"] == pytest.approx(2 / 5)
+    assert t2i["R@5"] == pytest.approx(1.0)
+    assert t2i["MRR@10"] == pytest.approx((1 / 3 + 1 + 1 + 1 / 2 + 1 / 2) / 5, abs=1e-6)
+    # i2t: A ties with the more specific D-0 ("red circle on the left") -> rank 2; B, C, D rank 1
+    i2t = c["overall"]["i2t"]
+    assert i2t["n_queries"] == 4
+    assert i2t["R@1"] == pytest.approx(3 / 4)
+    assert c["ties"] == "pessimistic" and c["split"] == "test"
+    # per language from captions: two languages with the same content give the same numbers
+    caps = pd.DataFrame(
+        [(pid, img, lang) for pid, img in [("A-0", "A"), ("B-0", "B"), ("C-0", "C"), ("C-1", "C"), ("D-0", "D")]
+         for lang in ("en", "sw")],
+        columns=["parallel_id", "image_id", "language"],
+    )
+    caps["split"] = "test"
+    c2 = oracle_ceiling({"scenes": scenes, "mentions": mentions, "captions": caps})
+    assert c2["by_language"]["sw"] == c2["by_language"]["en"] == {"t2i": t2i, "i2t": i2t}
+
+
+def test_ceiling_needs_distinct_objects():
+    scenes = pd.DataFrame(
+        [("A", "test", 0, "circle", "red", "small", "left"),
+         ("B", "test", 0, "circle", "red", "small", "left"),
+         ("B", "test", 1, "circle", "blue", "small", "top")],
+        columns=["image_id", "split", "object", "shape", "colour", "size", "position"],
+    )
+    mentions = pd.DataFrame(
+        [("B-0", "B", "test", 0, "circle", "", "", ""), ("B-0", "B", "test", 1, "circle", "", "", ""),
+         ("A-0", "A", "test", 0, "circle", "red", "", "")],
+        columns=["parallel_id", "image_id", "split", "mention", "shape", "colour", "size", "position"],
+    )
+    c = oracle_ceiling({"scenes": scenes, "mentions": mentions})
+    # "a circle and a circle" fits B only; "a red circle" fits A and B
+    assert c["overall"]["t2i"]["R@1"] == pytest.approx(0.5)
+
+
+def test_default_ceiling_is_not_saturated(tmp_path):
+    # each split has its own random streams: the default test split alone gives the default ceiling
+    meta = generate_benchmark(tmp_path / "t", seed=0, n_images={"test": 500})
+    c = meta["ceiling"]
+    t2i = c["overall"]["t2i"]
+    assert 0.38 < t2i["R@1"] < 0.56, t2i
+    assert 0.80 < t2i["R@10"] < 0.95, t2i
+    assert t2i["R@1"] < t2i["R@5"] < t2i["R@10"] < 1.0
+    assert set(c["by_language"]) == set(LANGUAGES)
+    assert t2i["n_queries"] == 500 * 2 * len(LANGUAGES)
+    stored = read_benchmark(tmp_path / "t").meta["ceiling"]
+    assert stored == c == oracle_ceiling(tmp_path / "t")
+
+
+def test_select_by_language_nested_and_deterministic(small):
+    _, _, bench = small
+    train = bench.split_captions("train")
+    n = train["image_id"].nunique()
+    half = select_by_language(train, {"de": 0.5, "sw": 0.25}, seed=5)
+    again = select_by_language(train, {"de": 0.5, "sw": 0.25}, seed=5)
+    pd.testing.assert_frame_equal(half, again)
+    assert set(half["language"]) == {"en", "de", "sw"}  # English defaults to 1.0, others dropped
+    per = half.groupby("language")["image_id"].nunique()
+    assert per["en"] == n and per["de"] == round(0.5 * n) and per["sw"] == round(0.25 * n)
+    # all paraphrases of a chosen image are kept
+    assert (half.groupby(["language", "image_id"]).size() == 2).all()
+    de = lambda f, seed=5: set(select_by_language(train, {"de": f}, seed)["image_id"][lambda s: s.index.isin(
+        train.index[train["language"] == "de"])])
+    assert de(0.25) <= de(0.5) <= de(0.75) <= de(1.0)
+    assert de(1.0) == set(train["image_id"])
+    assert de(0.0) == set()
+    # across languages under one seed: the smaller fraction's images are among the larger's
+    sw_images = set(half.loc[half["language"] == "sw", "image_id"])
+    assert sw_images <= set(half.loc[half["language"] == "de", "image_id"])
+    assert de(0.5, seed=6) != de(0.5)
+    no_en = select_by_language(train, {"en": 0.0, "ja": 1.0}, seed=0)
+    assert set(no_en["language"]) == {"ja"}
+    with pytest.raises(ValueError):
+        select_by_language(train, {"de": 1.5}, seed=0)
