@@ -13,12 +13,13 @@ fail instead.  A cluster that is installed but does not start always fails
 
 Use::
 
-    from tests.slurm_cluster import slurm_cluster, slurm_profile  # noqa: F401
+    from tests.slurm_cluster import PROFILE_DIR, slurm_cluster, slurm_site_overlay  # noqa: F401
 
     def test_x(slurm_cluster, tmp_path):
         subprocess.run(["sbatch", ...], env=slurm_cluster.env, timeout=30)
         slurm_cluster.partitions        # {"cpu": "cpu", "gpu": "gpu"}
-        profile = slurm_profile(slurm_cluster, tmp_path / "profile")
+        site = slurm_site_overlay(slurm_cluster, tmp_path / "site")
+        # snakemake --profile PROFILE_DIR --profile site, env=slurm_cluster.env
 
 Environment knobs: ``MVLM_SKIP_SLURM=1`` (skip; not in CI),
 ``MVLM_SLURM_NO_INSTALL=1`` (never run apt-get), ``MVLM_SLURM_KEEP=1`` (keep the
@@ -38,7 +39,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 CLUSTER_PY = REPO / ".ci" / "slurm" / "cluster.py"
-PROFILE_YAML = REPO / "profiles" / "slurm" / "profile.yaml"
+PROFILE_DIR = REPO / "profiles" / "slurm"
+PROFILE_YAML = PROFILE_DIR / "profile.yaml"
 _MODULE_NAME = "mvlm_ci_slurm_cluster"
 
 
@@ -196,6 +198,26 @@ def site_profile_dict(cluster: "SlurmCluster", base: dict | None = None,
     prof["slurm-status-command"] = "sacct"
     prof["slurm-keep-successful-logs"] = True
     return prof
+
+
+def slurm_site_overlay(cluster: "SlurmCluster", directory: Path, **overrides) -> Path:
+    """Write the test site's overlay profile: only the top-level keys of
+    ``site_profile_dict`` that differ from profiles/slurm/profile.yaml (+ overrides).
+
+    Use as ``snakemake --profile profiles/slurm --profile DIRECTORY``: a later
+    profile replaces whole top-level keys of an earlier one, which is exactly
+    how a user's site overlay works (docs/cluster.md).
+    """
+    import yaml
+
+    base = load_profile()
+    site = site_profile_dict(cluster, base)
+    overlay = {k: v for k, v in site.items() if base.get(k) != v}
+    overlay.update(overrides)
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "profile.yaml").write_text(yaml.safe_dump(overlay, sort_keys=False))
+    return directory
 
 
 def slurm_profile(cluster: "SlurmCluster", directory: Path, base: dict | None = None,

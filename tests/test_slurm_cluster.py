@@ -21,9 +21,13 @@ import pytest
 pytestmark = pytest.mark.slurm
 
 try:  # tests/ as a package, or as a plain directory on sys.path
-    from tests.slurm_cluster import REPO, load_profile, slurm_cluster, slurm_profile  # noqa: F401
+    from tests.slurm_cluster import (  # noqa: F401
+        PROFILE_DIR, load_profile, slurm_cluster, slurm_site_overlay,
+    )
 except ImportError:  # pragma: no cover
-    from slurm_cluster import REPO, load_profile, slurm_cluster, slurm_profile  # noqa: F401
+    from slurm_cluster import (  # noqa: F401
+        PROFILE_DIR, load_profile, slurm_cluster, slurm_site_overlay,
+    )
 
 SNAKEMAKE_TIMEOUT = 240  # a wrong status setting must fail fast, not hang
 
@@ -120,12 +124,14 @@ def test_snakemake_slurm_executor(slurm_cluster, tmp_path, record_property):
     work = tmp_path / "wf"
     work.mkdir()
     (work / "Snakefile").write_text(TOY_SNAKEFILE)
-    profile = slurm_profile(slurm_cluster, tmp_path / "profile")
+    # The repository's profile plus the test site's overlay, as a user would run it.
+    site = slurm_site_overlay(slurm_cluster, tmp_path / "site")
 
     before = {r["JobID"] for r in slurm_cluster.sacct()}
     t0 = time.monotonic()
     rc, out = _run_snakemake(
-        ["--profile", str(profile), "--snakefile", "Snakefile", "--directory", str(work)],
+        ["--profile", str(PROFILE_DIR), "--profile", str(site),
+         "--snakefile", "Snakefile", "--directory", str(work)],
         env=slurm_cluster.env, cwd=work, timeout=SNAKEMAKE_TIMEOUT,
     )
     elapsed = time.monotonic() - t0
@@ -143,17 +149,22 @@ def test_snakemake_slurm_executor(slurm_cluster, tmp_path, record_property):
     for r in rows:
         print("sacct:", "|".join(r.values()), file=sys.stderr)
     by_rule = {r["Comment"].split("_wildcards")[0]: r for r in rows}
-    assert set(by_rule) == {"rule_prepare_data", "rule_distill", "group_per_language"}, rows
+    # A group job's comment is rule_<group>_<rules>.
+    assert set(by_rule) == {"rule_prepare_data", "rule_distill", "rule_per_language_score"}, rows
     assert all(r["State"] == "COMPLETED" for r in rows), rows
 
     gpu = by_rule["rule_distill"]
     assert gpu["Partition"] == slurm_cluster.partitions["gpu"], gpu
     assert "gres/gpu=1" in gpu["AllocTRES"].split(","), gpu
-    for name in ("rule_prepare_data", "group_per_language"):
+    for name in ("rule_prepare_data", "rule_per_language_score"):
         r = by_rule[name]
         assert r["Partition"] == slurm_cluster.partitions["cpu"], r
         assert "gres/gpu" not in r["AllocTRES"], r
+    # The three per-language jobs went as one submission that asks for one
+    # member's CPUs (they run one after another inside it), not three.
+    assert "cpu=1" in by_rule["rule_per_language_score"]["AllocTRES"].split(","), rows
 
     # Logs land in the profile's slurm-logdir.
     logdir = work / load_profile()["slurm-logdir"]
     assert list(logdir.glob("rule_distill/**/*.log")), list(logdir.rglob("*"))
+    assert list(logdir.glob("group_per_language*/**/*.log")), list(logdir.rglob("*"))

@@ -455,6 +455,13 @@ StorageLoc=slurm_acct_db_{self.cluster_name}
         (self.dir / "pids.json").write_text(json.dumps(data, indent=1) + "\n")
 
     def _wait(self, what: str, check, timeout: float, watch: str | None = None) -> None:
+        t0 = time.monotonic()
+        try:
+            self._wait_inner(what, check, timeout, watch)
+        finally:
+            self.timings[f"wait {what}"] = time.monotonic() - t0
+
+    def _wait_inner(self, what: str, check, timeout: float, watch: str | None) -> None:
         deadline = time.monotonic() + timeout
         last_exc: object = None
         while time.monotonic() < deadline:

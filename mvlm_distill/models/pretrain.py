@@ -105,12 +105,15 @@ def make_loss(family: str):
 
 def pretrain_teacher(model: VisionLanguageModel, images, pairs: list[tuple[int, str]], *, steps: int,
                      batch_size: int, lr: float, seed: int, log_path=None, progress: bool = True,
-                     warmup: int | None = None, weight_decay: float = 0.1, log_every: int = 10) -> dict:
+                     warmup: int | None = None, weight_decay: float = 0.1, log_every: int = 10,
+                     callback=None, callback_every: int = 0) -> dict:
     """Train ``model`` in place on ``pairs`` (image index into ``images``, caption text).
 
     ``images`` is a list of PIL images or ``model.preprocess`` output for all of them.
     Returns a summary: steps, seconds, seconds_per_step, first/last losses, final logit scale/bias.
     ``log_path`` (optional): a CSV with ``step, lr, loss, logit_scale, logit_bias, seconds``.
+    ``callback(step, model)`` (optional) is called every ``callback_every`` steps and after the
+    last one, in eval mode under ``torch.no_grad``; what it returns is collected under ``"callbacks"``.
     """
     if steps < 1 or batch_size < 2:
         raise ValueError(f"pretrain_teacher needs steps >= 1 and batch_size >= 2 (got {steps}, {batch_size})")
@@ -144,7 +147,7 @@ def pretrain_teacher(model: VisionLanguageModel, images, pairs: list[tuple[int, 
     scale_p, bias_p = model._logit_scale_param(), model._logit_bias_param()
     model.train()
 
-    rows, losses = [], []
+    rows, losses, called = [], [], []
     t0 = time.perf_counter()
     for step in range(steps):
         cur_lr = lr_at(step, steps, lr, warmup)
@@ -174,6 +177,12 @@ def pretrain_teacher(model: VisionLanguageModel, images, pairs: list[tuple[int, 
             if progress:
                 print(f"[pretrain {model.family}] step {step + 1}/{steps} loss {losses[-1]:.4f} lr {cur_lr:.2e} "
                       f"scale {model.logit_scale:.2f} {elapsed:.1f}s", file=sys.stderr, flush=True)
+        if callback is not None and ((callback_every and (step + 1) % callback_every == 0) or step == steps - 1):
+            model.eval()
+            with torch.no_grad():
+                called.append({"step": step + 1, "result": callback(step + 1, model)})
+            model.train()
+            t0 = time.perf_counter() - elapsed  # callback time is not training time
     model.eval()
     train_seconds = time.perf_counter() - t0
     if log_path is not None:
@@ -200,4 +209,5 @@ def pretrain_teacher(model: VisionLanguageModel, images, pairs: list[tuple[int, 
         "loss_last10": sum(losses[-k:]) / k,
         "logit_scale": model.logit_scale,
         "logit_bias": model.logit_bias,
+        **({"callbacks": called} if callback is not None else {}),
     }

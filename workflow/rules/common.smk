@@ -1,4 +1,5 @@
 # Config validation, the grid, and input functions shared by every rule file.
+import copy
 import re
 import sys
 from pathlib import Path
@@ -6,6 +7,12 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from mvlm_distill.config import REFERENCES, ConfigError, check_config, grid_languages
+
+# A study config given with --configfile is complete: it replaces config.yaml instead of being
+# merged into it (a merge would silently keep the default's benchmarks and language fractions).
+if workflow.config_settings.configfiles:
+    config.clear()
+    config.update(copy.deepcopy(workflow.config_settings.overwrite_config))
 
 # Validate before any job is planned: one sentence naming the key, no traceback.
 try:

@@ -13,8 +13,8 @@ with log_to(snakemake.log[0]):
     scores = Path(snakemake.input.metrics[0]).parents[4]  # {results}/scores
     models = snakemake.params.models
 
-    def keys(path, suffix):
-        model, method, seed, benchmark = Path(path).relative_to(scores).parts[:4]
+    def keys(path, suffix, root=scores):
+        model, method, seed, benchmark = Path(path).relative_to(root).parts[:4]
         seed = None if method in tables.REFERENCES else int(seed[len("seed"):])
         language = Path(path).name[: -len(suffix)] if suffix else None
         return {"model": model, "family": models[model]["family"], "method": method, "seed": seed,
@@ -48,7 +48,7 @@ with log_to(snakemake.log[0]):
 
     rows = []
     for path in snakemake.input.embeddings:
-        k = keys(path, None)
+        k = keys(path, None, root=scores.parent / "embeddings")
         if k["method"] in tables.REFERENCES:
             meta = load_embeddings(path)[2]
             rows.append({"model": k["model"], "role": "teacher" if k["method"] == "teacher" else "student",
