@@ -13,7 +13,7 @@ fail instead.  A cluster that is installed but does not start always fails
 
 Use::
 
-    from tests.slurm_cluster import PROFILE_DIR, slurm_cluster, slurm_site_overlay  # noqa: F401
+    from slurm_cluster import PROFILE_DIR, slurm_cluster, slurm_site_overlay  # noqa: F401
 
     def test_x(slurm_cluster, tmp_path):
         subprocess.run(["sbatch", ...], env=slurm_cluster.env, timeout=30)
@@ -45,8 +45,8 @@ _MODULE_NAME = "mvlm_ci_slurm_cluster"
 
 
 def _load_cluster_module():
-    # One shared module object, however this file is imported (tests.slurm_cluster
-    # or slurm_cluster), so that a session never starts two clusters.
+    # One shared module object, however this file is imported (slurm_cluster or
+    # tests.slurm_cluster), so that a session never starts two clusters.
     mod = sys.modules.get(_MODULE_NAME)
     if mod is None:
         spec = importlib.util.spec_from_file_location(_MODULE_NAME, CLUSTER_PY)
@@ -152,8 +152,9 @@ def load_profile(path: Path = PROFILE_YAML) -> dict:
 _SITE_RESOURCE_KEYS = ("slurm_account", "gpu_model", "qos", "constraint", "slurm_extra_site")
 
 
-def site_profile_dict(cluster: "SlurmCluster", base: dict | None = None,
-                      status_delay: int = 2) -> dict:
+def site_profile_dict(
+    cluster: "SlurmCluster", base: dict | None = None, status_delay: int = 2
+) -> dict:
     """The repository's slurm profile with the test cluster's site settings.
 
     Partitions are mapped to the test cluster's, site-only resources (account,
@@ -189,8 +190,10 @@ def site_profile_dict(cluster: "SlurmCluster", base: dict | None = None,
         if gpu:
             res["slurm_partition"] = cluster.partitions["gpu"]
     if isinstance(prof.get("set-threads"), dict):
-        prof["set-threads"] = {r: min(int(t), cap_cpus) if str(t).isdigit() else t
-                               for r, t in prof["set-threads"].items()}
+        prof["set-threads"] = {
+            r: min(int(t), cap_cpus) if str(t).isdigit() else t
+            for r, t in prof["set-threads"].items()
+        }
     for key in ("slurm-qos", "slurm-reservation", "slurm-partition-config"):
         prof.pop(key, None)
     prof["slurm-init-seconds-before-status-checks"] = status_delay
@@ -220,8 +223,9 @@ def slurm_site_overlay(cluster: "SlurmCluster", directory: Path, **overrides) ->
     return directory
 
 
-def slurm_profile(cluster: "SlurmCluster", directory: Path, base: dict | None = None,
-                  **overrides) -> Path:
+def slurm_profile(
+    cluster: "SlurmCluster", directory: Path, base: dict | None = None, **overrides
+) -> Path:
     """Write ``site_profile_dict`` (+ overrides, top-level keys) to DIRECTORY/profile.yaml.
 
     Returns the directory, to pass as ``snakemake --profile DIRECTORY``.

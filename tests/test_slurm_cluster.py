@@ -20,14 +20,7 @@ import pytest
 
 pytestmark = pytest.mark.slurm
 
-try:  # tests/ as a package, or as a plain directory on sys.path
-    from tests.slurm_cluster import (  # noqa: F401
-        PROFILE_DIR, load_profile, slurm_cluster, slurm_site_overlay,
-    )
-except ImportError:  # pragma: no cover
-    from slurm_cluster import (  # noqa: F401
-        PROFILE_DIR, load_profile, slurm_cluster, slurm_site_overlay,
-    )
+from slurm_cluster import PROFILE_DIR, load_profile, slurm_cluster, slurm_site_overlay  # noqa: F401
 
 SNAKEMAKE_TIMEOUT = 240  # a wrong status setting must fail fast, not hang
 
@@ -49,8 +42,12 @@ def test_plain_jobs_accounted(slurm_cluster, record_property):
     t0 = time.monotonic()
     cpu = slurm_cluster.sbatch("--job-name=plain_cpu", "--wrap", "echo cpu job; hostname")
     gpu = slurm_cluster.sbatch(
-        "--job-name=plain_gpu", "-p", slurm_cluster.partitions["gpu"], "--gres=gpu:1",
-        "--wrap", 'echo "SLURM_JOB_GPUS=${SLURM_JOB_GPUS:-unset}"',
+        "--job-name=plain_gpu",
+        "-p",
+        slurm_cluster.partitions["gpu"],
+        "--gres=gpu:1",
+        "--wrap",
+        'echo "SLURM_JOB_GPUS=${SLURM_JOB_GPUS:-unset}"',
     )
     rows = {r["JobID"]: r for r in slurm_cluster.wait_jobs([cpu, gpu], timeout=60)}
     _report(record_property, "plain_jobs", time.monotonic() - t0)
@@ -108,7 +105,11 @@ def _run_snakemake(args: list[str], env: dict, cwd: Path, timeout: float):
     """Run Snakemake in its own session; kill the whole group on timeout."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "snakemake", *args],
-        cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         start_new_session=True,
     )
     try:
@@ -130,9 +131,19 @@ def test_snakemake_slurm_executor(slurm_cluster, tmp_path, record_property):
     before = {r["JobID"] for r in slurm_cluster.sacct()}
     t0 = time.monotonic()
     rc, out = _run_snakemake(
-        ["--profile", str(PROFILE_DIR), "--profile", str(site),
-         "--snakefile", "Snakefile", "--directory", str(work)],
-        env=slurm_cluster.env, cwd=work, timeout=SNAKEMAKE_TIMEOUT,
+        [
+            "--profile",
+            str(PROFILE_DIR),
+            "--profile",
+            str(site),
+            "--snakefile",
+            "Snakefile",
+            "--directory",
+            str(work),
+        ],
+        env=slurm_cluster.env,
+        cwd=work,
+        timeout=SNAKEMAKE_TIMEOUT,
     )
     elapsed = time.monotonic() - t0
     _report(record_property, "snakemake_toy", elapsed)
