@@ -221,6 +221,16 @@ def _looks_like_path(value: str) -> bool:
     return value.startswith(("/", "./", "../", "~")) or value.endswith((".safetensors", ".bin", ".pt", ".pth"))
 
 
+def has_captions(benchmark: dict) -> bool:
+    """False for VQA-only datasets (xGQA, MaXM): nothing to retrieve or cluster there."""
+    if benchmark["kind"] in ("synthetic", "local"):
+        return True
+    from mvlm_distill.data import adapters
+
+    adapter = adapters.ADAPTERS.get(benchmark["kind"])
+    return adapter is None or adapter.kind != "vqa"
+
+
 def grid_languages(config: dict, benchmark: str) -> list[str]:
     """The configured languages that one evaluated benchmark offers (all of them when unknown)."""
     offered = offered_languages(benchmark, config["benchmarks"][benchmark])

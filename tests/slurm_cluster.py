@@ -149,7 +149,7 @@ def load_profile(path: Path = PROFILE_YAML) -> dict:
 
 
 # Keys of a resource block that belong to a site and cannot hold on the test cluster.
-_SITE_RESOURCE_KEYS = ("slurm_account", "gpu_model", "qos", "constraint", "slurm_extra_site")
+_SITE_RESOURCE_KEYS = ("slurm_account", "gpu_model", "qos", "constraint")
 
 
 def site_profile_dict(
@@ -196,6 +196,12 @@ def site_profile_dict(
         }
     for key in ("slurm-qos", "slurm-reservation", "slurm-partition-config"):
         prof.pop(key, None)
+    # Rules' own requests are capped too: threads (-> --cpus-per-task) by
+    # max-threads, memory by the per-job (local-scope) mem_mb pool.
+    prof["max-threads"] = cap_cpus
+    resources = dict(prof.get("resources") or {})
+    resources["mem_mb"] = cap_mem
+    prof["resources"] = resources
     prof["slurm-init-seconds-before-status-checks"] = status_delay
     prof["seconds-between-status-checks"] = status_delay
     prof["slurm-status-command"] = "sacct"

@@ -12,15 +12,13 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
+from slurm_cluster import PROFILE_DIR, load_profile, slurm_cluster, slurm_site_overlay  # noqa: F401
 
 pytestmark = pytest.mark.slurm
-
-from slurm_cluster import PROFILE_DIR, load_profile, slurm_cluster, slurm_site_overlay  # noqa: F401
 
 SNAKEMAKE_TIMEOUT = 240  # a wrong status setting must fail fast, not hang
 

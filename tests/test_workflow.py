@@ -72,3 +72,33 @@ def test_snakefmt_clean():
     proc = subprocess.run([str(BIN / "snakefmt"), "--check", "Snakefile", "workflow/rules"], cwd=REPO,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_dry_run_of_the_paper_grid():
+    """configs/paper.yaml plans offline with no data: 2 teachers x (6 methods x 3 seeds + teacher + init)."""
+    counts = plan("--configfile", "configs/paper.yaml")
+    rows = 2 * (6 * 3 + 2)
+    languages = 36 + 4 + 8 + 8 + 7  # XM3600, Multi30K, xFlickr&CO, xGQA, MaXM
+    assert counts["prepare_benchmark"] == 6
+    assert counts["distill"] == 36
+    assert counts["cache_images"] == 2 * 6
+    assert counts["embed_texts"] == rows * 5
+    assert counts["score_language"] == rows * languages
+    assert counts["cluster_embeddings"] == rows * 3  # not for the VQA-only benchmarks
+    assert "pretrain_teacher" not in counts
+
+
+def test_plan_summary_counts_gpu_hours():
+    from mvlm_distill.plan import parse_dry_run
+
+    text = """rule distill:
+    wildcards: model=m, kd_method=ED, seed=0
+    resources: tmpdir=/tmp, gpu=1, runtime=720, mem_mb=64000
+rule distill:
+    resources: tmpdir=/tmp, gpu=2, runtime=60, mem_mb=64000
+localrule score_language:
+    resources: tmpdir=/tmp, runtime=10, mem_mb=1000
+"""
+    summary = parse_dry_run(text)
+    assert summary["distill"] == {"jobs": 2, "gpu_jobs": 2, "gpu_hours": 14.0, "runtime_hours": 13.0}
+    assert summary["score_language"]["gpu_jobs"] == 0

@@ -27,7 +27,8 @@ def prepare_benchmark(name: str, spec: dict, out_dir: str | Path, data_root: str
             f"benchmarks.{name}.source: local copy {source!r} does not exist; point it at the release "
             "or set download: true on a machine with network (docs/datasets.md)."
         )
-    kwargs = {k: spec[k] for k in ("languages", "max_images", "images") if k in spec}
+    kwargs = {k: spec[k] for k in ("languages", "max_images", "images", "split") if k in spec}
+    kwargs.update(spec.get("options", {}))
     if "images" in kwargs:
         kwargs["images_dir"] = kwargs.pop("images")
     return adapter.prepare(source, out_dir, **kwargs)

@@ -6,7 +6,13 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-from mvlm_distill.config import REFERENCES, ConfigError, check_config, grid_languages
+from mvlm_distill.config import (
+    REFERENCES,
+    ConfigError,
+    check_config,
+    grid_languages,
+    has_captions,
+)
 
 # A study config given with --configfile is complete: it replaces config.yaml instead of being
 # merged into it (a merge would silently keep the default's benchmarks and language fractions).
@@ -91,6 +97,7 @@ def clustering_files():
         for model in MODELS
         for method, seed in method_seeds()
         for benchmark in EVAL_BENCHMARKS
+        if has_captions(config["benchmarks"][benchmark])
     ]
 
 
