@@ -74,6 +74,8 @@ def test_impossible_request_fails_at_submission(slurm_cluster):
 
 
 TOY_SNAKEFILE = """\
+# Rule names, gpu resource and group as in the real workflow, so that the
+# repository's profile applies to them unchanged.
 LANGS = ["de", "fr", "sw"]
 
 localrules: all
@@ -81,20 +83,20 @@ localrules: all
 rule all:
     input: expand("scores/{lang}.txt", lang=LANGS)
 
-rule prepare_data:
+rule prepare_benchmark:
     output: "data/prepared.txt"
     shell: "echo prepared > {output}"
 
-# A GPU rule: the profile's set-resources give it gpu=1 on the gpu partition.
 rule distill:
     input: "data/prepared.txt"
     output: "students/student.txt"
+    resources: gpu=1
     shell: 'echo "cuda=$CUDA_VISIBLE_DEVICES" > {output}'
 
-# Per-language jobs, bundled by the profile's groups/group-components.
-rule score:
+rule score_language:
     input: "students/student.txt"
     output: "scores/{lang}.txt"
+    group: "score"
     shell: "cat {input} > {output}; echo {wildcards.lang} >> {output}"
 """
 
@@ -159,21 +161,25 @@ def test_snakemake_slurm_executor(slurm_cluster, tmp_path, record_property):
         print("sacct:", "|".join(r.values()), file=sys.stderr)
     by_rule = {r["Comment"].split("_wildcards")[0]: r for r in rows}
     # A group job's comment is rule_<group>_<rules>.
-    assert set(by_rule) == {"rule_prepare_data", "rule_distill", "rule_per_language_score"}, rows
+    assert set(by_rule) == {
+        "rule_prepare_benchmark",
+        "rule_distill",
+        "rule_score_score_language",
+    }, rows
     assert all(r["State"] == "COMPLETED" for r in rows), rows
 
     gpu = by_rule["rule_distill"]
     assert gpu["Partition"] == slurm_cluster.partitions["gpu"], gpu
     assert "gres/gpu=1" in gpu["AllocTRES"].split(","), gpu
-    for name in ("rule_prepare_data", "rule_per_language_score"):
+    for name in ("rule_prepare_benchmark", "rule_score_score_language"):
         r = by_rule[name]
         assert r["Partition"] == slurm_cluster.partitions["cpu"], r
         assert "gres/gpu" not in r["AllocTRES"], r
     # The three per-language jobs went as one submission that asks for one
     # member's CPUs (they run one after another inside it), not three.
-    assert "cpu=1" in by_rule["rule_per_language_score"]["AllocTRES"].split(","), rows
+    assert "cpu=1" in by_rule["rule_score_score_language"]["AllocTRES"].split(","), rows
 
     # Logs land in the profile's slurm-logdir.
     logdir = work / load_profile()["slurm-logdir"]
     assert list(logdir.glob("rule_distill/**/*.log")), list(logdir.rglob("*"))
-    assert list(logdir.glob("group_per_language*/**/*.log")), list(logdir.rglob("*"))
+    assert list(logdir.glob("group_score_score_language/*.log")), list(logdir.rglob("*"))

@@ -1,0 +1,189 @@
+"""Item 1: distillation steps/s with cached teacher outputs versus the naive online way.
+
+Both variants run the project's own loop, ``mvlm_distill.distill.trainer.distill``, with the
+same student, loss (DR+ED: needs T(x), T(e) and V(I)), batch size, settings and thread count.
+They differ only in where the teacher tensors of a batch come from:
+
+* ``cached``: the project's way. The teacher's text embeddings and token ids of the corpus and
+  the image embeddings are computed once (as the ``cache_teacher_text`` and ``cache_images``
+  rules do), written to ``.npz`` and read back with ``load_training_corpus``; every step
+  indexes rows of those tensors. The one-time cost is measured too (``cache_seconds``).
+* ``online``: the naive way. ``TrainingCorpus.teacher_text``/``teacher_english``/``image`` are
+  views whose ``__getitem__`` runs the teacher's text tower on x and on e and its image tower
+  on the batch's images inside every step (under ``torch.no_grad``). Token ids and image pixels
+  are prepared once beforehand, so this is the *cheapest* online variant: only the teacher's
+  forward passes are repeated.
+
+The variants alternate (cached, online, cached, online, ...) so that load from other processes
+hits both alike; the ratio uses the best (fastest) repeat of each.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from common import default_config, log, make_toy_setup, timed
+
+METHOD = {"DR": 1.0, "ED": 1.0}
+
+
+class _OnlineText:
+    """``corpus.teacher_text[idx]`` computed by the teacher's text tower at every access."""
+
+    def __init__(self, teacher, input_ids, attention_mask):
+        self.teacher, self.input_ids, self.attention_mask = teacher, input_ids, attention_mask
+        self.rows = 0
+
+    def __getitem__(self, idx):
+        import torch
+
+        with torch.no_grad():
+            tokens = {"input_ids": self.input_ids[idx], "attention_mask": self.attention_mask[idx]}
+            self.rows += len(idx)
+            return self.teacher.encode_text(tokens).float()
+
+
+class _OnlineImage:
+    """``corpus.image[idx]`` computed by the teacher's image tower at every access."""
+
+    def __init__(self, teacher, pixels, item_image):
+        self.teacher, self.pixels, self.item_image = teacher, pixels, item_image
+        self.rows = 0
+
+    def __getitem__(self, idx):
+        import torch
+
+        from mvlm_distill.models.pretrain import _index_pixels
+
+        with torch.no_grad():
+            rows = self.item_image[idx]
+            self.rows += len(idx)
+            return self.teacher.encode_image(_index_pixels(self.pixels, rows)).float()
+
+
+def build_corpora(setup: dict, family: str, work: Path, batch_size: int) -> tuple:
+    """The cached corpus (through the project's cache files) and the online one; returns both and
+    the one-time cache cost in seconds."""
+    import numpy as np
+    import pandas as pd
+    import torch
+
+    from mvlm_distill.data.formats import load_image
+    from mvlm_distill.data.synthetic import select_by_language
+    from mvlm_distill.distill.embed import corpus_items, encode_images, encode_tokens, tokenize_texts
+    from mvlm_distill.distill.trainer import TrainingCorpus, load_training_corpus
+    from mvlm_distill.io import save_embeddings
+    from mvlm_distill.models.pretrain import preprocess_all
+
+    cfg = default_config()
+    bench, teacher = setup["bench"], setup["teachers"][family]
+    captions = bench.split_captions("train")
+    fractions = cfg["distillation"]["language_fraction"]
+    items = corpus_items(bench.captions, select_by_language(captions, fractions, seed=0))
+    d = work / f"cache-{family}"
+    d.mkdir(parents=True, exist_ok=True)
+    items.to_csv(d / "distillation.csv", index=False)
+
+    cost: dict = {}
+    with timed(cost, "cache_seconds"):  # what cache_teacher_text + cache_images pay once
+        needed = pd.unique(pd.concat([items["caption_id"], items["english_caption_id"]]))
+        texts = bench.captions.set_index("caption_id").loc[needed, "text"].tolist()
+        tokens = tokenize_texts(teacher, texts)
+        emb = encode_tokens(teacher, tokens, 256, "cpu")
+        fp = teacher.fingerprint()
+        save_embeddings(d / "teacher_text.npz", emb, list(needed), {"fingerprint": fp})
+        with open(d / "tokens.npz", "wb") as f:
+            np.savez(f, ids=np.asarray(needed, dtype=str), **{k: v.numpy() for k, v in tokens.items()})
+        image_ids = bench.split_images("train")["image_id"].tolist()
+        img = encode_images(teacher, [bench.image_path(i) for i in image_ids], 256, "cpu")
+        save_embeddings(d / "images.npz", img, image_ids, {"fingerprint": fp})
+    cached = load_training_corpus(d / "distillation.csv", d / "teacher_text.npz", d / "tokens.npz",
+                                  d / "images.npz", fingerprint=fp)
+
+    # online: same tokens; pixels of the corpus images preprocessed once (cheapest online variant)
+    used = sorted(set(items["image_id"]))
+    pixels = preprocess_all(teacher, [load_image(bench.image_path(i)) for i in used])
+    pos = {iid: k for k, iid in enumerate(used)}
+    item_image = torch.as_tensor(np.array([pos[i] for i in items["image_id"]]))
+    online = TrainingCorpus(
+        item_ids=cached.item_ids,
+        input_ids=cached.input_ids,
+        attention_mask=cached.attention_mask,
+        english_input_ids=cached.english_input_ids,
+        english_attention_mask=cached.english_attention_mask,
+        teacher_text=_OnlineText(teacher, cached.input_ids, cached.attention_mask),
+        teacher_english=_OnlineText(teacher, cached.english_input_ids, cached.english_attention_mask),
+        image=_OnlineImage(teacher, pixels, item_image),
+    )
+    return cached, online, cost["cache_seconds"], len(items)
+
+
+def run_once(setup, family, corpus, steps, batch_size, work: Path, tag: str) -> float:
+    """One distillation run of ``steps`` steps; returns seconds."""
+    import torch
+
+    from mvlm_distill.distill.losses import build_loss
+    from mvlm_distill.distill.trainer import TrainingSettings, distill
+    from mvlm_distill.models import build_student
+
+    cfg = default_config()["distillation"]
+    teacher = setup["teachers"][family]
+    torch.manual_seed(0)
+    student = build_student(teacher, [0, 2])
+    loss_fn = build_loss(METHOD, teacher.family, **cfg.get("temperatures", {}))
+    settings = TrainingSettings(steps=steps, batch_size=batch_size, lr=cfg["lr"],
+                                warmup_steps=min(cfg.get("warmup_steps", 0), steps),
+                                weight_decay=cfg.get("weight_decay", 0.01), grad_clip=cfg.get("grad_clip", 1.0),
+                                checkpoint_every=10 * steps + 1, seed=0)
+    run_dir = Path(tempfile.mkdtemp(prefix=f"{tag}-", dir=work))
+    start = time.perf_counter()
+    distill(student, corpus, loss_fn, settings, logit_scale=teacher.logit_scale, logit_bias=teacher.logit_bias,
+            family=teacher.family, state_dir=run_dir / "state", log_path=run_dir / "loss_log.csv",
+            device="cpu", progress=False)
+    return time.perf_counter() - start
+
+
+def run(work: Path, *, steps: int = 20, batch_size: int | None = None, repeats: int = 2,
+        families=("clip", "siglip2"), setup: dict | None = None) -> list[dict]:
+    import torch
+
+    torch.set_num_threads(1)
+    batch_size = batch_size or default_config()["distillation"]["batch_size"]
+    setup = setup or make_toy_setup(work, families=families)
+    rows = []
+    for family in families:
+        cached, online, cache_seconds, n_items = build_corpora(setup, family, work, batch_size)
+        times = {"cached": [], "online": []}
+        for variant, corpus in (("cached", cached), ("online", online)):  # warm-up, not measured
+            run_once(setup, family, corpus, 2, batch_size, work, f"warm-{variant}")
+        for r in range(repeats):
+            for variant, corpus in (("cached", cached), ("online", online)):
+                seconds = run_once(setup, family, corpus, steps, batch_size, work, f"{family}-{variant}-{r}")
+                times[variant].append(seconds)
+                log(f"  distill {family} {variant} repeat {r}: {steps} steps in {seconds:.2f} s "
+                    f"({steps / seconds:.2f} steps/s)")
+        best = {v: min(t) for v, t in times.items()}
+        for variant in ("cached", "online"):
+            rows.append({
+                "family": family,
+                "variant": variant,
+                "method": "DR+ED",
+                "batch_size": batch_size,
+                "steps": steps,
+                "threads": torch.get_num_threads(),
+                "corpus_items": n_items,
+                "repeats": repeats,
+                "seconds_best": round(best[variant], 3),
+                "seconds_median": round(statistics.median(times[variant]), 3),
+                "steps_per_s": round(steps / best[variant], 3),
+                "ratio_cached_over_online": round(best["online"] / best["cached"], 3),
+                "one_time_cache_seconds": round(cache_seconds, 3) if variant == "cached" else "",
+                "break_even_steps": (round(cache_seconds / (best["online"] / steps - best["cached"] / steps), 1)
+                                     if variant == "cached" and best["online"] > best["cached"] else ""),
+            })
+        log(f"distill {family}: cached {steps / best['cached']:.2f} steps/s, online {steps / best['online']:.2f} "
+            f"steps/s, ratio {best['online'] / best['cached']:.2f}x (one-time cache {cache_seconds:.1f} s)")
+    return rows

@@ -1,0 +1,61 @@
+"""A real distillation run in its own process, for the preemption tests (tests/test_resume.py).
+
+usage: python resume_worker.py WORKDIR STEPS
+Builds a tiny benchmark, a toy teacher and its caches deterministically, distils a student with
+DR+ED, checkpointing every 5 steps into WORKDIR/state, and writes WORKDIR/student.safetensors.
+"""
+
+import sys
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+
+from mvlm_distill.data import lexicon
+from mvlm_distill.data.formats import read_benchmark
+from mvlm_distill.data.synthetic import generate_benchmark, select_by_language
+from mvlm_distill.distill.embed import corpus_items, encode_images, encode_tokens, tokenize_texts
+from mvlm_distill.distill.losses import build_loss
+from mvlm_distill.distill.trainer import TrainingCorpus, TrainingSettings, distill
+from mvlm_distill.models import build_student, build_toy_teacher, build_toy_tokenizer
+
+SIZE = {"width": 32, "heads": 2, "layers": 4, "vision_layers": 1, "context_length": 24}
+
+
+def main(workdir: Path, steps: int) -> None:
+    torch.set_num_threads(1)
+    data = workdir / "data"
+    if not (data / "meta.json").exists():
+        generate_benchmark(data, seed=0, n_images={"train": 64, "val": 4, "test": 4}, languages=["en", "de", "th"])
+    bench = read_benchmark(data)
+    captions = bench.split_captions("train")
+    items = corpus_items(bench.captions, select_by_language(captions, {"en": 1.0, "de": 1.0, "th": 0.5}, seed=0))
+    pieces = sorted({p for lang in bench.languages for p in lexicon.surface_forms(lang)})
+    build_toy_tokenizer(captions["text"].tolist(), pieces, workdir / "tokenizer")
+    teacher = build_toy_teacher("clip", workdir / "tokenizer", SIZE, seed=0)
+    text = bench.captions.set_index("caption_id")["text"]
+    tok_x = tokenize_texts(teacher, text.loc[items["caption_id"]].tolist())
+    tok_e = tokenize_texts(teacher, text.loc[items["english_caption_id"]].tolist())
+    images = encode_images(teacher, [bench.image_path(i) for i in items["image_id"]], 64)
+    corpus = TrainingCorpus(
+        item_ids=items["caption_id"].tolist(),
+        input_ids=tok_x["input_ids"], attention_mask=tok_x["attention_mask"],
+        english_input_ids=tok_e["input_ids"], english_attention_mask=tok_e["attention_mask"],
+        teacher_text=torch.from_numpy(encode_tokens(teacher, tok_x, 64, "cpu")),
+        teacher_english=torch.from_numpy(encode_tokens(teacher, tok_e, 64, "cpu")),
+        image=torch.from_numpy(images),
+    )
+    student = build_student(teacher, [0, 2])
+    settings = TrainingSettings(steps=steps, batch_size=16, lr=1e-3, warmup_steps=3, checkpoint_every=5, seed=0)
+    print("training", flush=True)
+    distill(
+        student, corpus, build_loss({"DR": 1.0, "ED": 1.0}, "clip"), settings,
+        logit_scale=teacher.logit_scale, logit_bias=teacher.logit_bias, family="clip",
+        state_dir=workdir / "state", log_path=workdir / "loss_log.csv", progress=False,
+    )
+    state = {k: v.contiguous() for k, v in student.text_encoder.state_dict().items()}
+    save_file(state, str(workdir / "student.safetensors"))
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), int(sys.argv[2]))

@@ -1,0 +1,77 @@
+"""Trainer pieces: the data order, the schedule, and the guard against non-finite losses."""
+
+import numpy as np
+import pytest
+import torch
+
+from mvlm_distill.distill.losses import build_loss
+from mvlm_distill.distill.trainer import TrainingCorpus, TrainingSettings, batch_indices, distill, lr_factor
+
+
+def test_batches_depend_only_on_seed_and_step():
+    a = [batch_indices(10, 4, seed=3, step=s) for s in range(6)]
+    b = [batch_indices(10, 4, seed=3, step=s) for s in range(6)]
+    assert all((x == y).all() for x, y in zip(a, b))
+    # each epoch visits every item once
+    first_epoch = np.concatenate([batch_indices(12, 4, seed=0, step=s) for s in range(3)])
+    assert sorted(first_epoch) == list(range(12))
+    assert not (batch_indices(10, 4, seed=4, step=0) == a[0]).all()
+
+
+def test_warmup_then_cosine():
+    s = TrainingSettings(steps=100, batch_size=8, lr=1.0, warmup_steps=10)
+    assert lr_factor(0, s) == pytest.approx(0.1)
+    assert lr_factor(9, s) == pytest.approx(1.0)
+    assert lr_factor(10, s) == pytest.approx(1.0)
+    assert lr_factor(100, s) == pytest.approx(0.0)
+
+
+class _TinyStudent:
+    """A stand-in text encoder: an embedding table indexed by the first token."""
+
+    def __init__(self):
+        self.text_encoder = torch.nn.Embedding(16, 8)
+
+    def to(self, device):
+        return self
+
+    def train(self, mode=True):
+        self.text_encoder.train(mode)
+
+    def eval(self):
+        self.text_encoder.eval()
+
+    def text_parameters(self):
+        return self.text_encoder.parameters()
+
+    def encode_text(self, tokens):
+        return torch.nn.functional.normalize(self.text_encoder(tokens["input_ids"][:, 0]), dim=-1)
+
+
+def _corpus(n=8, poison=None):
+    ids = torch.arange(n).unsqueeze(1) % 16
+    emb = torch.nn.functional.normalize(torch.randn(n, 8), dim=-1)
+    if poison is not None:
+        emb[poison] = float("nan")
+    return TrainingCorpus([f"c{i}" for i in range(n)], ids, torch.ones_like(ids), ids, torch.ones_like(ids),
+                          emb, emb.clone(), emb.clone())
+
+
+def test_non_finite_loss_stops_with_step_term_and_batch(tmp_path):
+    settings = TrainingSettings(steps=3, batch_size=8, lr=1e-2)
+    with pytest.raises(FloatingPointError) as err:
+        distill(_TinyStudent(), _corpus(poison=3), build_loss({"FD": 1.0}), settings, logit_scale=10.0,
+                logit_bias=None, family="clip", state_dir=tmp_path / "state", log_path=tmp_path / "log.csv",
+                progress=False)
+    message = str(err.value)
+    assert "step 0" in message and "loss term FD" in message and "c" in message
+    assert not (tmp_path / "log.csv").exists(), "a broken run must not leave a loss log as if it finished"
+
+
+def test_short_run_lowers_the_loss(tmp_path):
+    torch.manual_seed(0)
+    settings = TrainingSettings(steps=30, batch_size=8, lr=5e-2)
+    rows = distill(_TinyStudent(), _corpus(), build_loss({"FD": 1.0}), settings, logit_scale=10.0, logit_bias=None,
+                   family="clip", state_dir=tmp_path / "state", log_path=tmp_path / "log.csv", progress=False)
+    assert rows[-1]["total"] < rows[0]["total"]
+    assert (tmp_path / "log.csv").read_text().splitlines()[0] == "step,lr,FD,total"
