@@ -98,11 +98,18 @@ def main(argv=None):
         prep_s = time.perf_counter() - t
         tok = model.tokenize(test_caps["text"].tolist())
         test_ids = test_images["image_id"].tolist()
-        curve = (lambda step, m: round(t2i_recall_at_1(m, test_pil, test_caps, test_ids)["mean"], 3)) \
-            if args.eval_every else None
+        # learning curve: test R@1 and R@1 on 500 train images (their pretraining captions)
+        fit_ids = train_images["image_id"].tolist()[:500]
+        fit_caps = train_caps[train_caps["image_id"].isin(set(fit_ids))]
+        fit_pil = train_pil[:500]
+
+        def curve(step, m):
+            return (round(t2i_recall_at_1(m, test_pil, test_caps, test_ids)["mean"], 3),
+                    round(t2i_recall_at_1(m, fit_pil, fit_caps, fit_ids)["mean"], 3))
+
         summary = pretrain_teacher(model, pixels, pairs, steps=args.steps, batch_size=args.batch_size,
                                    lr=args.lr, seed=args.seed, progress=False,
-                                   log_path=out / f"{family}_{args.tag}log.csv", callback=curve,
+                                   log_path=out / f"{family}_{args.tag}log.csv", callback=curve if args.eval_every else None,
                                    callback_every=args.eval_every)
         t = time.perf_counter()
         recall = t2i_recall_at_1(model, test_pil, test_caps, test_images["image_id"].tolist())

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Iterator
 
@@ -83,7 +84,7 @@ def load_embeddings(path: str | os.PathLike, expect: dict | None = None) -> tupl
     try:
         with np.load(path, allow_pickle=False) as z:
             emb, ids, meta = z["embeddings"], z["ids"].tolist(), json.loads(str(z["meta"]))
-    except (OSError, ValueError, KeyError) as err:
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as err:
         raise CacheMismatchError(f"{path}: not a readable embedding file ({err})") from None
     if emb.ndim != 2 or emb.shape[0] != len(ids):
         raise CacheMismatchError(f"{path}: embeddings of shape {emb.shape} do not match {len(ids)} ids")

@@ -8,7 +8,8 @@ import pandas as pd
 from mvlm_distill.evaluate.clustering import clustering
 from mvlm_distill.evaluate.consistency import consistency
 from mvlm_distill.evaluate.score import metrics_table, score_language
-from mvlm_distill.io import load_embeddings
+from mvlm_distill.data.formats import benchmark_checksum
+from mvlm_distill.io import CacheMismatchError, load_embeddings
 
 PROJECTION_SAMPLE = 60  # parallel caption groups kept for the 2-D projection in the index report
 
@@ -20,8 +21,15 @@ def _rows(ids: list[str], wanted) -> np.ndarray:
 
 def score_row_language(bench, texts_path, images_path, *, language: str, split: str, n_boot: int, seed: int = 0):
     """Ranks, metrics with bootstrap intervals, and consistency against English for one language."""
-    text_emb, text_ids, _ = load_embeddings(texts_path)
-    image_emb, image_ids, _ = load_embeddings(images_path)
+    # both caches must come from this very benchmark (a stale cache would score the wrong data)
+    expect = {"checksum": benchmark_checksum(bench.root)}
+    text_emb, text_ids, _ = load_embeddings(texts_path, expect=expect)
+    image_emb, image_ids, _ = load_embeddings(images_path, expect=expect)
+    if text_emb.shape[1] != image_emb.shape[1]:
+        raise CacheMismatchError(
+            f"{texts_path}: text embeddings of dimension {text_emb.shape[1]} do not match the image "
+            f"embeddings of {images_path} ({image_emb.shape[1]})"
+        )
     captions = bench.split_captions(split, language)
     vqa = None
     if bench.vqa is not None:
