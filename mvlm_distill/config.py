@@ -140,6 +140,8 @@ def check_config(config: dict, schema_path: str | Path = SCHEMA_PATH, base_dir: 
     config = validate_schema(config, schema_path)
     base_dir = Path(base_dir)
 
+    _check_paths(config, base_dir)
+
     names = [m["name"] for m in config["models"]]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -215,6 +217,23 @@ def check_config(config: dict, schema_path: str | Path = SCHEMA_PATH, base_dir: 
             if not any(v > 0 for v in fractions.values()):
                 raise ConfigError(f"{section}.language_fraction: every fraction is zero; the corpus would be empty.")
     return config
+
+
+def _check_paths(config: dict, base_dir: Path) -> None:
+    """Relative paths stay inside the project folder; leaving it takes a deliberate absolute path."""
+    keys = [("results", config.get("results")), ("data_root", config.get("data_root"))]
+    for name, bench in config["benchmarks"].items():
+        keys += [(f"benchmarks.{name}.{k}", bench.get(k)) for k in ("source", "images")]
+    for i, model in enumerate(config["models"]):
+        keys += [(f"models[{i}].{k}", model.get(k)) for k in ("checkpoint", "pretrained") if _looks_like_path(model.get(k) or "")]
+    root = base_dir.resolve()
+    for key, value in keys:
+        if not value or Path(value).expanduser().is_absolute():
+            continue
+        if not (root / value).resolve().is_relative_to(root):
+            raise ConfigError(
+                f"{key}: {value!r} leaves the project folder; give an absolute path to use a folder outside it deliberately."
+            )
 
 
 def _looks_like_path(value: str) -> bool:

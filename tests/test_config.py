@@ -66,6 +66,9 @@ CASES = [
      "distillation.language_fraction: 'klingon' is not offered by the corpus benchmark 'synthetic'"),
     ("all-zero corpus", _cfg(distillation__language_fraction={"en": 0.0}), "distillation.language_fraction: every fraction is zero"),
     ("fraction above one", _cfg(teacher_pretraining__language_fraction={"en": 2.0}), "teacher_pretraining.language_fraction.en: 2.0 is greater than the maximum of 1."),
+    ("results escaping the project", _cfg(results="../elsewhere"), "results: '../elsewhere' leaves the project folder"),
+    ("benchmark source escaping", _cfg(benchmarks__synthetic__source="data/../../x"),
+     "benchmarks.synthetic.source: 'data/../../x' leaves the project folder; give an absolute path"),
     ("bad model name", _cfg(models__0__name="toy clip/1"), "models[0].name: 'toy clip/1' does not match the pattern"),
 ]
 
@@ -88,6 +91,11 @@ def test_default_config_is_valid_and_gets_defaults():
 def test_default_layer_map_is_every_other_layer():
     cfg = _cfg(models__0__student_layers=_DELETE, models__0__toy={"layers": 6})
     assert check_config(cfg, base_dir=REPO)["models"][0]["student_layers"] == [0, 2, 4]
+
+
+def test_absolute_paths_are_allowed_deliberately(tmp_path):
+    cfg = _cfg(results=str(tmp_path / "results"))
+    assert check_config(cfg, base_dir=REPO)["results"] == str(tmp_path / "results")
 
 
 def test_yaml_that_does_not_parse(tmp_path):
