@@ -149,6 +149,8 @@ def check_config(config: dict, schema_path: str | Path = SCHEMA_PATH, base_dir: 
 
     for i, model in enumerate(config["models"]):
         key = f"models[{i}]"
+        if model.get("trim_vocabulary"):
+            raise ConfigError(f"{key}.trim_vocabulary: vocabulary trimming is not implemented yet; set it to false.")
         if model["source"] != "toy" and not model.get("checkpoint"):
             raise ConfigError(f"{key}.checkpoint: required for source {model['source']!r} (model {model['name']!r}).")
         for field in ("checkpoint", "pretrained"):

@@ -69,6 +69,7 @@ CASES = [
     ("results escaping the project", _cfg(results="../elsewhere"), "results: '../elsewhere' leaves the project folder"),
     ("benchmark source escaping", _cfg(benchmarks__synthetic__source="data/../../x"),
      "benchmarks.synthetic.source: 'data/../../x' leaves the project folder; give an absolute path"),
+    ("trimming asked for", _cfg(models__0__trim_vocabulary=True), "models[0].trim_vocabulary: vocabulary trimming is not implemented yet"),
     ("bad model name", _cfg(models__0__name="toy clip/1"), "models[0].name: 'toy clip/1' does not match the pattern"),
 ]
 
