@@ -113,6 +113,16 @@ def run(folder: Path, *, wall: float | None = None, label: str = "") -> list[dic
     return rows
 
 
+def _label(folder: Path) -> str:
+    """The folder as a relative path (no absolute path of this machine goes into the CSV)."""
+    if not folder.is_absolute():
+        return folder.as_posix()
+    try:
+        return folder.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return "/".join(folder.resolve().parts[-2:])
+
+
 def main(argv=None) -> int:
     sys.path.insert(0, str(HERE))
     from common import RESULTS, log, write_rows
@@ -126,7 +136,7 @@ def main(argv=None) -> int:
     if not args.folder.is_dir():
         ap.error(f"{args.folder}: no such folder (run the study first; its benchmark files live in "
                  f"<results>/benchmarks/)")
-    rows = run(args.folder, wall=args.wall, label=args.label or args.folder.as_posix())
+    rows = run(args.folder, wall=args.wall, label=args.label or _label(args.folder))
     if not rows:
         ap.error(f"{args.folder}: no benchmark .tsv files found")
     log(format_table(rows))

@@ -17,3 +17,14 @@ BIN = Path(sys.executable).parent
 @pytest.fixture
 def repo() -> Path:
     return REPO
+
+
+@pytest.fixture(scope="session")
+def reduced_study(tmp_path_factory):
+    """The workflow run once, locally, on the reduced grid (tests/study.py); shared by the end-to-end tests."""
+    from study import project_copy, reduced_config, run_snakemake
+
+    work = project_copy(tmp_path_factory.mktemp("study"))
+    proc = run_snakemake(work, reduced_config())
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    return work

@@ -15,12 +15,9 @@ METHODS = ["teacher", "init", "ED", "DR+ED"]
 METRICS = {"t2i": {"R@1", "R@5", "R@10", "MRR@10"}, "i2t": {"R@1", "R@5", "R@10", "MRR@10"}, "vqa": {"acc@1", "MRR@5"}}
 
 
-@pytest.fixture(scope="module")
-def study(tmp_path_factory):
-    work = project_copy(tmp_path_factory.mktemp("study"))
-    proc = run_snakemake(work, reduced_config())
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
-    return work
+@pytest.fixture
+def study(reduced_study):
+    return reduced_study
 
 
 def test_every_output_exists(study):
