@@ -183,8 +183,12 @@ def load_hf(spec: dict) -> TransformersModel:
     meta = {"name": spec.get("name", checkpoint), "source": "hf",
             "checkpoint": Path(checkpoint).name if local else checkpoint}
     try:
+        # a folder written by save_model keeps its tokenizer in tokenizer/
+        tok_dir = Path(checkpoint) / TOKENIZER_DIR
         vlm = _load_parts(checkpoint, spec.get("context_length"), family, meta,
-                          trust_remote_code=spec.get("trust_remote_code") is True)
+                          trust_remote_code=spec.get("trust_remote_code") is True,
+                          tokenizer_dir=str(tok_dir) if local and (tok_dir / "tokenizer_config.json").is_file()
+                          else None)
     except Exception as err:
         where = "local folder" if local else "hub model"
         hint = "" if local else (

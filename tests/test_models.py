@@ -1,0 +1,236 @@
+"""mvlm_distill.models: tokenizer, both toy families, save/load through the real library loaders."""
+
+import json
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("open_clip")
+pytest.importorskip("transformers")
+torch.set_num_threads(1)
+
+from mvlm_distill.models import ModelLoadError, load_model, save_model  # noqa: E402
+from mvlm_distill.models.testing import tiny_images_and_captions, tiny_teacher, tiny_tokenizer  # noqa: E402
+from mvlm_distill.models.tokenizer import BOS_ID, EOS_ID, PAD_ID, UNK_ID  # noqa: E402
+
+FAMILIES = ["clip", "siglip2"]
+TEXTS = ["a red square on the left", "ein grünes Quadrat rechts", "左边有一个红色的正方形",
+         "右に青い四角があります", "มีสี่เหลี่ยมจัตุรัสสีแดงอยู่ทางซ้าย"]
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="module")
+def images():
+    return tiny_images_and_captions(n_images=6)[0]
+
+
+@pytest.fixture(scope="module", params=FAMILIES)
+def saved(request, work):
+    """(family, teacher, folder it was saved to)."""
+    family = request.param
+    teacher = tiny_teacher(family, work, seed=1)
+    folder = work / f"saved-{family}"
+    save_model(teacher, folder)
+    return family, teacher, folder
+
+
+# ---------------------------------------------------------------------------- tokenizer
+
+def test_tokenizer_round_trip_multilingual(work):
+    from open_clip.tokenizer import HFTokenizer
+    from transformers import AutoTokenizer
+
+    folder = tiny_tokenizer(work / "tok")
+    tok = AutoTokenizer.from_pretrained(folder)
+    assert (tok.bos_token_id, tok.pad_token_id, tok.eos_token_id, tok.unk_token_id) == (BOS_ID, PAD_ID, EOS_ID, UNK_ID)
+    for text in TEXTS:
+        ids = tok(text)["input_ids"]
+        assert ids[0] == BOS_ID and ids[-1] == EOS_ID and UNK_ID not in ids, (text, tok.convert_ids_to_tokens(ids))
+        assert tok.decode(ids, skip_special_tokens=True) == text
+        assert len(ids) <= 12  # lexicon pieces, not characters
+    # zh/ja/th: known words are single pieces even without spaces
+    assert "红色" in tok.convert_ids_to_tokens(tok(TEXTS[2])["input_ids"])
+    # open_clip's tokenizer wrapper reads the same folder, padded to a fixed length
+    ids = HFTokenizer(str(folder), context_length=16)(TEXTS)
+    assert ids.shape == (len(TEXTS), 16)
+    assert ids[0, 0] == BOS_ID and (ids[0] == PAD_ID).any()
+
+
+def test_tokenizer_unknown_characters_become_unk(work):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_tokenizer(work / "tok"))
+    ids = tok("a red Ω square")["input_ids"]
+    assert UNK_ID in ids
+
+
+# ---------------------------------------------------------------------------- interface
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_encode_text_is_normalised_and_differentiable(family, work, images):
+    model = tiny_teacher(family, work)
+    tokens = model.tokenize(TEXTS)
+    assert set(tokens) >= {"input_ids", "attention_mask"}
+    assert tokens["input_ids"].shape == (len(TEXTS), model.context_length)
+    emb = model.encode_text(tokens)
+    assert emb.shape == (len(TEXTS), 32)
+    assert torch.allclose(emb.norm(dim=-1), torch.ones(len(TEXTS)), atol=1e-5)
+    emb.sum().backward()
+    grads = [p.grad for p in model.text_parameters()]
+    assert grads and any(g is not None and g.abs().sum() > 0 for g in grads)
+    img = model.encode_image(model.preprocess(images))
+    assert img.shape == (len(images), 32)
+    assert torch.allclose(img.norm(dim=-1), torch.ones(len(images)), atol=1e-5)
+    assert model.logit_scale > 1
+    assert (model.logit_bias is None) == (family == "clip")
+    assert model.text_layer_count() == 4
+    assert 0 < model.text_parameter_count() < model.total_parameter_count()
+    assert len(model.fingerprint()) == 16
+
+
+def test_freeze_image_tower(work):
+    model = tiny_teacher("siglip2", work).freeze_image_tower()
+    assert not any(p.requires_grad for p in model.image_tower().parameters())
+    assert all(p.requires_grad for p in model.text_parameters())
+
+
+# ---------------------------------------------------------------------------- save / load
+
+def _embeddings(model, images):
+    with torch.no_grad():
+        return model.encode_text(model.tokenize(TEXTS)), model.encode_image(model.preprocess(images))
+
+
+def test_save_load_identical_embeddings(saved, images):
+    family, teacher, folder = saved
+    manifest = json.loads((folder / "mvlm_model.json").read_text())
+    assert manifest["family"] == family and manifest["text_layers"] == 4
+    assert (folder / manifest["processor_config"]).is_file()
+    assert (folder / manifest["weights"]).suffix == ".safetensors"
+    loaded = load_model({"source": "saved", "path": str(folder)})
+    assert loaded.family == family
+    teacher.eval()
+    for a, b in zip(_embeddings(teacher, images), _embeddings(loaded, images)):
+        assert torch.equal(a, b)
+    assert loaded.fingerprint() == teacher.fingerprint() == manifest["fingerprint"]
+    assert loaded.logit_scale == pytest.approx(teacher.logit_scale)
+    assert loaded.logit_bias == (pytest.approx(teacher.logit_bias) if family == "siglip2" else None)
+
+
+def test_saved_files_hold_no_absolute_paths(saved, work):
+    _, _, folder = saved
+    for path in folder.rglob("*"):
+        if path.is_file() and path.suffix in (".json", ".txt", ".model", ""):
+            text = path.read_text(encoding="utf-8", errors="ignore")
+            assert str(work) not in text and "/tmp" not in text, path
+
+
+def test_saved_clip_opens_with_open_clip_itself(saved, images):
+    """The clip folder is an open_clip model: its config + safetensors load with create_model."""
+    family, teacher, folder = saved
+    if family != "clip":
+        pytest.skip("clip only")
+    spec = {"name": "toy", "family": "clip", "source": "open_clip", "checkpoint": "toy-clip-local",
+            "config": str(folder / "open_clip_config.json"),
+            "pretrained": str(folder / "open_clip_model.safetensors")}
+    loaded = load_model(spec)
+    teacher.eval()
+    for a, b in zip(_embeddings(teacher, images), _embeddings(loaded, images)):
+        assert torch.equal(a, b)
+
+
+def test_open_clip_loads_a_torch_file_with_weights_only(saved, images, work):
+    family, teacher, folder = saved
+    if family != "clip":
+        pytest.skip("clip only")
+    pt = work / "weights.pt"
+    torch.save(teacher.model.state_dict(), pt)
+    loaded = load_model({"family": "clip", "source": "open_clip", "checkpoint": "toy-clip-pt",
+                         "config": str(folder / "open_clip_config.json"), "pretrained": str(pt)})
+    teacher.eval()
+    assert torch.equal(_embeddings(teacher, images)[0], _embeddings(loaded, images)[0])
+
+
+def test_saved_siglip2_opens_with_transformers_itself(saved):
+    family, teacher, folder = saved
+    if family != "siglip2":
+        pytest.skip("siglip2 only")
+    from transformers import AutoImageProcessor, AutoTokenizer, Siglip2Model
+
+    model = Siglip2Model.from_pretrained(folder).eval()
+    tok = AutoTokenizer.from_pretrained(folder / "tokenizer")
+    assert AutoImageProcessor.from_pretrained(folder).patch_size == 8
+    enc = tok(TEXTS, padding="max_length", max_length=teacher.context_length, return_tensors="pt")
+    with torch.no_grad():
+        ours = teacher.eval().encode_text(teacher.tokenize(TEXTS))
+        theirs = torch.nn.functional.normalize(model.get_text_features(**enc).pooler_output, dim=-1)
+    assert torch.equal(ours, theirs)
+    # and as an hf-source folder
+    assert load_model({"family": "siglip2", "source": "hf", "checkpoint": str(folder)}).fingerprint() == \
+        teacher.fingerprint()
+
+
+# ---------------------------------------------------------------------------- errors and safety
+
+def test_offline_hub_names_fail_clearly():
+    with pytest.raises(ModelLoadError, match="google/siglip2-base-patch16-224"):
+        load_model({"name": "s", "family": "siglip2", "source": "hf", "checkpoint": "google/siglip2-base-patch16-224"})
+    with pytest.raises(ModelLoadError, match="xlm-roberta-base-ViT-B-32"):
+        load_model({"name": "c", "family": "clip", "source": "open_clip", "checkpoint": "xlm-roberta-base-ViT-B-32",
+                    "pretrained": "laion5b_s13b_b90k"})
+
+
+def test_trust_remote_code_only_when_asked(monkeypatch):
+    import transformers
+
+    calls = []
+
+    def fake(*args, **kwargs):
+        calls.append(kwargs)
+        raise OSError("stop here")
+
+    monkeypatch.setattr(transformers.AutoConfig, "from_pretrained", fake)
+    spec = {"family": "siglip2", "source": "hf", "checkpoint": "some-org/some-model"}
+    with pytest.raises(ModelLoadError):
+        load_model(spec)
+    assert "trust_remote_code" not in calls[-1]
+    with pytest.raises(ModelLoadError):
+        load_model({**spec, "trust_remote_code": False})
+    assert "trust_remote_code" not in calls[-1]
+    with pytest.raises(ModelLoadError):
+        load_model({**spec, "trust_remote_code": True})
+    assert calls[-1]["trust_remote_code"] is True
+
+
+def test_bad_specs(work):
+    with pytest.raises(ModelLoadError, match="source"):
+        load_model({"name": "x", "source": "ftp"})
+    with pytest.raises(ModelLoadError, match="path"):
+        load_model({"name": "x", "family": "clip", "source": "toy"})
+    with pytest.raises(ModelLoadError, match="mvlm_model.json"):
+        load_model({"source": "saved", "path": str(work)})
+    with pytest.raises(ModelLoadError, match="pretrained"):
+        load_model({"family": "clip", "source": "open_clip", "checkpoint": "ViT-B-32"})
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        load_model({"family": "clip", "source": "open_clip", "checkpoint": "ViT-B-32",
+                    "pretrained": str(work / "missing.safetensors")})
+
+
+def test_toy_size_aliases_and_errors():
+    from mvlm_distill.models.toy import resolve_size
+
+    assert resolve_size({"layers": 6})["text_layers"] == 6
+    size = resolve_size({"width": 64})
+    assert size["text_width"] == size["vision_width"] == size["embed_dim"] == 64
+    with pytest.raises(ValueError, match="unknown toy size"):
+        resolve_size({"depth": 3})
+    with pytest.raises(ValueError, match="divisible"):
+        resolve_size({"text_width": 30, "text_heads": 4})

@@ -1,0 +1,90 @@
+"""pretrain_teacher: the family's own loss goes down, runs are deterministic, the log is written."""
+
+import csv
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("open_clip")
+pytest.importorskip("transformers")
+torch.set_num_threads(1)
+
+from mvlm_distill.models import pretrain_teacher  # noqa: E402
+from mvlm_distill.models.pretrain import _BatchSampler, lr_at  # noqa: E402
+from mvlm_distill.models.testing import tiny_images_and_captions, tiny_teacher  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    return tmp_path_factory.mktemp("pretrain")
+
+
+@pytest.fixture(scope="module")
+def data():
+    return tiny_images_and_captions(n_images=16)
+
+
+@pytest.mark.parametrize("family", ["clip", "siglip2"])
+def test_pretraining_lowers_the_loss(family, work, data):
+    images, pairs = data
+    model = tiny_teacher(family, work, seed=0)
+    log = work / f"{family}.csv"
+    out = pretrain_teacher(model, images, pairs, steps=40, batch_size=16, lr=3e-3, seed=0,
+                           log_path=log, progress=False)
+    assert out["loss_last10"] < 0.8 * out["loss_first10"], out
+    rows = list(csv.DictReader(open(log)))
+    assert rows[0].keys() >= {"step", "lr", "loss", "logit_scale", "logit_bias", "seconds"}
+    assert rows[-1]["step"] == "40"
+    assert (out["logit_bias"] is None) == (family == "clip")
+    assert not model.model.training  # left in eval mode
+
+
+def test_pretraining_is_deterministic(work, data):
+    images, pairs = data
+    runs = []
+    for _ in range(2):
+        model = tiny_teacher("clip", work, seed=5)
+        out = pretrain_teacher(model, images, pairs, steps=5, batch_size=8, lr=1e-3, seed=7, progress=False)
+        runs.append((out["final_loss"], model.fingerprint()))
+    assert runs[0] == runs[1]
+
+
+def test_pretraining_accepts_preprocessed_pixels(work, data):
+    images, pairs = data
+    model = tiny_teacher("siglip2", work, seed=0)
+    pixels = model.preprocess(images)
+    assert isinstance(pixels, dict) and {"pixel_values", "pixel_attention_mask", "spatial_shapes"} <= set(pixels)
+    out = pretrain_teacher(model, pixels, pairs[:20], steps=2, batch_size=4, lr=1e-3, seed=0, progress=False)
+    assert out["steps"] == 2
+
+
+def test_bad_arguments(work, data):
+    images, pairs = data
+    model = tiny_teacher("clip", work)
+    with pytest.raises(ValueError, match="steps"):
+        pretrain_teacher(model, images, pairs, steps=0, batch_size=4, lr=1e-3, seed=0)
+    with pytest.raises(ValueError, match="out of range"):
+        pretrain_teacher(model, images[:2], pairs, steps=1, batch_size=4, lr=1e-3, seed=0, progress=False)
+
+
+def test_batches_hold_distinct_images():
+    image_idx = torch.tensor([i // 5 for i in range(50)])  # 10 images x 5 captions
+    sampler = _BatchSampler(image_idx, 8, torch.Generator().manual_seed(0))
+    seen = []
+    for _ in range(30):
+        batch = sampler.next()
+        images = image_idx[batch].tolist()
+        assert len(batch) == 8 and len(set(images)) == 8
+        seen += batch.tolist()
+    assert set(seen) == set(range(50))  # every pair is used
+    assert len(_BatchSampler(image_idx, 64, torch.Generator()).next()) == 10  # capped at the image count
+
+
+def test_lr_schedule():
+    assert lr_at(0, 100, 1.0, 10) == pytest.approx(0.1)
+    assert lr_at(9, 100, 1.0, 10) == pytest.approx(1.0)
+    assert lr_at(99, 100, 1.0, 10) < 0.01
