@@ -57,6 +57,7 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--size", default="{}", help="JSON size config for build_toy_teacher")
     ap.add_argument("--fractions", default=json.dumps(DEFAULT_FRACTIONS))
+    ap.add_argument("--shift", type=int, default=0, help="augment_shift (pixels)")
     ap.add_argument("--tag", default="", help="prefix of the loss log file name")
     ap.add_argument("--eval-every", type=int, default=0, help="also report mean test R@1 every N steps")
     args = ap.parse_args(argv)
@@ -110,7 +111,8 @@ def main(argv=None):
         summary = pretrain_teacher(model, pixels, pairs, steps=args.steps, batch_size=args.batch_size,
                                    lr=args.lr, seed=args.seed, progress=False,
                                    log_path=out / f"{family}_{args.tag}log.csv", callback=curve if args.eval_every else None,
-                                   callback_every=args.eval_every)
+                                   callback_every=args.eval_every,
+                                   augment_shift=args.shift)
         t = time.perf_counter()
         recall = t2i_recall_at_1(model, test_pil, test_caps, test_images["image_id"].tolist())
         eval_s = time.perf_counter() - t
@@ -124,7 +126,7 @@ def main(argv=None):
             **{k: summary[k] for k in ("train_seconds", "seconds_per_step", "loss_first10", "loss_last10",
                                        "logit_scale", "logit_bias", "epochs")},
             "t2i_R@1": {k: round(v, 3) for k, v in recall.items()},
-            "size": json.loads(args.size),
+            "size": json.loads(args.size), "shift": args.shift,
             **({"curve": {c["step"]: c["result"] for c in summary["callbacks"]}} if args.eval_every else {}),
         }), flush=True)
 

@@ -167,7 +167,8 @@ def metrics_table(ranks: pd.DataFrame, n_boot: int = 1000, seed: int = 0, level:
             continue
         for metric in METRICS[task]:
             values = metric_values(r, metric)
-            low, high = bootstrap_ci(values, n_boot=n_boot, seed=seed, level=level)
+            # bootstrap_resamples: 0 in the config skips the intervals (left empty)
+            low, high = bootstrap_ci(values, n_boot=n_boot, seed=seed, level=level) if n_boot else (np.nan, np.nan)
             rows.append((task, metric, float(values.mean()), low, high, int(r.size)))
     return pd.DataFrame(rows, columns=METRIC_COLUMNS)
 

@@ -37,6 +37,41 @@ def _n_pixels(pixels) -> int:
     return len(pixels)
 
 
+def shift_images(x: torch.Tensor, max_shift: int, g: torch.Generator) -> torch.Tensor:
+    """Translate each image of a (B, C, H, W) batch by up to ``max_shift`` pixels (edges replicated)."""
+    b, _, h, w = x.shape
+    m = int(max_shift)
+    padded = torch.nn.functional.pad(x, (m, m, m, m), mode="replicate")
+    dy = torch.randint(0, 2 * m + 1, (b,), generator=g)
+    dx = torch.randint(0, 2 * m + 1, (b,), generator=g)
+    rows = (dy[:, None] + torch.arange(h))[:, None, :, None]
+    cols = (dx[:, None] + torch.arange(w))[:, None, None, :]
+    return padded[torch.arange(b)[:, None, None, None], torch.arange(x.shape[1])[None, :, None, None], rows, cols]
+
+
+def shift_pixels(pixels, max_shift: int, g: torch.Generator):
+    """``shift_images`` for ``preprocess`` output: a (B, C, H, W) tensor, or NaFlex patches
+    (``pixel_values`` (B, N, p*p*C) in Siglip2ImageProcessor's order, ``spatial_shapes``) when
+    every image of the batch has the same patch grid; anything else is returned unchanged."""
+    if max_shift <= 0:
+        return pixels
+    if not isinstance(pixels, dict):
+        return shift_images(pixels, max_shift, g) if pixels.ndim == 4 else pixels
+    shapes = pixels.get("spatial_shapes")
+    values = pixels.get("pixel_values")
+    if shapes is None or values is None or values.ndim != 3 or not bool((shapes == shapes[0]).all()):
+        return pixels
+    nh, nw = (int(v) for v in shapes[0])
+    b, n, d = values.shape
+    p = int(round((d / 3) ** 0.5))
+    if p * p * 3 != d or nh * nw > n:
+        return pixels
+    grid = values[:, :nh * nw].reshape(b, nh, nw, p, p, 3).permute(0, 5, 1, 3, 2, 4).reshape(b, 3, nh * p, nw * p)
+    grid = shift_images(grid, max_shift, g)
+    patches = grid.reshape(b, 3, nh, p, nw, p).permute(0, 2, 4, 3, 5, 1).reshape(b, nh * nw, d)
+    return {**pixels, "pixel_values": torch.cat([patches, values[:, nh * nw:]], dim=1)}
+
+
 def preprocess_all(model: VisionLanguageModel, images, chunk: int = 512):
     """Run ``model.preprocess`` over a list of PIL images in chunks and concatenate."""
     parts = [model.preprocess(images[i:i + chunk]) for i in range(0, len(images), chunk)]
@@ -106,12 +141,13 @@ def make_loss(family: str):
 def pretrain_teacher(model: VisionLanguageModel, images, pairs: list[tuple[int, str]], *, steps: int,
                      batch_size: int, lr: float, seed: int, log_path=None, progress: bool = True,
                      warmup: int | None = None, weight_decay: float = 0.1, log_every: int = 10,
-                     callback=None, callback_every: int = 0) -> dict:
+                     callback=None, callback_every: int = 0, augment_shift: int = 0) -> dict:
     """Train ``model`` in place on ``pairs`` (image index into ``images``, caption text).
 
     ``images`` is a list of PIL images or ``model.preprocess`` output for all of them.
     Returns a summary: steps, seconds, seconds_per_step, first/last losses, final logit scale/bias.
     ``log_path`` (optional): a CSV with ``step, lr, loss, logit_scale, logit_bias, seconds``.
+    ``augment_shift``: translate each training image by up to this many pixels (0: off).
     ``callback(step, model)`` (optional) is called every ``callback_every`` steps and after the
     last one, in eval mode under ``torch.no_grad``; what it returns is collected under ``"callbacks"``.
     """
@@ -154,7 +190,7 @@ def pretrain_teacher(model: VisionLanguageModel, images, pairs: list[tuple[int, 
         for group in opt.param_groups:
             group["lr"] = cur_lr
         batch = sampler.next()
-        img = model.encode_image(_index_pixels(pixels, image_idx[batch]))
+        img = model.encode_image(shift_pixels(_index_pixels(pixels, image_idx[batch]), augment_shift, g))
         txt = model.encode_text({k: v[text_idx[batch]] for k, v in tokens.items()})
         scale = scale_p.exp()
         if model.family == "clip":

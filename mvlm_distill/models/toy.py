@@ -53,6 +53,7 @@ DEFAULT_SIZE: dict = {
     "vision_heads": 4,
     "vision_mlp_ratio": 2.0,
     "patch_size": 8,
+    "vision_type": "vit",
     "image_size": 32,
     "embed_dim": 128,
     "context_length": 32,
@@ -120,16 +121,21 @@ def build_toy_clip(tokenizer_dir, size: dict, seed: int, name: str = "toy-clip")
         layer_norm_eps=1e-5,
         pad_token_id=PAD_ID, bos_token_id=BOS_ID, eos_token_id=EOS_ID,
     )
-    model_cfg = {
-        "embed_dim": int(size["embed_dim"]),
-        "vision_cfg": {
+    if size["vision_type"] == "resnet":  # open_clip ModifiedResNet: width = stem width, layers = blocks per stage
+        vision_cfg = {"image_size": int(size["image_size"]), "width": int(size["vision_width"]),
+                      "layers": [int(size["vision_layers"])] * 4}
+    else:
+        vision_cfg = {
             "image_size": int(size["image_size"]),
             "patch_size": int(size["patch_size"]),
             "width": int(size["vision_width"]),
             "layers": int(size["vision_layers"]),
             "head_width": int(size["vision_width"] // size["vision_heads"]),
             "mlp_ratio": float(size["vision_mlp_ratio"]),
-        },
+        }
+    model_cfg = {
+        "embed_dim": int(size["embed_dim"]),
+        "vision_cfg": vision_cfg,
         "text_cfg": {
             "hf_model_name": None,  # filled below with a temporary folder, saved as "text_config"
             "hf_tokenizer_name": None,
