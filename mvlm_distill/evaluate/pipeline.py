@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mvlm_distill.evaluate.clustering import clustering
 from mvlm_distill.evaluate.consistency import consistency
 from mvlm_distill.evaluate.score import metrics_table, score_language
 from mvlm_distill.data.formats import benchmark_checksum
@@ -62,6 +61,8 @@ def parallel_pairs(captions: pd.DataFrame, english: pd.DataFrame) -> pd.DataFram
 
 def cluster_row(bench, texts_path, *, split: str, languages: list[str], seed: int = 0):
     """Clustering metrics over all languages' parallel captions, and a sample kept for the projection."""
+    from mvlm_distill.evaluate.clustering import clustering  # sklearn: seconds to import, only here
+
     text_emb, text_ids, meta = load_embeddings(texts_path)
     captions = bench.split_captions(split)
     captions = captions[captions["language"].isin(languages) & (captions["parallel_id"] != "")]
