@@ -3,7 +3,7 @@
 # batch 256 with bf16 autocast, cached vs online teacher, and embedding throughput; one CSV
 # (benchmarks/results/gpu.csv). Self-contained, under 5 minutes on one GPU. Without a GPU it says so
 # and exits 0. Options go to benchmarks/gpu_bench.py (--help); e.g. a CPU check that it runs:
-#   benchmarks/gpu.sh --device cpu --batch 8 --steps 2 --vocab 8000 --out /tmp/gpu-check.csv
+#   benchmarks/gpu.sh --device cpu --batch 8 --steps 2 --vocab 8000 --context 16 --embed-batch 16 --out /tmp/gpu-check.csv
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-}"

@@ -1,8 +1,8 @@
 """GPU check: distillation throughput and peak memory of the real-size students (issue 7, item 4).
 
     benchmarks/gpu.sh                                   # on a GPU machine; < 5 minutes
-    benchmarks/gpu.sh --device cpu --batch 8 --steps 2 --vocab 8000 --out /tmp/gpu-check.csv
-                                                        # check that it runs, anywhere (~2 min)
+    benchmarks/gpu.sh --device cpu --batch 8 --steps 2 --vocab 8000 --context 16 --embed-batch 16 --out /tmp/gpu-check.csv
+                                                        # check that it runs, anywhere (minutes)
 
 Random weights, built from the real architectures' configs without downloading anything:
 
@@ -353,6 +353,7 @@ def main(argv=None) -> int:
                     help="override the vocabulary size (a CPU check: the real 250k/256k embedding matrices make "
                          "each CPU step take many seconds)")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "gpu.csv")
+    ap.add_argument("--context", type=int, default=None, help="override the token context (a CPU check)")
     args = ap.parse_args(argv)
 
     import torch
@@ -385,6 +386,10 @@ def main(argv=None) -> int:
         for a in ARCH.values():
             a["vocab"] = args.vocab
         info["vocab_override"] = args.vocab
+    if args.context:
+        for a in ARCH.values():
+            a["context"] = args.context
+        info["context_override"] = args.context
     for family in [f for f in args.families.split(",") if f]:
         a = ARCH[family]
         torch.manual_seed(0)

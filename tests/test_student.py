@@ -122,3 +122,30 @@ def test_other_layer_maps(pair):
     assert build_student(teacher, [1, 3]).text_layer_count() == 2
     assert build_student(teacher, [3]).text_layer_count() == 1
     assert build_student(teacher).meta["layer_map"] == [0, 2]
+
+
+def test_open_clip_native_text_tower(tmp_path):
+    """An open_clip model with its own TextTransformer (not HF): load from a local file, student, save/load."""
+    from safetensors.torch import save_file
+
+    from mvlm_distill.models.openclip_backend import build_from_cfg
+
+    cfg = {"embed_dim": 16,
+           "vision_cfg": {"image_size": 32, "patch_size": 16, "width": 16, "layers": 1, "head_width": 8},
+           "text_cfg": {"context_length": 12, "vocab_size": 49408, "width": 16, "heads": 2, "layers": 4}}
+    (tmp_path / "native.json").write_text(json.dumps(cfg))
+    first = build_from_cfg(cfg, family="clip", stem="native", seed=0)
+    save_file({k: v.contiguous() for k, v in first.model.state_dict().items()}, str(tmp_path / "w.safetensors"))
+    model = load_model({"family": "clip", "source": "open_clip", "checkpoint": "native-test",
+                        "config": str(tmp_path / "native.json"), "pretrained": str(tmp_path / "w.safetensors")})
+    assert model.fingerprint() == first.fingerprint()
+    assert model.text_layer_count() == 4
+    student = build_student(model, [1, 3])
+    assert torch.equal(student.text_layers()[0].state_dict()["attn.in_proj_weight"],
+                       model.text_layers()[1].state_dict()["attn.in_proj_weight"])
+    save_model(student, tmp_path / "student")
+    loaded = load_model({"source": "saved", "path": str(tmp_path / "student")})
+    assert loaded.text_layer_count() == 2
+    with torch.no_grad():
+        assert torch.equal(student.eval().encode_text(student.tokenize(TEXTS[:1])),
+                           loaded.encode_text(loaded.tokenize(TEXTS[:1])))

@@ -177,7 +177,7 @@ class OpenClipModel(VisionLanguageModel):
         inner = getattr(self.tokenizer, "tokenizer", None)
         if inner is not None:
             return tokenizer_identity(inner)
-        return f"{type(self.tokenizer).__name__}:{self.tokenizer_name}"
+        return type(self.tokenizer).__name__
 
     def save(self, directory: Path) -> dict:
         """Write the open_clip files; returns the manifest fields of this backend."""
@@ -304,7 +304,7 @@ def load_open_clip(spec: dict) -> OpenClipModel:
             model_cfg = _resolve_hf_paths(full.get("model_cfg", full), config_path.parent)
             tokenizer = _tokenizer_for(name, model_cfg, None, None)
             return build_from_cfg(model_cfg, family=family, stem=name.replace("/", "-"), pretrained=str(pretrained),
-                                  tokenizer=tokenizer, meta=meta,
+                                  tokenizer=tokenizer, tokenizer_name=name, meta=meta,
                                   force_preprocess_cfg=full.get("preprocess_cfg"))
         model_cfg = open_clip.get_model_config(name)
         if model_cfg is None:
