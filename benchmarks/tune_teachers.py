@@ -58,6 +58,7 @@ def main(argv=None):
     ap.add_argument("--size", default="{}", help="JSON size config for build_toy_teacher")
     ap.add_argument("--fractions", default=json.dumps(DEFAULT_FRACTIONS))
     ap.add_argument("--shift", type=int, default=0, help="augment_shift (pixels)")
+    ap.add_argument("--loss", default=None, help="override the family's loss (clip | siglip2)")
     ap.add_argument("--tag", default="", help="prefix of the loss log file name")
     ap.add_argument("--eval-every", type=int, default=0, help="also report mean test R@1 every N steps")
     args = ap.parse_args(argv)
@@ -112,7 +113,7 @@ def main(argv=None):
                                    lr=args.lr, seed=args.seed, progress=False,
                                    log_path=out / f"{family}_{args.tag}log.csv", callback=curve if args.eval_every else None,
                                    callback_every=args.eval_every,
-                                   augment_shift=args.shift)
+                                   augment_shift=args.shift, loss=args.loss)
         t = time.perf_counter()
         recall = t2i_recall_at_1(model, test_pil, test_caps, test_images["image_id"].tolist())
         eval_s = time.perf_counter() - t
@@ -126,7 +127,7 @@ def main(argv=None):
             **{k: summary[k] for k in ("train_seconds", "seconds_per_step", "loss_first10", "loss_last10",
                                        "logit_scale", "logit_bias", "epochs")},
             "t2i_R@1": {k: round(v, 3) for k, v in recall.items()},
-            "size": json.loads(args.size), "shift": args.shift,
+            "size": json.loads(args.size), "shift": args.shift, "loss": args.loss,
             **({"curve": {c["step"]: c["result"] for c in summary["callbacks"]}} if args.eval_every else {}),
         }), flush=True)
 

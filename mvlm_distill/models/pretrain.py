@@ -141,7 +141,8 @@ def make_loss(family: str):
 def pretrain_teacher(model: VisionLanguageModel, images, pairs: list[tuple[int, str]], *, steps: int,
                      batch_size: int, lr: float, seed: int, log_path=None, progress: bool = True,
                      warmup: int | None = None, weight_decay: float = 0.1, log_every: int = 10,
-                     callback=None, callback_every: int = 0, augment_shift: int = 0) -> dict:
+                     callback=None, callback_every: int = 0, augment_shift: int = 0,
+                     loss: str | None = None) -> dict:
     """Train ``model`` in place on ``pairs`` (image index into ``images``, caption text).
 
     ``images`` is a list of PIL images or ``model.preprocess`` output for all of them.
@@ -174,7 +175,10 @@ def pretrain_teacher(model: VisionLanguageModel, images, pairs: list[tuple[int, 
         used = int(tokens["attention_mask"].sum(1).max())
         tokens = {k: v[:, :used] for k, v in tokens.items()}
 
-    loss_fn = make_loss(model.family)
+    loss_kind = loss or model.family  # "clip" or "siglip2"; a diagnostic override of the family's loss
+    if loss_kind not in ("clip", "siglip2"):
+        raise ValueError(f"pretrain_teacher: loss {loss!r} is not 'clip' or 'siglip2'")
+    loss_fn = make_loss(loss_kind)
     warmup = max(1, steps // 10) if warmup is None else max(1, int(warmup))
     for p in unique_parameters(model.model):
         p.requires_grad_(True)
@@ -193,17 +197,17 @@ def pretrain_teacher(model: VisionLanguageModel, images, pairs: list[tuple[int, 
         img = model.encode_image(shift_pixels(_index_pixels(pixels, image_idx[batch]), augment_shift, g))
         txt = model.encode_text({k: v[text_idx[batch]] for k, v in tokens.items()})
         scale = scale_p.exp()
-        if model.family == "clip":
-            loss = loss_fn(img, txt, scale)
+        if loss_kind == "clip":
+            loss_value = loss_fn(img, txt, scale)
         else:
-            loss = loss_fn(img, txt, scale, bias_p)
+            loss_value = loss_fn(img, txt, scale, bias_p)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        loss_value.backward()
         opt.step()
-        if model.family == "clip":
+        if loss_kind == "clip":
             with torch.no_grad():
                 scale_p.clamp_(0, math.log(100))
-        losses.append(float(loss.detach()))
+        losses.append(float(loss_value.detach()))
         elapsed = time.perf_counter() - t0
         if step % log_every == 0 or step == steps - 1:
             row = {"step": step + 1, "lr": cur_lr, "loss": losses[-1], "logit_scale": model.logit_scale,

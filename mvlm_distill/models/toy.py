@@ -57,6 +57,8 @@ DEFAULT_SIZE: dict = {
     "image_size": 32,
     "embed_dim": 128,
     "context_length": 32,
+    "init_logit_scale": 10.0,    # siglip2 only (exp'd); clip keeps open_clip's 1/0.07
+    "init_logit_bias": -10.0,    # siglip2 only
 }
 
 
@@ -192,9 +194,9 @@ def build_toy_siglip2(tokenizer_dir, size: dict, seed: int, name: str = "toy-sig
     config = Siglip2Config(text_config=text_config, vision_config=vision_config)
     torch.manual_seed(seed)
     model = Siglip2Model(config)
-    with torch.no_grad():  # SigLIP's initialisation: t' = log 10, b = -10
-        model.logit_scale.fill_(math.log(10.0))
-        model.logit_bias.fill_(-10.0)
+    with torch.no_grad():  # SigLIP's initialisation: t' = log 10, b = -10 (configurable)
+        model.logit_scale.fill_(math.log(float(size["init_logit_scale"])))
+        model.logit_bias.fill_(float(size["init_logit_bias"]))
     image_processor = Siglip2ImageProcessor(patch_size=int(size["patch_size"]), max_num_patches=n_patches)
     return TransformersModel("siglip2", model, tok, image_processor, ctx,
                              meta={"name": name, "source": "toy", "seed": seed, "size": size})

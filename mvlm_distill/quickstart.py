@@ -1,0 +1,109 @@
+"""The study core in one process, without Snakemake: pretrain a toy teacher, distil one student,
+print per-language text-to-image retrieval of teacher, init and student.
+
+    python -m mvlm_distill.quickstart --family clip --method ED --out /tmp/quickstart
+
+Uses the same package functions as the workflow's rules, with a smaller default budget
+(the workflow is what runs the study; this is for trying a loss or a model change quickly).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from mvlm_distill.config import check_config, load_yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run(out: Path, family: str, method: str, teacher_steps: int, distill_steps: int, n_train: int) -> None:
+    import pandas as pd
+    import torch
+
+    from mvlm_distill.data import lexicon
+    from mvlm_distill.data.formats import read_benchmark
+    from mvlm_distill.data.synthetic import generate_benchmark, select_by_language
+    from mvlm_distill.distill.embed import corpus_items, encode_images, encode_texts, encode_tokens, tokenize_texts
+    from mvlm_distill.distill.losses import build_loss
+    from mvlm_distill.distill.trainer import TrainingCorpus, TrainingSettings, distill
+    from mvlm_distill.evaluate.retrieval import metrics_from_ranks, t2i_ranks
+    from mvlm_distill.models import build_student, build_toy_teacher, build_toy_tokenizer, pretrain_teacher
+
+    torch.set_num_threads(1)
+    cfg = check_config(load_yaml(REPO / "config.yaml"), base_dir=REPO)
+    spec = next(m for m in cfg["models"] if m["family"] == family)
+    pre, dist = cfg["teacher_pretraining"], cfg["distillation"]
+
+    bench_dir = out / "data"
+    if not (bench_dir / "meta.json").exists():
+        generate_benchmark(bench_dir, seed=0, n_images={"train": n_train, "val": 50, "test": 300})
+    bench = read_benchmark(bench_dir)
+    train = bench.split_captions("train")
+    pairs = select_by_language(train, pre["language_fraction"], seed=0)
+    pieces = sorted({p for lang in bench.languages for p in lexicon.surface_forms(lang)})
+    build_toy_tokenizer(pairs["text"].tolist(), pieces, out / "tokenizer")
+    teacher = build_toy_teacher(family, out / "tokenizer", spec.get("toy", {}), pre["seed"])
+    image_ids = sorted(set(pairs["image_id"]))
+    index = {i: k for k, i in enumerate(image_ids)}
+    from mvlm_distill.data.formats import load_image
+
+    images = [load_image(bench.image_path(i)) for i in image_ids]
+    pretrain_teacher(teacher, images, [(index[i], t) for i, t in zip(pairs["image_id"], pairs["text"])],
+                     steps=teacher_steps, batch_size=pre["batch_size"], lr=pre["lr"], seed=pre["seed"])
+
+    items = corpus_items(bench.captions, select_by_language(train, dist["language_fraction"], seed=0))
+    text = bench.captions.set_index("caption_id")["text"]
+    tok_x = tokenize_texts(teacher, text.loc[items["caption_id"]].tolist())
+    tok_e = tokenize_texts(teacher, text.loc[items["english_caption_id"]].tolist())
+    corpus = TrainingCorpus(
+        item_ids=items["caption_id"].tolist(),
+        input_ids=tok_x["input_ids"], attention_mask=tok_x["attention_mask"],
+        english_input_ids=tok_e["input_ids"], english_attention_mask=tok_e["attention_mask"],
+        teacher_text=torch.from_numpy(encode_tokens(teacher, tok_x, 256, "cpu")),
+        teacher_english=torch.from_numpy(encode_tokens(teacher, tok_e, 256, "cpu")),
+        image=torch.from_numpy(encode_images(teacher, [bench.image_path(i) for i in items["image_id"]], 256)),
+    )
+    init = build_student(teacher, spec["student_layers"])
+    student = build_student(teacher, spec["student_layers"])
+    settings = TrainingSettings(steps=distill_steps, batch_size=dist["batch_size"], lr=dist["lr"],
+                                warmup_steps=dist["warmup_steps"], seed=0)
+    distill(student, corpus, build_loss(cfg["methods"][method], family, **dist["temperatures"]), settings,
+            logit_scale=teacher.logit_scale, logit_bias=teacher.logit_bias, family=family,
+            state_dir=out / "state", log_path=out / "loss_log.csv")
+
+    test_images = bench.images[bench.images["split"] == "test"]["image_id"].tolist()
+    image_emb = encode_images(teacher, [bench.image_path(i) for i in test_images], 256)
+    row = {i: k for k, i in enumerate(test_images)}
+    table = []
+    for name, model in (("teacher", teacher), ("init", init), (method, student)):
+        for lang in bench.languages:
+            caps = bench.split_captions("test", lang)
+            ranks = t2i_ranks(encode_texts(model, caps["text"].tolist(), 256) @ image_emb.T,
+                              caps["image_id"].map(row).to_numpy())
+            m = metrics_from_ranks(ranks, "t2i")
+            table.append({"row": name, "language": lang, "R@1": m["R@1"], "R@10": m["R@10"]})
+    frame = pd.DataFrame(table)
+    for metric in ("R@1", "R@10"):
+        wide = frame.pivot(index="row", columns="language", values=metric)[bench.languages]
+        wide["mean"] = wide.mean(axis=1)
+        print(f"\ntext-to-image {metric} ({family}, {len(test_images)} test images)")
+        print(wide.loc[["teacher", "init", method]].round(3).to_string())
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--family", choices=["clip", "siglip2"], default="clip")
+    parser.add_argument("--method", default="ED", help="a method of config.yaml (FD, ED, SD, MCL, DR, DR+ED)")
+    parser.add_argument("--teacher-steps", type=int, default=300)
+    parser.add_argument("--distill-steps", type=int, default=100)
+    parser.add_argument("--train-images", type=int, default=3000)
+    parser.add_argument("--out", type=Path, default=None, help="work folder (default: a temporary one)")
+    args = parser.parse_args(argv)
+    out = args.out or Path(tempfile.mkdtemp(prefix="mvlm-quickstart-"))
+    run(out, args.family, args.method, args.teacher_steps, args.distill_steps, args.train_images)
+
+
+if __name__ == "__main__":
+    main()
