@@ -182,7 +182,9 @@ def run(work: Path, *, families=("clip",), repeats: int = 1, setup: dict | None 
                 results[variant].append((wall, cpu, *out))
                 log(f"  evaluate {family} {variant} repeat {r}: {wall:.2f} s wall, {cpu:.2f} s CPU, "
                     f"{out[0].images} images encoded, {out[0].texts} texts encoded")
-        best = {v: min(res, key=lambda x: x[0]) for v, res in results.items()}
+        best = {v: min(res, key=lambda x: x[0]) for v, res in results.items()}  # phases of the fastest repeat
+        best_cpu = {v: min(x[1] for x in res) for v, res in results.items()}
+        best = {v: (b[0], best_cpu[v], *b[2:]) for v, b in best.items()}
         identical = all(_same_ranks(best["ours"][4], best[v][4]) for v in variants)
         n_languages = len(best["ours"][4])
         text_file = d / "texts.npz"

@@ -59,6 +59,8 @@ def main(argv=None):
     ap.add_argument("--fractions", default=json.dumps(DEFAULT_FRACTIONS))
     ap.add_argument("--shift", type=int, default=0, help="augment_shift (pixels)")
     ap.add_argument("--loss", default=None, help="override the family's loss (clip | siglip2)")
+    ap.add_argument("--pad-left", action="store_true", help="diagnostic: left-pad captions (siglip2)")
+    ap.add_argument("--no-mask", action="store_true", help="diagnostic: no text attention mask (siglip2)")
     ap.add_argument("--tag", default="", help="prefix of the loss log file name")
     ap.add_argument("--eval-every", type=int, default=0, help="also report mean test R@1 every N steps")
     args = ap.parse_args(argv)
@@ -95,6 +97,10 @@ def main(argv=None):
     families = ["clip", "siglip2"] if args.family == "both" else [args.family]
     for family in families:
         model = build_toy_teacher(family, tok_dir, json.loads(args.size), seed=args.seed)
+        if args.pad_left:
+            model.tokenizer.padding_side = "left"
+        if args.no_mask:
+            model.uses_attention_mask = False
         t = time.perf_counter()
         pixels = preprocess_all(model, train_pil)
         prep_s = time.perf_counter() - t
@@ -127,7 +133,7 @@ def main(argv=None):
             **{k: summary[k] for k in ("train_seconds", "seconds_per_step", "loss_first10", "loss_last10",
                                        "logit_scale", "logit_bias", "epochs")},
             "t2i_R@1": {k: round(v, 3) for k, v in recall.items()},
-            "size": json.loads(args.size), "shift": args.shift, "loss": args.loss,
+            "size": json.loads(args.size), "shift": args.shift, "loss": args.loss, "pad_left": args.pad_left, "no_mask": args.no_mask,
             **({"curve": {c["step"]: c["result"] for c in summary["callbacks"]}} if args.eval_every else {}),
         }), flush=True)
 
