@@ -170,8 +170,8 @@ def pretrain_teacher(model: VisionLanguageModel, images, pairs: list[tuple[int, 
     if int(image_idx.max()) >= n_images or int(image_idx.min()) < 0:
         raise ValueError(f"pretrain_teacher: image index out of range 0..{n_images - 1}")
     # trim padding columns no caption uses: same results, fewer token positions to compute
-    # (only for families whose pooling ignores padding positions)
-    if model.family == "clip":
+    # (only for an open_clip HF text tower, whose mean pooler ignores padding positions)
+    if getattr(model, "is_hf_text", False):
         used = int(tokens["attention_mask"].sum(1).max())
         tokens = {k: v[:, :used] for k, v in tokens.items()}
 

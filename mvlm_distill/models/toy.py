@@ -59,6 +59,7 @@ DEFAULT_SIZE: dict = {
     "context_length": 32,
     "init_logit_scale": 10.0,    # siglip2 only (exp'd); clip keeps open_clip's 1/0.07
     "init_logit_bias": -10.0,    # siglip2 only
+    "init_std": None,            # siglip2 only: None = the library's own initialisation
 }
 
 
@@ -194,6 +195,15 @@ def build_toy_siglip2(tokenizer_dir, size: dict, seed: int, name: str = "toy-sig
     config = Siglip2Config(text_config=text_config, vision_config=vision_config)
     torch.manual_seed(seed)
     model = Siglip2Model(config)
+    if size["init_std"]:  # BERT-style: every weight matrix and embedding ~ N(0, init_std), biases 0
+        with torch.no_grad():
+            for module in model.modules():
+                if isinstance(module, (torch.nn.Linear, torch.nn.Embedding)):
+                    module.weight.normal_(0.0, float(size["init_std"]))
+                    if getattr(module, "bias", None) is not None:
+                        module.bias.zero_()
+                elif isinstance(module, torch.nn.MultiheadAttention):
+                    module.in_proj_weight.normal_(0.0, float(size["init_std"]))
     with torch.no_grad():  # SigLIP's initialisation: t' = log 10, b = -10 (configurable)
         model.logit_scale.fill_(math.log(float(size["init_logit_scale"])))
         model.logit_bias.fill_(float(size["init_logit_bias"]))
