@@ -16,7 +16,7 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 def plan(*args, cwd=REPO):
     """Job counts per rule of a dry run (no data, no network)."""
     proc = subprocess.run(
-        SNAKEMAKE + ["-n", "--quiet", "rules", "--cores", "1", *args],
+        SNAKEMAKE + ["-n", "--forceall", "--quiet", "rules", "--cores", "1", *args],
         cwd=cwd, capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -61,6 +61,12 @@ def test_subset_of_languages_from_the_command_line():
     counts = plan("--config", "languages=[de,th]")
     assert counts["score_language"] == 2 * 8 * 2
     assert counts["distill"] == 12  # the students do not depend on the evaluated languages
+
+
+def test_more_seeds_from_the_command_line():
+    counts = plan("--config", "seeds=[0,1]")
+    assert counts["distill"] == 2 * 6 * 2
+    assert counts["pretrain_teacher"] == 2
 
 
 def test_lint_is_clean():

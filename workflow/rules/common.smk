@@ -20,6 +20,12 @@ if workflow.config_settings.configfiles:
     config.clear()
     config.update(copy.deepcopy(workflow.config_settings.overwrite_config))
 
+# `--config seeds=[0,1]` arrives as strings; seeds are the one list of numbers a user sets that way.
+if isinstance(config.get("seeds"), list):
+    config["seeds"] = [
+        int(s) if isinstance(s, str) and s.isdigit() else s for s in config["seeds"]
+    ]
+
 # Validate before any job is planned: one sentence naming the key, no traceback.
 try:
     config = check_config(
