@@ -17,6 +17,17 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
     assert target.read_text() == "whole"
 
 
+def test_atomic_outputs_get_ordinary_permissions(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        write_text(tmp_path / "report.html", "x")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "report.html").stat().st_mode & 0o777 == 0o644
+
+
 def test_embeddings_round_trip_without_pickle(tmp_path):
     path = tmp_path / "e.npz"
     emb = np.random.default_rng(0).normal(size=(3, 4)).astype(np.float32)
