@@ -25,9 +25,9 @@ def run(out: Path, family: str, method: str, teacher_steps: int, distill_steps: 
     from mvlm_distill.data import lexicon
     from mvlm_distill.data.formats import read_benchmark
     from mvlm_distill.data.synthetic import generate_benchmark, select_by_language
-    from mvlm_distill.distill.embed import corpus_items, encode_images, encode_texts, encode_tokens, tokenize_texts
+    from mvlm_distill.distill.embed import corpus_items, encode_images, encode_texts
     from mvlm_distill.distill.losses import build_loss
-    from mvlm_distill.distill.trainer import TrainingCorpus, TrainingSettings, distill
+    from mvlm_distill.distill.trainer import TrainingSettings, corpus_in_memory, distill
     from mvlm_distill.evaluate.retrieval import metrics_from_ranks, t2i_ranks
     from mvlm_distill.models import build_student, build_toy_teacher, build_toy_tokenizer, pretrain_teacher
 
@@ -54,17 +54,7 @@ def run(out: Path, family: str, method: str, teacher_steps: int, distill_steps: 
                      steps=teacher_steps, batch_size=pre["batch_size"], lr=pre["lr"], seed=pre["seed"])
 
     items = corpus_items(bench.captions, select_by_language(train, dist["language_fraction"], seed=0))
-    text = bench.captions.set_index("caption_id")["text"]
-    tok_x = tokenize_texts(teacher, text.loc[items["caption_id"]].tolist())
-    tok_e = tokenize_texts(teacher, text.loc[items["english_caption_id"]].tolist())
-    corpus = TrainingCorpus(
-        item_ids=items["caption_id"].tolist(),
-        input_ids=tok_x["input_ids"], attention_mask=tok_x["attention_mask"],
-        english_input_ids=tok_e["input_ids"], english_attention_mask=tok_e["attention_mask"],
-        teacher_text=torch.from_numpy(encode_tokens(teacher, tok_x, 256, "cpu")),
-        teacher_english=torch.from_numpy(encode_tokens(teacher, tok_e, 256, "cpu")),
-        image=torch.from_numpy(encode_images(teacher, [bench.image_path(i) for i in items["image_id"]], 256)),
-    )
+    corpus = corpus_in_memory(teacher, bench, items, 256)
     init = build_student(teacher, spec["student_layers"])
     student = build_student(teacher, spec["student_layers"])
     settings = TrainingSettings(steps=distill_steps, batch_size=dist["batch_size"], lr=dist["lr"],

@@ -14,9 +14,9 @@ from safetensors.torch import save_file
 from mvlm_distill.data import lexicon
 from mvlm_distill.data.formats import read_benchmark
 from mvlm_distill.data.synthetic import generate_benchmark, select_by_language
-from mvlm_distill.distill.embed import corpus_items, encode_images, encode_tokens, tokenize_texts
+from mvlm_distill.distill.embed import corpus_items
 from mvlm_distill.distill.losses import build_loss
-from mvlm_distill.distill.trainer import TrainingCorpus, TrainingSettings, distill
+from mvlm_distill.distill.trainer import TrainingSettings, corpus_in_memory, distill
 from mvlm_distill.models import build_student, build_toy_teacher, build_toy_tokenizer
 
 SIZE = {"width": 32, "heads": 2, "layers": 4, "vision_layers": 1, "context_length": 24}
@@ -33,18 +33,7 @@ def main(workdir: Path, steps: int) -> None:
     pieces = sorted({p for lang in bench.languages for p in lexicon.surface_forms(lang)})
     build_toy_tokenizer(captions["text"].tolist(), pieces, workdir / "tokenizer")
     teacher = build_toy_teacher("clip", workdir / "tokenizer", SIZE, seed=0)
-    text = bench.captions.set_index("caption_id")["text"]
-    tok_x = tokenize_texts(teacher, text.loc[items["caption_id"]].tolist())
-    tok_e = tokenize_texts(teacher, text.loc[items["english_caption_id"]].tolist())
-    images = encode_images(teacher, [bench.image_path(i) for i in items["image_id"]], 64)
-    corpus = TrainingCorpus(
-        item_ids=items["caption_id"].tolist(),
-        input_ids=tok_x["input_ids"], attention_mask=tok_x["attention_mask"],
-        english_input_ids=tok_e["input_ids"], english_attention_mask=tok_e["attention_mask"],
-        teacher_text=torch.from_numpy(encode_tokens(teacher, tok_x, 64, "cpu")),
-        teacher_english=torch.from_numpy(encode_tokens(teacher, tok_e, 64, "cpu")),
-        image=torch.from_numpy(images),
-    )
+    corpus = corpus_in_memory(teacher, bench, items, 64)
     student = build_student(teacher, [0, 2])
     settings = TrainingSettings(steps=steps, batch_size=16, lr=1e-3, warmup_steps=3, checkpoint_every=5, seed=0)
     print("training", flush=True)

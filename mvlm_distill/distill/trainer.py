@@ -288,3 +288,23 @@ def load_training_corpus(items_path, teacher_text_path, tokens_path, images_path
         teacher_english=as_t(text[e]),
         image=as_t(image[im]),
     )
+
+
+def corpus_in_memory(teacher, bench, items, batch_size: int = 256) -> TrainingCorpus:
+    """The same tensors as the workflow's caches, computed in this process (quickstart, tests)."""
+    from mvlm_distill.distill.embed import encode_images, encode_tokens, tokenize_texts
+
+    text = bench.captions.set_index("caption_id")["text"]
+    tok_x = tokenize_texts(teacher, text.loc[items["caption_id"]].tolist())
+    tok_e = tokenize_texts(teacher, text.loc[items["english_caption_id"]].tolist())
+    images = encode_images(teacher, [bench.image_path(i) for i in items["image_id"]], batch_size)
+    return TrainingCorpus(
+        item_ids=items["caption_id"].tolist(),
+        input_ids=tok_x["input_ids"],
+        attention_mask=tok_x["attention_mask"],
+        english_input_ids=tok_e["input_ids"],
+        english_attention_mask=tok_e["attention_mask"],
+        teacher_text=torch.from_numpy(encode_tokens(teacher, tok_x, batch_size, "cpu")),
+        teacher_english=torch.from_numpy(encode_tokens(teacher, tok_e, batch_size, "cpu")),
+        image=torch.from_numpy(images),
+    )
