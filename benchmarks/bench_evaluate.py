@@ -94,7 +94,9 @@ def ours(root: Path, teacher_dir: Path, student_dir: Path, work: Path, split: st
     # score_language: once per language, from the two files (no model)
     t = time.perf_counter()
     for language in bench.languages:
-        bench_l = read_benchmark(root)  # each scoring job reads the benchmark itself
+        # each scoring job reads the benchmark itself, unvalidated as workflow/scripts/score_language.py
+        # does (validated upstream, when written and by embed_texts)
+        bench_l = read_benchmark(root, validate=False)
         r, _metrics, _consistency = score_row_language(bench_l, work / "texts.npz", work / "images.npz",
                                                        language=language, split=split, n_boot=N_BOOT)
         ranks[language] = r

@@ -61,6 +61,7 @@ def main(argv=None):
     ap.add_argument("--loss", default=None, help="override the family's loss (clip | siglip2)")
     ap.add_argument("--pad-left", action="store_true", help="diagnostic: left-pad captions (siglip2)")
     ap.add_argument("--no-mask", action="store_true", help="diagnostic: no text attention mask (siglip2)")
+    ap.add_argument("--n-train", type=int, default=6000, help="train images of the generated benchmark")
     ap.add_argument("--tag", default="", help="prefix of the loss log file name")
     ap.add_argument("--eval-every", type=int, default=0, help="also report mean test R@1 every N steps")
     args = ap.parse_args(argv)
@@ -77,7 +78,7 @@ def main(argv=None):
     out = Path(args.out)
     data = out / "data"
     if not (data / "meta.json").exists():
-        generate_benchmark(data, seed=0)
+        generate_benchmark(data, seed=0, n_images={"train": args.n_train, "val": 500, "test": 500})
     bench = read_benchmark(data)
     train_images = bench.split_images("train")
     test_images = bench.split_images("test")
@@ -133,7 +134,7 @@ def main(argv=None):
             **{k: summary[k] for k in ("train_seconds", "seconds_per_step", "loss_first10", "loss_last10",
                                        "logit_scale", "logit_bias", "epochs")},
             "t2i_R@1": {k: round(v, 3) for k, v in recall.items()},
-            "size": json.loads(args.size), "shift": args.shift, "loss": args.loss, "pad_left": args.pad_left, "no_mask": args.no_mask,
+            "size": json.loads(args.size), "shift": args.shift, "n_train": len(train_images), "loss": args.loss, "pad_left": args.pad_left, "no_mask": args.no_mask,
             **({"curve": {c["step"]: c["result"] for c in summary["callbacks"]}} if args.eval_every else {}),
         }), flush=True)
 

@@ -75,3 +75,25 @@ def test_short_run_lowers_the_loss(tmp_path):
                    family="clip", state_dir=tmp_path / "state", log_path=tmp_path / "log.csv", progress=False)
     assert rows[-1]["total"] < rows[0]["total"]
     assert (tmp_path / "log.csv").read_text().splitlines()[0] == "step,lr,FD,total"
+
+
+class _NanGradientStudent(_TinyStudent):
+    """Finite outputs, NaN gradients: 0 * sqrt(w - w) is 0 forward, 0 * inf backward."""
+
+    def encode_text(self, tokens):
+        emb = self.text_encoder(tokens["input_ids"][:, 0])
+        w = self.text_encoder.weight[0, 0]
+        return torch.nn.functional.normalize(emb + 0.0 * torch.sqrt(w - w), dim=-1)
+
+
+def test_non_finite_gradient_stops_before_the_update(tmp_path):
+    student = _NanGradientStudent()
+    before = student.text_encoder.weight.detach().clone()
+    settings = TrainingSettings(steps=3, batch_size=8, lr=1e-2)
+    with pytest.raises(FloatingPointError) as err:
+        distill(student, _corpus(), build_loss({"FD": 1.0}), settings, logit_scale=10.0, logit_bias=None,
+                family="clip", state_dir=tmp_path / "state", log_path=tmp_path / "log.csv", progress=False)
+    message = str(err.value)
+    assert "step 0" in message and "gradient norm" in message and "c" in message
+    assert torch.equal(student.text_encoder.weight.detach(), before), "the non-finite update must not be applied"
+    assert not (tmp_path / "log.csv").exists()

@@ -175,7 +175,7 @@ def _validate(root: Path, images: pd.DataFrame, captions: pd.DataFrame,
         raise BenchmarkError(
             f"{cpath}: caption {captions['caption_id'][empty_text].iloc[0]!r} has empty text."
         )
-    image_split = dict(zip(images["image_id"], images["split"]))
+    image_split = dict(zip(images["image_id"].tolist(), images["split"].tolist()))
     unknown = ~captions["image_id"].isin(image_split.keys())
     if unknown.any():
         ids = list(dict.fromkeys(captions["image_id"][unknown]))
@@ -187,11 +187,12 @@ def _validate(root: Path, images: pd.DataFrame, captions: pd.DataFrame,
             f"{cpath}: caption {row['caption_id']!r} has split {row['split']!r} but its image "
             f"{row['image_id']!r} is in split {image_split[row['image_id']]!r}."
         )
-    unlisted = sorted(set(captions["language"]) - set(languages))
+    unlisted = sorted(set(captions["language"].unique()) - set(languages))
     if unlisted:
         raise BenchmarkError(f"{cpath}: language {_fmt_ids(unlisted)} is not listed in meta.json languages.")
     # a language needs captions or VQA questions (xGQA and MaXM have questions only)
-    present = set(captions["language"]) | (set(vqa["language"]) if vqa is not None and "language" in vqa else set())
+    present = set(captions["language"].unique()) | (
+        set(vqa["language"].unique()) if vqa is not None and "language" in vqa else set())
     empty_langs = [lang for lang in languages if lang not in present]
     if empty_langs:
         raise BenchmarkError(
@@ -211,10 +212,10 @@ def _validate(root: Path, images: pd.DataFrame, captions: pd.DataFrame,
     if unknown.any():
         ids = list(dict.fromkeys(vqa["image_id"][unknown]))
         raise BenchmarkError(f"{vpath}: image_id {_fmt_ids(ids)} is not in images.csv.")
-    unlisted = sorted(set(vqa["language"]) - set(languages))
+    unlisted = sorted(set(vqa["language"].unique()) - set(languages))
     if unlisted:
         raise BenchmarkError(f"{vpath}: language {_fmt_ids(unlisted)} is not listed in meta.json languages.")
-    for qid, ans, cands in zip(vqa["question_id"], vqa["answer"], vqa["candidates"]):
+    for qid, ans, cands in zip(vqa["question_id"].tolist(), vqa["answer"].tolist(), vqa["candidates"].tolist()):
         if not isinstance(cands, list) or not cands or not all(isinstance(c, str) for c in cands):
             raise BenchmarkError(f"{vpath}: candidates of question {qid!r} must be a non-empty list of strings.")
         if ans not in cands:
@@ -236,7 +237,8 @@ def _as_str_frame(frame: pd.DataFrame, columns: list[str], skip: tuple[str, ...]
 
 def _parse_candidates(vqa: pd.DataFrame, path: Path) -> pd.DataFrame:
     parsed = []
-    for qid, raw in zip(vqa["question_id"], vqa["candidates"]):
+    # plain lists first: element access on pandas' (Arrow-backed) string columns is slow
+    for qid, raw in zip(vqa["question_id"].tolist(), vqa["candidates"].tolist()):
         if isinstance(raw, (list, tuple)):
             parsed.append([str(c) for c in raw])
             continue

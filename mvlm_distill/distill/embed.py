@@ -46,9 +46,20 @@ def encode_tokens(model, tokens: dict[str, torch.Tensor], batch_size: int, devic
 
 def encode_texts(model, texts: list[str], batch_size: int = 256, device="cpu") -> np.ndarray:
     """Encode each distinct text once (templated VQA prompts repeat a lot), in input order."""
-    unique, inverse = np.unique(np.asarray(texts, dtype=object).astype(str), return_inverse=True)
-    emb = encode_tokens(model, tokenize_texts(model, unique.tolist()), batch_size, device)
+    unique, inverse = _unique_texts(texts)
+    emb = encode_tokens(model, tokenize_texts(model, unique), batch_size, device)
     return emb[inverse]
+
+
+def _unique_texts(texts: list[str]) -> tuple[list[str], np.ndarray]:
+    """``np.unique(texts, return_inverse=True)`` for strings (sorted distinct texts and each text's
+    position among them), hashing first so that only the distinct texts are sorted."""
+    texts = [t if isinstance(t, str) else str(t) for t in texts]
+    first = dict.fromkeys(texts)
+    unique = sorted(first)  # code-point order, as numpy sorts its unicode arrays
+    position = dict(zip(unique, range(len(unique))))
+    inverse = np.fromiter((position[t] for t in texts), dtype=np.intp, count=len(texts))
+    return unique, inverse
 
 
 def encode_images(model, paths: list, batch_size: int = 256, device="cpu") -> np.ndarray:
@@ -99,8 +110,9 @@ def evaluation_texts(captions: pd.DataFrame, vqa: pd.DataFrame | None, prompt=vq
     ids = captions["caption_id"].tolist()
     texts = captions["text"].tolist()
     if vqa is not None and len(vqa):
-        for row in vqa.itertuples(index=False):
-            for j, candidate in enumerate(row.candidates):
-                ids.append(f"{row.question_id}::{j}")
-                texts.append(prompt(row.language, row.question, candidate))
+        columns = [vqa[c].tolist() for c in ("question_id", "language", "question", "candidates")]
+        for question_id, language, question, candidates in zip(*columns):
+            for j, candidate in enumerate(candidates):
+                ids.append(f"{question_id}::{j}")
+                texts.append(prompt(language, question, candidate))
     return ids, texts

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from mvlm_distill.evaluate.consistency import consistency
-from mvlm_distill.evaluate.score import metrics_table, score_language
+from mvlm_distill.evaluate.score import IdIndex, metrics_table, score_language
 from mvlm_distill.data.formats import benchmark_checksum
 from mvlm_distill.io import CacheMismatchError, load_embeddings
 
 PROJECTION_SAMPLE = 60  # parallel caption groups kept for the 2-D projection in the index report
-
-
-def _rows(ids: list[str], wanted) -> np.ndarray:
-    index = {cid: i for i, cid in enumerate(ids)}
-    return np.array([index[c] for c in wanted], dtype=int)
 
 
 def score_row_language(bench, texts_path, images_path, *, language: str, split: str, n_boot: int, seed: int = 0):
@@ -33,18 +27,18 @@ def score_row_language(bench, texts_path, images_path, *, language: str, split: 
     vqa = None
     if bench.vqa is not None:
         vqa = bench.vqa[bench.vqa["language"] == language]
-    ranks = score_language(text_emb, text_ids, image_emb, image_ids, captions, vqa)
+    text_index = IdIndex(text_ids)  # one pass over the file's ids, shared by every lookup below
+    ranks = score_language(text_emb, text_ids, image_emb, image_ids, captions, vqa, text_index=text_index)
     metrics = metrics_table(ranks, n_boot=n_boot, seed=seed)
     consistency_rows = pd.DataFrame(columns=["language", "metric", "value"])
     if language != "en":
-        pairs = parallel_pairs(bench.split_captions(split, language), bench.split_captions(split, "en"))
+        pairs = parallel_pairs(captions, bench.split_captions(split, "en"))
         if len(pairs):
-            image_row = {iid: i for i, iid in enumerate(image_ids)}
             values = consistency(
-                text_emb[_rows(text_ids, pairs["caption_id"])],
-                text_emb[_rows(text_ids, pairs["caption_id_en"])],
+                text_emb[text_index.rows(pairs["caption_id"])],
+                text_emb[text_index.rows(pairs["caption_id_en"])],
                 image_emb,
-                np.array([image_row[i] for i in pairs["image_id"]]),
+                IdIndex(image_ids, "image").rows(pairs["image_id"]),
             )
             consistency_rows = pd.DataFrame(
                 {"language": language, "metric": list(values), "value": list(values.values())}
@@ -70,7 +64,8 @@ def cluster_row(bench, texts_path, *, split: str, languages: list[str], seed: in
     complete = captions.groupby("parallel_id")["language"].nunique()
     groups = sorted(complete[complete == len(set(captions["language"]))].index)
     captions = captions[captions["parallel_id"].isin(groups)]
-    emb = text_emb[_rows(text_ids, captions["caption_id"])]
+    text_index = IdIndex(text_ids)
+    emb = text_emb[text_index.rows(captions["caption_id"])]
     values = clustering(emb, captions["image_id"].to_numpy(), captions["language"].to_numpy(), seed=seed)
     table = pd.DataFrame({"metric": list(values), "value": list(values.values())})
     sample = captions[captions["parallel_id"].isin(groups[:PROJECTION_SAMPLE])]
@@ -79,4 +74,4 @@ def cluster_row(bench, texts_path, *, split: str, languages: list[str], seed: in
         "parallel_ids": sample["parallel_id"].tolist(),
         "fingerprint": meta.get("fingerprint"),
     }
-    return table, (text_emb[_rows(text_ids, sample["caption_id"])], sample["caption_id"].tolist(), sample_meta)
+    return table, (text_emb[text_index.rows(sample["caption_id"])], sample["caption_id"].tolist(), sample_meta)

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .retrieval import METRICS, TASKS, i2t_ranks, metric_values, t2i_ranks
-from .stats import bootstrap_ci
+from .stats import bootstrap_cis
 from .vqa import vqa_ranks
 
 RANK_COLUMNS = ["task", "query_id", "rank", "n_candidates"]
@@ -34,16 +34,34 @@ def _normalise(x: np.ndarray) -> np.ndarray:
     return x / np.where(norms > 0, norms, 1.0)
 
 
-def _lookup(ids: Sequence[str], wanted: Iterable[str], what: str) -> np.ndarray:
-    position = {str(i): k for k, i in enumerate(ids)}
-    if len(position) != len(ids):
-        raise ValueError(f"duplicate {what} ids in the embedding file")
-    wanted = [str(w) for w in wanted]
-    missing = [w for w in wanted if w not in position]
-    if missing:
-        shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
-        raise KeyError(f"{len(missing)} {what} id(s) have no embedding: {shown}")
-    return np.fromiter((position[w] for w in wanted), dtype=np.int64, count=len(wanted))
+class IdIndex:
+    """The row of every id of an embedding file: built once, shared by all lookups into the file.
+
+    A benchmark's text file holds every caption and VQA prompt of all languages; building the
+    mapping once per file (not once per lookup) keeps a per-language job's indexing cost at one
+    pass over the ids.
+    """
+
+    def __init__(self, ids: Sequence[str], what: str = "text"):
+        self.what = what
+        self.position = dict(zip(map(str, ids), range(len(ids))))
+        if len(self.position) != len(ids):
+            raise ValueError(f"duplicate {what} ids in the embedding file")
+
+    def rows(self, wanted: Iterable[str], what: str | None = None) -> np.ndarray:
+        """Rows of ``wanted`` ids, in order; ``KeyError`` naming the ids without an embedding."""
+        what = what or self.what
+        if hasattr(wanted, "tolist"):  # pandas/numpy: one bulk conversion, not per-element access
+            wanted = wanted.tolist()
+        wanted = [w if isinstance(w, str) else str(w) for w in wanted]
+        position = self.position
+        try:
+            rows = [position[w] for w in wanted]
+        except KeyError:
+            missing = [w for w in wanted if w not in position]
+            shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+            raise KeyError(f"{len(missing)} {what} id(s) have no embedding: {shown}") from None
+        return np.asarray(rows, dtype=np.int64).reshape(len(wanted))
 
 
 def _parse_candidates(value) -> list[str]:
@@ -66,6 +84,7 @@ def score_language(
     vqa: pd.DataFrame | None = None,
     *,
     gallery_ids: Iterable[str] | None = None,
+    text_index: IdIndex | None = None,
 ) -> pd.DataFrame:
     """Per-query ranks of one language: t2i, i2t and (if ``vqa`` is given) vqa rows.
 
@@ -77,7 +96,8 @@ def score_language(
     ``image_ids``: pass the test images' ids when the file holds other splits.
     Gallery images without a caption in the language stay distractors for t2i
     but are not i2t queries. ``vqa``: the questions of the same language
-    (``question_id, image_id, answer, candidates``), or None.
+    (``question_id, image_id, answer, candidates``), or None. ``text_index``: an
+    ``IdIndex(text_ids)`` the caller already built (saves rebuilding it).
     """
     image_ids = [str(i) for i in image_ids]
     text_emb = np.asarray(text_embeddings)
@@ -90,7 +110,8 @@ def score_language(
 
     frames = []
     gallery = image_ids if gallery_ids is None else [str(g) for g in gallery_ids]
-    gallery_rows = _lookup(image_ids, gallery, "image")
+    image_index = IdIndex(image_ids, "image")
+    gallery_rows = image_index.rows(gallery)
     gallery_pos = {g: k for k, g in enumerate(gallery)}
     if len(captions):
         cap_img = captions["image_id"].astype(str).tolist()
@@ -99,7 +120,9 @@ def score_language(
             raise ValueError(f"{len(outside)} captioned image(s) not in the gallery: {', '.join(outside[:5])}")
         caption_image_index = np.fromiter((gallery_pos[i] for i in cap_img), dtype=np.int64, count=len(cap_img))
         caption_ids = captions["caption_id"].astype(str).tolist()
-        texts = _normalise(text_emb[_lookup(text_ids, caption_ids, "caption")])
+        if text_index is None:
+            text_index = IdIndex(text_ids)
+        texts = _normalise(text_emb[text_index.rows(caption_ids, "caption")])
         images = _normalise(image_emb[gallery_rows])
         sim = texts @ images.T  # one matrix for both directions
 
@@ -131,10 +154,12 @@ def score_language(
                 raise ValueError(f"question {qid}: answer {ans!r} is not among its candidates")
             answer_index.append(cands.index(ans))
         prompt_ids = [f"{qid}::{k}" for qid, cands in zip(question_ids, candidates) for k in range(len(cands))]
-        prompts = _normalise(text_emb[_lookup(text_ids, prompt_ids, "VQA prompt")])
+        if text_index is None:
+            text_index = IdIndex(text_ids)
+        prompts = _normalise(text_emb[text_index.rows(prompt_ids, "VQA prompt")])
         sizes = np.array([len(c) for c in candidates])
         groups = np.split(prompts, np.cumsum(sizes)[:-1])
-        q_images = _normalise(image_emb[_lookup(image_ids, vqa["image_id"].astype(str), "image")])
+        q_images = _normalise(image_emb[image_index.rows(vqa["image_id"])])
         ranks = vqa_ranks(q_images, groups, np.array(answer_index))
         frames.append(pd.DataFrame({"task": "vqa", "query_id": question_ids, "rank": ranks, "n_candidates": sizes}))
 
@@ -165,11 +190,13 @@ def metrics_table(ranks: pd.DataFrame, n_boot: int = 1000, seed: int = 0, level:
         r = ranks.loc[ranks["task"] == task, "rank"].to_numpy()
         if r.size == 0:
             continue
-        for metric in METRICS[task]:
-            values = metric_values(r, metric)
-            # bootstrap_resamples: 0 in the config skips the intervals (left empty)
-            low, high = bootstrap_ci(values, n_boot=n_boot, seed=seed, level=level) if n_boot else (np.nan, np.nan)
-            rows.append((task, metric, float(values.mean()), low, high, int(r.size)))
+        values = [metric_values(r, metric) for metric in METRICS[task]]
+        # bootstrap_resamples: 0 in the config skips the intervals (left empty); the task's
+        # metrics share the seeded resamples, drawn once (each interval = bootstrap_ci's)
+        intervals = (bootstrap_cis(values, n_boot=n_boot, seed=seed, level=level) if n_boot
+                     else [(np.nan, np.nan)] * len(values))
+        for metric, v, (low, high) in zip(METRICS[task], values, intervals):
+            rows.append((task, metric, float(v.mean()), low, high, int(r.size)))
     return pd.DataFrame(rows, columns=METRIC_COLUMNS)
 
 
@@ -179,4 +206,4 @@ def per_query_metric(ranks: pd.DataFrame, task: str, metric: str) -> pd.Series:
     return pd.Series(metric_values(sub["rank"].to_numpy(), metric), index=sub["query_id"].astype(str), name=metric)
 
 
-__all__ = ["score_language", "metrics_table", "per_query_metric", "RANK_COLUMNS", "METRIC_COLUMNS"]
+__all__ = ["score_language", "IdIndex", "metrics_table", "per_query_metric", "RANK_COLUMNS", "METRIC_COLUMNS"]

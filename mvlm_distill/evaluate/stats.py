@@ -26,24 +26,43 @@ def bootstrap_ci(per_query_values, n_boot: int = 1000, seed: int = 0, level: flo
     the ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles of the resampled
     means. ``(nan, nan)`` without queries.
     """
-    v = _values(per_query_values, "per_query_values")
+    return bootstrap_cis([per_query_values], n_boot=n_boot, seed=seed, level=level)[0]
+
+
+def bootstrap_cis(per_query_values: list, n_boot: int = 1000, seed: int = 0,
+                  level: float = 0.95) -> list[tuple[float, float]]:
+    """``bootstrap_ci`` of several per-query value vectors over the same queries, sharing the resamples.
+
+    Each vector's interval equals ``bootstrap_ci(vector, n_boot, seed, level)`` exactly (the
+    same seeded resamples of the queries); drawing them once serves every vector (e.g. all
+    metrics of one task).
+    """
+    vs = [_values(v, "per_query_values") for v in per_query_values]
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level!r}")
     if n_boot < 1:
         raise ValueError(f"n_boot must be >= 1, got {n_boot!r}")
-    n = v.size
+    if not vs:
+        return []
+    n = vs[0].size
+    if any(v.size != n for v in vs):
+        raise ValueError("per_query_values must all have one value per query")
     if n == 0:
-        return float("nan"), float("nan")
+        return [(float("nan"), float("nan"))] * len(vs)
     rng = np.random.default_rng(seed)
-    means = np.empty(n_boot)
+    means = np.empty((len(vs), n_boot))
     step = max(1, _BLOCK_CELLS // n)
     for start in range(0, n_boot, step):
         stop = min(n_boot, start + step)
         idx = rng.integers(0, n, size=(stop - start, n))
-        means[start:stop] = v[idx].mean(axis=1)
+        for k, v in enumerate(vs):
+            means[k, start:stop] = v[idx].mean(axis=1)
     alpha = (1.0 - level) / 2.0
-    low, high = np.quantile(means, [alpha, 1.0 - alpha])
-    return float(low), float(high)
+    out = []
+    for k in range(len(vs)):
+        low, high = np.quantile(means[k], [alpha, 1.0 - alpha])
+        out.append((float(low), float(high)))
+    return out
 
 
 def paired_test(a_values, b_values, n_perm: int = 10000, seed: int = 0) -> tuple[float, float]:
@@ -143,4 +162,4 @@ def adjust(p_values, method: str = "holm") -> np.ndarray:
     return CORRECTIONS[method](p_values)
 
 
-__all__ = ["bootstrap_ci", "paired_test", "holm", "benjamini_hochberg", "adjust", "CORRECTIONS"]
+__all__ = ["bootstrap_ci", "bootstrap_cis", "paired_test", "holm", "benjamini_hochberg", "adjust", "CORRECTIONS"]

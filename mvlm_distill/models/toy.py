@@ -21,6 +21,9 @@ Size config (``size_config`` keys, defaults in :data:`DEFAULT_SIZE`):
 ``vision_heads``    attention heads of the image transformer
 ``vision_mlp_ratio`` MLP hidden size / width in the image transformer
 ``patch_size``      image patch size (pixels)
+``vision_type``     clip only: ``vit`` (open_clip VisionTransformer) or ``resnet`` (open_clip
+                    ModifiedResNet; then ``vision_width`` is the stem width, ``vision_layers``
+                    the blocks per stage)
 ``image_size``      image side (pixels) the image tower is built for
 ``embed_dim``       joint embedding size (clip; siglip2's is ``vision_width`` by design)
 ``context_length``  token positions per caption (incl. ``<s>``/``</s>``)
@@ -59,7 +62,6 @@ DEFAULT_SIZE: dict = {
     "context_length": 32,
     "init_logit_scale": 10.0,    # siglip2 only (exp'd); clip keeps open_clip's 1/0.07
     "init_logit_bias": -10.0,    # siglip2 only
-    "init_std": None,            # siglip2 only: None = the library's own initialisation
 }
 
 
@@ -195,15 +197,6 @@ def build_toy_siglip2(tokenizer_dir, size: dict, seed: int, name: str = "toy-sig
     config = Siglip2Config(text_config=text_config, vision_config=vision_config)
     torch.manual_seed(seed)
     model = Siglip2Model(config)
-    if size["init_std"]:  # BERT-style: every weight matrix and embedding ~ N(0, init_std), biases 0
-        with torch.no_grad():
-            for module in model.modules():
-                if isinstance(module, (torch.nn.Linear, torch.nn.Embedding)):
-                    module.weight.normal_(0.0, float(size["init_std"]))
-                    if getattr(module, "bias", None) is not None:
-                        module.bias.zero_()
-                elif isinstance(module, torch.nn.MultiheadAttention):
-                    module.in_proj_weight.normal_(0.0, float(size["init_std"]))
     with torch.no_grad():  # SigLIP's initialisation: t' = log 10, b = -10 (configurable)
         model.logit_scale.fill_(math.log(float(size["init_logit_scale"])))
         model.logit_bias.fill_(float(size["init_logit_bias"]))
