@@ -5,12 +5,15 @@ An object has a shape (6), a colour (8), a size (2) and one of 5 named
 positions (left, right, top, bottom, centre); objects of one image have
 distinct positions and distinct (colour, shape) pairs.
 
-Captions are partial descriptions: a caption mentions one object, and a second
-one with probability ``P_SECOND``; a mentioned object always has its shape, and
-its colour, size and position with probabilities ``P_COLOUR``, ``P_SIZE``,
-``P_POSITION``. This ambiguity sets the ceiling of text-to-image retrieval:
-:func:`oracle_ceiling` measures what a model that knows every scene exactly
-reaches (ties pessimistic) and the generator stores it in ``meta.json``.
+A caption mentions one object, and a second one with probability ``second``; a
+mentioned object always has its shape, and its colour, size and position with
+probabilities ``colour``, ``size``, ``position`` (``caption_detail``; by default
+:data:`CAPTION_DETAIL`: two objects, every attribute). A third object is never
+mentioned, so captions stay ambiguous: :func:`oracle_ceiling` measures what a
+model that knows every scene exactly reaches (ties pessimistic) and the generator
+stores it in ``meta.json``. Partial captions (:data:`PARTIAL_DETAIL`) lower the
+ceiling further but act as false negatives in training: the toy SigLIP2 teacher's
+sigmoid loss learns little from them (docs/toy_teachers.md).
 
 Paraphrase ``j`` of an image has the same content (mentions and template) in
 every language, so its captions share ``parallel_id = f"{image_id}-{j}"``.
@@ -51,16 +54,14 @@ __all__ = [
     "select_by_language", "read_scene_records", "vqa_prompt",
 ]
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: captions name two objects with every attribute by default
 DEFAULT_N_IMAGES: dict[str, int] = {"train": 6000, "val": 500, "test": 500}
 DEFAULT_LANGUAGES: list[str] = list(LANGUAGES)
 VQA_SPLIT = "test"
 
-# caption content (the prototype's measured setting)
-P_SECOND = 0.8
-P_COLOUR = 0.9
-P_SIZE = 0.5
-P_POSITION = 0.7
+# caption content: probabilities of mentioning a second object and each attribute
+CAPTION_DETAIL: dict[str, float] = {"second": 1.0, "colour": 1.0, "size": 1.0, "position": 1.0}
+PARTIAL_DETAIL: dict[str, float] = {"second": 0.8, "colour": 0.9, "size": 0.5, "position": 0.7}
 
 # rendering, as fractions of the image side
 _CENTRES = {"left": (0.2, 0.5), "right": (0.8, 0.5), "top": (0.5, 0.2), "bottom": (0.5, 0.8),
@@ -156,18 +157,19 @@ def _render(objects: list[dict], rng: np.random.Generator, size: int) -> tuple[n
 
 # --------------------------------------------------------------------------- captions
 
-def _sample_mentions(objects: list[dict], rng: np.random.Generator) -> tuple[list[Mention], int]:
+def _sample_mentions(objects: list[dict], rng: np.random.Generator, detail: Mapping[str, float]
+                     ) -> tuple[list[Mention], int]:
     order = rng.permutation(len(objects))
-    n_mentions = 2 if len(objects) >= 2 and rng.random() < P_SECOND else 1
+    n_mentions = 2 if len(objects) >= 2 and rng.random() < detail["second"] else 1
     mentions = []
     for idx in order[:n_mentions]:
         obj = objects[int(idx)]
         u = rng.random(3)
         mentions.append(Mention(
             shape=obj["shape"],
-            colour=obj["colour"] if u[0] < P_COLOUR else None,
-            size=obj["size"] if u[1] < P_SIZE else None,
-            position=obj["position"] if u[2] < P_POSITION else None,
+            colour=obj["colour"] if u[0] < detail["colour"] else None,
+            size=obj["size"] if u[1] < detail["size"] else None,
+            position=obj["position"] if u[2] < detail["position"] else None,
         ))
     template = int(rng.integers(0, lexicon.N_TEMPLATES))
     return mentions, template
@@ -183,13 +185,15 @@ def generate_benchmark(
     languages: Sequence[str] | None = None,
     paraphrases: int = 2,
     image_size: int = 32,
+    caption_detail: Mapping[str, float] | None = None,
 ) -> dict:
     """Write the synthetic benchmark under ``root`` and return its meta.
 
     ``n_images`` defaults to ``{"train": 6000, "val": 500, "test": 500}`` and
     ``languages`` to all nine of :data:`mvlm_distill.data.lexicon.LANGUAGES`.
     VQA questions and the oracle ceiling are made for the ``test`` split when
-    there is one.
+    there is one. ``caption_detail``: probabilities ``second``, ``colour``, ``size``,
+    ``position`` (default :data:`CAPTION_DETAIL`).
     """
     from PIL import Image
 
@@ -206,6 +210,10 @@ def generate_benchmark(
     for split, n in n_images.items():
         if int(n) < 1:
             raise ValueError(f"split {split!r} needs at least one image, not {n}")
+    detail = {**CAPTION_DETAIL, **(caption_detail or {})}
+    if set(detail) != set(CAPTION_DETAIL) or not all(0.0 <= float(p) <= 1.0 for p in detail.values()):
+        raise ValueError(f"caption_detail needs probabilities in [0, 1] for {', '.join(CAPTION_DETAIL)}; got {detail}")
+    detail = {k: float(v) for k, v in detail.items()}
 
     (root / "images").mkdir(parents=True, exist_ok=True)
     image_rows, caption_rows, scene_rows, mention_rows = [], [], [], []
@@ -225,7 +233,7 @@ def generate_benchmark(
             for k, (obj, (x, y, r)) in enumerate(zip(objects, geometry)):
                 scene_rows.append((image_id, split, k, obj["shape"], obj["colour"], obj["size"],
                                    obj["position"], f"{x:.2f}", f"{y:.2f}", f"{r:.2f}"))
-            contents = [_sample_mentions(objects, caption_rng) for _ in range(paraphrases)]
+            contents = [_sample_mentions(objects, caption_rng, detail) for _ in range(paraphrases)]
             for j, (mentions, template) in enumerate(contents):
                 pid = f"{image_id}-{j}"
                 for k, m in enumerate(mentions):
@@ -269,7 +277,7 @@ def generate_benchmark(
         "generator": {
             "version": GENERATOR_VERSION, "seed": int(seed), "n_images": {k: int(v) for k, v in n_images.items()},
             "paraphrases": int(paraphrases), "image_size": int(image_size),
-            "p_second": P_SECOND, "p_colour": P_COLOUR, "p_size": P_SIZE, "p_position": P_POSITION,
+            "caption_detail": detail,
             "vqa_split": VQA_SPLIT if vqa is not None else None,
         },
         "scene_files": ["scenes.csv", "mentions.csv", "questions.csv"],
