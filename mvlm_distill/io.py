@@ -1,8 +1,8 @@
 """Atomic file writes, embedding files and fingerprints.
 
 Every file a workflow rule declares is written through these helpers: a job
-killed half-way leaves a ``*.tmp-*`` file, never a plausible-looking partial
-output.
+killed half-way leaves a ``*.tmp-*`` file (or folder), never a plausible-looking
+partial output.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 import zipfile
 from pathlib import Path
@@ -67,11 +68,25 @@ def file_checksum(*paths: str | os.PathLike) -> str:
     return h.hexdigest()[:16]
 
 
-def save_embeddings(path: str | os.PathLike, embeddings: np.ndarray, ids: list[str], meta: dict) -> None:
-    """Save an (N, D) float32 matrix with its row ids and provenance, without pickle."""
+def save_embeddings(
+    path: str | os.PathLike, embeddings: np.ndarray, ids: list[str], meta: dict, rows=None
+) -> None:
+    """Save an (N, D) float32 matrix with its row ids and provenance, without pickle.
+
+    With ``rows`` (one integer per id), ``embeddings`` holds each distinct vector once and id ``i``'s
+    vector is ``embeddings[rows[i]]``; the index is stored as int32 (``load_embeddings`` expands it).
+    """
     embeddings = np.asarray(embeddings, dtype=np.float32)
-    if embeddings.ndim != 2 or embeddings.shape[0] != len(ids):
-        raise ValueError(f"{path}: embeddings of shape {embeddings.shape} do not match {len(ids)} ids")
+    arrays = {}
+    if rows is None:
+        if embeddings.ndim != 2 or embeddings.shape[0] != len(ids):
+            raise ValueError(f"{path}: embeddings of shape {embeddings.shape} do not match {len(ids)} ids")
+    else:
+        rows = np.asarray(rows)
+        problem = _row_index_problem(rows, len(ids), embeddings.shape)
+        if problem:
+            raise ValueError(f"{path}: {problem}")
+        arrays["rows"] = rows.astype(np.int32)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
             np.savez(
@@ -79,21 +94,181 @@ def save_embeddings(path: str | os.PathLike, embeddings: np.ndarray, ids: list[s
                 embeddings=embeddings,
                 ids=np.asarray(ids, dtype=str),
                 meta=np.asarray(json.dumps(meta, sort_keys=True)),
+                **arrays,
             )
 
 
 def load_embeddings(path: str | os.PathLike, expect: dict | None = None) -> tuple[np.ndarray, list[str], dict]:
-    """Load an embedding file; ``expect`` lists meta fields that must match (fingerprint, checksum)."""
+    """Load an embedding file, one row per id; ``expect`` lists meta fields that must match (fingerprint, checksum)."""
+    emb, ids, rows, meta = load_compact_embeddings(path, expect)
+    return (emb if rows is None else emb[rows]), ids, meta
+
+
+def load_compact_embeddings(
+    path: str | os.PathLike, expect: dict | None = None
+) -> tuple[np.ndarray, list[str], np.ndarray | None, dict]:
+    """``load_embeddings`` without expanding a row index: ``(embeddings (M, D), ids, rows, meta)``, where id
+    ``i``'s vector is ``embeddings[rows[i]]``, or ``embeddings[i]`` when ``rows`` is None (a file without one)."""
     try:
         with np.load(path, allow_pickle=False) as z:
             emb, ids, meta = z["embeddings"], z["ids"].tolist(), json.loads(str(z["meta"]))
+            rows = z["rows"] if "rows" in z.files else None
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as err:
         raise CacheMismatchError(f"{path}: not a readable embedding file ({err})") from None
-    if emb.ndim != 2 or emb.shape[0] != len(ids):
-        raise CacheMismatchError(f"{path}: embeddings of shape {emb.shape} do not match {len(ids)} ids")
+    if rows is None:
+        if emb.ndim != 2 or emb.shape[0] != len(ids):
+            raise CacheMismatchError(f"{path}: embeddings of shape {emb.shape} do not match {len(ids)} ids")
+    else:
+        problem = _row_index_problem(rows, len(ids), emb.shape)
+        if problem:
+            raise CacheMismatchError(f"{path}: {problem}")
+    _check_meta(path, meta, expect)
+    return emb, ids, rows, meta
+
+
+def _row_index_problem(rows: np.ndarray, n_ids: int, shape: tuple) -> str | None:
+    """What is wrong with a row index into embeddings of ``shape`` for ``n_ids`` ids (None: nothing)."""
+    if rows.ndim != 1 or rows.shape[0] != n_ids:
+        return f"a row index of shape {rows.shape} does not match {n_ids} ids"
+    if rows.size and rows.dtype.kind not in "iu":
+        return f"a row index of dtype {rows.dtype} is not integer"
+    if len(shape) != 2 or (rows.size and not 0 <= rows.min() <= rows.max() < shape[0]):
+        return f"the row index points outside the embeddings of shape {shape}"
+    return None
+
+
+def _check_meta(path, meta: dict, expect: dict | None, rebuild: str = "it") -> None:
     for key, value in (expect or {}).items():
         if meta.get(key) != value:
             raise CacheMismatchError(
-                f"{path}: made with {key}={meta.get(key)!r} but {value!r} is expected; delete it to rebuild"
+                f"{path}: made with {key}={meta.get(key)!r} but {value!r} is expected; delete {rebuild} to rebuild"
             )
-    return emb, ids, meta
+
+
+# --------------------------------------------------------------------------- text embedding folders
+#
+# A benchmark's text embeddings (rule embed_texts) are one folder: per language ``{language}.captions.npz``
+# (ids = caption_id) and, when the benchmark has VQA, ``{language}.vqa.npz`` (ids = "{question_id}::{j}"),
+# plus ``manifest.json`` (model and data provenance, parameter counts, languages and files). A scoring job
+# reads the files of its language only.
+
+MANIFEST = "manifest.json"
+TEXT_PARTS = ("captions", "vqa")
+
+
+def text_embedding_file(directory: str | os.PathLike, language: str, part: str = "captions") -> Path:
+    """The file of one language's captions (``part="captions"``) or VQA prompts (``"vqa"``)."""
+    if part not in TEXT_PARTS:
+        raise ValueError(f"part must be one of {TEXT_PARTS}, got {part!r}")
+    return Path(directory) / f"{language}.{part}.npz"
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary folder next to ``path``; rename it onto ``path`` on success, remove it on failure."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700 folders
+    try:
+        yield tmp
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+
+
+def save_text_embeddings(
+    directory: str | os.PathLike,
+    distinct: np.ndarray,
+    inverse,
+    ids: list[str],
+    files: list[tuple[str, str]],
+    file_of_row,
+    meta: dict,
+) -> dict:
+    """Write a benchmark's text embeddings as one folder, atomically; returns the manifest.
+
+    ``distinct`` (M, D) holds each distinct text's vector once and ``inverse[i]`` is id ``i``'s row among
+    them. ``files`` lists the ``(language, part)`` files to write (each one, even if it gets no rows) and
+    ``file_of_row[i]`` is id ``i``'s position in ``files``. A file keeps its ids in the given order; it stores
+    the vectors they use once plus a row index when that is smaller than one vector per id.
+    """
+    distinct = np.asarray(distinct, dtype=np.float32)
+    inverse, file_of_row = np.asarray(inverse, dtype=np.int64), np.asarray(file_of_row, dtype=np.int64)
+    if not len(ids) == len(inverse) == len(file_of_row):
+        raise ValueError(
+            f"{directory}: {len(ids)} ids, {len(inverse)} rows and {len(file_of_row)} file numbers do not match"
+        )
+    if len(file_of_row) and not 0 <= file_of_row.min() <= file_of_row.max() < len(files):
+        raise ValueError(f"{directory}: a file number is outside the {len(files)} files")
+    dim = distinct.shape[1] if distinct.ndim == 2 else 0
+    order = np.argsort(file_of_row, kind="stable")  # each file's ids keep their relative order
+    bounds = np.searchsorted(file_of_row[order], np.arange(len(files) + 1))
+    listed = []
+    with atomic_directory(directory) as tmp:
+        for k, (language, part) in enumerate(files):
+            positions = order[bounds[k] : bounds[k + 1]]
+            path = text_embedding_file(tmp, language, part)
+            file_ids = [ids[p] for p in positions]
+            used, rows = np.unique(inverse[positions], return_inverse=True)
+            file_meta = {**meta, "language": language, "part": part}
+            if used.size * dim + rows.size < rows.size * dim:  # in 4-byte words: vectors + int32 index
+                save_embeddings(path, distinct[used], file_ids, file_meta, rows=rows.reshape(-1))
+                vectors = used.size
+            else:
+                save_embeddings(path, distinct[inverse[positions]], file_ids, file_meta)
+                vectors = len(file_ids)
+            listed.append({"file": path.name, "language": language, "part": part,
+                           "ids": len(file_ids), "vectors": int(vectors)})
+        manifest = {**meta, "languages": list(dict.fromkeys(language for language, _ in files)), "files": listed}
+        write_json(tmp / MANIFEST, manifest)
+    return manifest
+
+
+def load_manifest(directory: str | os.PathLike, expect: dict | None = None) -> dict:
+    """The ``manifest.json`` of a text embedding folder; ``expect`` as for ``load_embeddings``."""
+    path = Path(directory) / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise CacheMismatchError(f"{path}: not a readable embedding manifest ({err})") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("languages"), list):
+        raise CacheMismatchError(f"{path}: not an embedding manifest (no list of languages)")
+    _check_meta(path, manifest, expect, rebuild=f"the folder {Path(directory)}")
+    return manifest
+
+
+def load_text_file(directory: str | os.PathLike, manifest: dict, language: str, part: str = "captions"):
+    """One language's file of a text embedding folder, checked against the folder's ``manifest`` (same model
+    and data), as ``load_compact_embeddings`` returns it: ``(embeddings, ids, rows, meta)``."""
+    path = text_embedding_file(directory, language, part)
+    if not path.exists():
+        listed = ", ".join(manifest.get("languages", [])) or "none"
+        raise CacheMismatchError(f"{path}: file does not exist (the folder has the languages {listed})")
+    emb, ids, rows, meta = load_compact_embeddings(path)
+    expect = {key: manifest.get(key) for key in ("fingerprint", "checksum")}
+    _check_meta(path, meta, expect, rebuild=f"the folder {Path(directory)}")
+    return emb, ids, rows, meta
+
+
+def load_caption_embeddings(
+    directory: str | os.PathLike, languages, expect: dict | None = None
+) -> tuple[np.ndarray, list[str], dict]:
+    """The caption embeddings of ``languages`` from a text embedding folder, one matrix (one row per id,
+    languages in the given order), and the folder's manifest."""
+    manifest = load_manifest(directory, expect)
+    embeddings, ids = [], []
+    for language in languages:
+        emb, language_ids, rows, _ = load_text_file(directory, manifest, language, "captions")
+        embeddings.append(emb if rows is None else emb[rows])
+        ids += language_ids
+    if not embeddings:
+        return np.zeros((0, 0), dtype=np.float32), ids, manifest
+    return np.concatenate(embeddings), ids, manifest

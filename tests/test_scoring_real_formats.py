@@ -6,21 +6,23 @@ import numpy as np
 
 from mvlm_distill.data.adapters import xgqa, xm3600
 from mvlm_distill.data.formats import benchmark_checksum, read_benchmark
-from mvlm_distill.distill.embed import evaluation_texts
+from mvlm_distill.distill.embed import evaluation_files, evaluation_texts
 from mvlm_distill.evaluate.pipeline import score_row_language
-from mvlm_distill.io import save_embeddings
+from mvlm_distill.io import save_embeddings, save_text_embeddings
 
 FIX = Path(__file__).parent / "fixtures"
 
 
 def _fake_embeddings(bench, tmp_path, dim=8):
-    """Random unit vectors for every text and image the scorer will look up."""
+    """Random unit vectors for every text and image the scorer will look up (texts: an embed_texts folder)."""
     rng = np.random.default_rng(0)
-    ids, _ = evaluation_texts(bench.split_captions("test"), bench.vqa)
+    captions = bench.split_captions("test")
+    ids, _ = evaluation_texts(captions, bench.vqa)
     meta = {"checksum": benchmark_checksum(bench.root)}
-    texts, images = tmp_path / "texts.npz", tmp_path / "images.npz"
+    texts, images = tmp_path / "texts", tmp_path / "images.npz"
     unit = lambda n: (v := rng.normal(size=(n, dim))) / np.linalg.norm(v, axis=1, keepdims=True)  # noqa: E731
-    save_embeddings(texts, unit(len(ids)), ids, meta)
+    files, file_of_row = evaluation_files(captions, bench.vqa, bench.languages)
+    save_text_embeddings(texts, unit(len(ids)), np.arange(len(ids)), ids, files, file_of_row, meta)
     image_ids = bench.images.loc[bench.images["split"] == "test", "image_id"].tolist()
     save_embeddings(images, unit(len(image_ids)), image_ids, meta)
     return texts, images

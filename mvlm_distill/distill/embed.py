@@ -3,6 +3,8 @@
 All encoding runs under ``torch.inference_mode`` in batches; results go to
 ``.npz`` files that record the model fingerprint and the data checksum they
 were made from (mvlm_distill.io), so a stale cache is rebuilt, never reused.
+A benchmark's text embeddings are one folder of per-language files
+(``evaluation_files``, ``mvlm_distill.io.save_text_embeddings``).
 """
 
 from __future__ import annotations
@@ -46,9 +48,15 @@ def encode_tokens(model, tokens: dict[str, torch.Tensor], batch_size: int, devic
 
 def encode_texts(model, texts: list[str], batch_size: int = 256, device="cpu") -> np.ndarray:
     """Encode each distinct text once (templated VQA prompts repeat a lot), in input order."""
-    unique, inverse = _unique_texts(texts)
-    emb = encode_tokens(model, tokenize_texts(model, unique), batch_size, device)
+    emb, inverse = encode_distinct(model, texts, batch_size, device)
     return emb[inverse]
+
+
+def encode_distinct(model, texts: list[str], batch_size: int = 256, device="cpu") -> tuple[np.ndarray, np.ndarray]:
+    """``encode_texts`` without the expansion: the embeddings of the distinct texts (sorted) and each
+    text's row among them (``encode_texts(...) == emb[inverse]``, bit for bit)."""
+    unique, inverse = _unique_texts(texts)
+    return encode_tokens(model, tokenize_texts(model, unique), batch_size, device), inverse
 
 
 def _unique_texts(texts: list[str]) -> tuple[list[str], np.ndarray]:
@@ -116,3 +124,27 @@ def evaluation_texts(captions: pd.DataFrame, vqa: pd.DataFrame | None, prompt=vq
                 ids.append(f"{question_id}::{j}")
                 texts.append(prompt(language, question, candidate))
     return ids, texts
+
+
+def evaluation_files(
+    captions: pd.DataFrame, vqa: pd.DataFrame | None, languages=()
+) -> tuple[list[tuple[str, str]], np.ndarray]:
+    """The per-language files of a benchmark's text embeddings and the file of each ``evaluation_texts`` row.
+
+    Files are ``(language, "captions")`` and, when the benchmark has VQA (``vqa`` not None),
+    ``(language, "vqa")`` for every language of ``languages`` (the benchmark's, in its order; a file may
+    get no rows) and any other language the rows have; rows get their position in that list
+    (``mvlm_distill.io.save_text_embeddings``'s ``files`` and ``file_of_row``).
+    """
+    caption_languages = captions["language"].tolist()
+    vqa_languages = []
+    if vqa is not None and len(vqa):
+        vqa_languages = [lang for lang, cands in zip(vqa["language"].tolist(), vqa["candidates"].tolist())
+                         for _ in cands]
+    all_languages = dict.fromkeys([*languages, *caption_languages, *vqa_languages])
+    parts = ("captions", "vqa") if vqa is not None else ("captions",)
+    files = [(lang, part) for lang in all_languages for part in parts]
+    number = {f: k for k, f in enumerate(files)}
+    file_of_row = [number[(lang, "captions")] for lang in caption_languages]
+    file_of_row += [number[(lang, "vqa")] for lang in vqa_languages]
+    return files, np.asarray(file_of_row, dtype=np.int64)

@@ -2,41 +2,71 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from mvlm_distill.evaluate.consistency import consistency
 from mvlm_distill.evaluate.score import IdIndex, metrics_table, score_language
 from mvlm_distill.data.formats import benchmark_checksum
-from mvlm_distill.io import CacheMismatchError, load_embeddings
+from mvlm_distill.io import (
+    CacheMismatchError,
+    load_caption_embeddings,
+    load_embeddings,
+    load_manifest,
+    load_text_file,
+    text_embedding_file,
+)
 
 PROJECTION_SAMPLE = 60  # parallel caption groups kept for the 2-D projection in the index report
 
 
-def score_row_language(bench, texts_path, images_path, *, language: str, split: str, n_boot: int, seed: int = 0):
-    """Ranks, metrics with bootstrap intervals, and consistency against English for one language."""
+def score_row_language(bench, texts_dir, images_path, *, language: str, split: str, n_boot: int, seed: int = 0):
+    """Ranks, metrics with bootstrap intervals, and consistency against English for one language.
+
+    ``texts_dir``: the row's text embedding folder (rule embed_texts); only this language's files are
+    read, and English captions' when there are parallel captions to compare with.
+    """
     # both caches must come from this very benchmark (a stale cache would score the wrong data)
-    expect = {"checksum": benchmark_checksum(bench.root)}
-    text_emb, text_ids, _ = load_embeddings(texts_path, expect=expect)
-    image_emb, image_ids, _ = load_embeddings(images_path, expect=expect)
-    if text_emb.shape[1] != image_emb.shape[1]:
-        raise CacheMismatchError(
-            f"{texts_path}: text embeddings of dimension {text_emb.shape[1]} do not match the image "
-            f"embeddings of {images_path} ({image_emb.shape[1]})"
-        )
+    checksum = benchmark_checksum(bench.root)
+    manifest = load_manifest(texts_dir, expect={"checksum": checksum})
+    image_emb, image_ids, _ = load_embeddings(images_path, expect={"checksum": checksum})
+
+    def texts(lang: str, part: str):
+        """One text file, each distinct text stored once, and the index of its ids into it."""
+        emb, ids, rows, _ = load_text_file(texts_dir, manifest, lang, part)
+        if emb.shape[1] != image_emb.shape[1]:
+            raise CacheMismatchError(
+                f"{text_embedding_file(texts_dir, lang, part)}: text embeddings of dimension {emb.shape[1]} "
+                f"do not match the image embeddings of {images_path} ({image_emb.shape[1]})"
+            )
+        return emb, ids, IdIndex(ids, rows=rows)
+
     captions = bench.split_captions(split, language)
     vqa = None
     if bench.vqa is not None:
         vqa = bench.vqa[bench.vqa["language"] == language]
-    text_index = IdIndex(text_ids)  # one pass over the file's ids, shared by every lookup below
-    ranks = score_language(text_emb, text_ids, image_emb, image_ids, captions, vqa, text_index=text_index)
+    frames = []
+    if len(captions):
+        caption_emb, caption_ids, caption_index = texts(language, "captions")
+        frames.append(score_language(caption_emb, caption_ids, image_emb, image_ids, captions,
+                                     text_index=caption_index))
+    if vqa is not None and len(vqa):
+        prompt_emb, prompt_ids, prompt_index = texts(language, "vqa")
+        frames.append(score_language(prompt_emb, prompt_ids, image_emb, image_ids, captions.iloc[:0], vqa,
+                                     text_index=prompt_index))
+    if not frames:  # nothing of this language to score: the empty ranks table
+        frames.append(score_language(np.zeros((0, image_emb.shape[1]), np.float32), [], image_emb, image_ids,
+                                     captions, vqa))
+    ranks = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     metrics = metrics_table(ranks, n_boot=n_boot, seed=seed)
     consistency_rows = pd.DataFrame(columns=["language", "metric", "value"])
     if language != "en":
         pairs = parallel_pairs(captions, bench.split_captions(split, "en"))
         if len(pairs):
+            en_emb, _, en_index = texts("en", "captions")
             values = consistency(
-                text_emb[text_index.rows(pairs["caption_id"])],
-                text_emb[text_index.rows(pairs["caption_id_en"])],
+                caption_emb[caption_index.rows(pairs["caption_id"])],
+                en_emb[en_index.rows(pairs["caption_id_en"])],
                 image_emb,
                 IdIndex(image_ids, "image").rows(pairs["image_id"]),
             )
@@ -53,17 +83,20 @@ def parallel_pairs(captions: pd.DataFrame, english: pd.DataFrame) -> pd.DataFram
     return captions.merge(en, on="parallel_id", suffixes=("", "_en"))
 
 
-def cluster_row(bench, texts_path, *, split: str, languages: list[str], seed: int = 0):
-    """Clustering metrics over all languages' parallel captions, and a sample kept for the projection."""
+def cluster_row(bench, texts_dir, *, split: str, languages: list[str], seed: int = 0):
+    """Clustering metrics over all languages' parallel captions, and a sample kept for the projection.
+
+    ``texts_dir``: the row's text embedding folder; the caption files of ``languages`` are read."""
     from mvlm_distill.evaluate.clustering import clustering  # sklearn: seconds to import, only here
 
-    text_emb, text_ids, meta = load_embeddings(texts_path)
     captions = bench.split_captions(split)
     captions = captions[captions["language"].isin(languages) & (captions["parallel_id"] != "")]
     # keep parallel groups present in every language so that language and meaning are balanced
     complete = captions.groupby("parallel_id")["language"].nunique()
     groups = sorted(complete[complete == len(set(captions["language"]))].index)
     captions = captions[captions["parallel_id"].isin(groups)]
+    # the caption files of these languages only (no VQA prompts, no other language)
+    text_emb, text_ids, meta = load_caption_embeddings(texts_dir, list(dict.fromkeys(captions["language"])))
     text_index = IdIndex(text_ids)
     emb = text_emb[text_index.rows(captions["caption_id"])]
     values = clustering(emb, captions["image_id"].to_numpy(), captions["language"].to_numpy(), seed=seed)

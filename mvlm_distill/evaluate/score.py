@@ -35,16 +35,20 @@ def _normalise(x: np.ndarray) -> np.ndarray:
 
 
 class IdIndex:
-    """The row of every id of an embedding file: built once, shared by all lookups into the file.
+    """The row of every id of an embedding file: built once, shared by all lookups into the file
+    (one pass over its ids per job, not one per lookup).
 
-    A benchmark's text file holds every caption and VQA prompt of all languages; building the
-    mapping once per file (not once per lookup) keeps a per-language job's indexing cost at one
-    pass over the ids.
+    ``rows`` (optional, one per id): the file's row index when it stores each distinct text once
+    (``mvlm_distill.io.load_compact_embeddings``); id ``i`` is then row ``rows[i]`` of the stored
+    matrix, else row ``i``.
     """
 
-    def __init__(self, ids: Sequence[str], what: str = "text"):
+    def __init__(self, ids: Sequence[str], what: str = "text", rows: Sequence[int] | None = None):
         self.what = what
-        self.position = dict(zip(map(str, ids), range(len(ids))))
+        positions = range(len(ids)) if rows is None else np.asarray(rows).tolist()
+        if len(positions) != len(ids):
+            raise ValueError(f"{len(positions)} rows for {len(ids)} {what} ids")
+        self.position = dict(zip(map(str, ids), positions))
         if len(self.position) != len(ids):
             raise ValueError(f"duplicate {what} ids in the embedding file")
 
@@ -97,12 +101,13 @@ def score_language(
     Gallery images without a caption in the language stay distractors for t2i
     but are not i2t queries. ``vqa``: the questions of the same language
     (``question_id, image_id, answer, candidates``), or None. ``text_index``: an
-    ``IdIndex(text_ids)`` the caller already built (saves rebuilding it).
+    ``IdIndex(text_ids)`` the caller already built (saves rebuilding it); built with
+    ``rows``, ``text_embeddings`` may hold each distinct text once.
     """
     image_ids = [str(i) for i in image_ids]
     text_emb = np.asarray(text_embeddings)
     image_emb = np.asarray(image_embeddings)
-    if text_emb.ndim != 2 or text_emb.shape[0] != len(text_ids):
+    if text_emb.ndim != 2 or (text_index is None and text_emb.shape[0] != len(text_ids)):
         raise ValueError("text_embeddings must be (len(text_ids), D)")
     if image_emb.ndim != 2 or image_emb.shape[0] != len(image_ids):
         raise ValueError("image_embeddings must be (len(image_ids), D)")

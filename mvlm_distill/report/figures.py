@@ -467,13 +467,15 @@ def projection_from_files(
 ) -> pd.DataFrame:
     """``projection_table`` from embedding files.
 
-    ``files`` maps ``(model, method)`` to ``results/embeddings/{model}/{method}/seed{s}/{benchmark}.npz``
-    (at least each model's teacher). ``captions`` is the benchmark's ``captions.csv``. With ``summary``,
-    only the teacher and the best and worst KD method per model (``best_and_worst``) are projected.
+    ``files`` maps ``(model, method)`` to a text embedding folder
+    ``results/embeddings/{model}/{method}/seed{s}/{benchmark}`` (the caption files of the projected
+    languages are read) or to one embedding file holding the captions (at least each model's teacher).
+    ``captions`` is the benchmark's ``captions.csv``. With ``summary``, only the teacher and the best
+    and worst KD method per model (``best_and_worst``) are projected.
     Captions with an empty ``parallel_id`` are dropped; at most ``max_groups`` translation groups that
     exist in every selected language are kept (a seeded sample).
     """
-    from mvlm_distill.io import load_embeddings
+    from mvlm_distill.io import load_caption_embeddings, load_embeddings
 
     keep = set(files)
     if summary is not None:
@@ -497,7 +499,10 @@ def projection_from_files(
     wanted = caps["caption_id"].tolist()
     embeddings = {}
     for key in sorted(keep):
-        emb, ids, _ = load_embeddings(files[key])
+        if Path(files[key]).is_dir():
+            emb, ids, _ = load_caption_embeddings(files[key], list(dict.fromkeys(caps["language"])))
+        else:
+            emb, ids, _ = load_embeddings(files[key])
         index = {i: n for n, i in enumerate(ids)}
         missing = [c for c in wanted if c not in index]
         if missing:

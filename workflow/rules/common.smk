@@ -107,9 +107,10 @@ def clustering_files():
     ]
 
 
-def embedding_files():
+def embedding_dirs():
+    """Text embedding folders of every evaluated row (rule embed_texts)."""
     return [
-        f"{R}/embeddings/{model}/{method}/seed{seed}/{benchmark}.npz"
+        f"{R}/embeddings/{model}/{method}/seed{seed}/{benchmark}"
         for model in MODELS
         for method, seed in method_seeds()
         for benchmark in EVAL_BENCHMARKS

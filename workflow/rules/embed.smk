@@ -1,4 +1,5 @@
-# Embeddings: text embeddings of every evaluated row, once per model x method x seed x benchmark.
+# Embeddings: text embeddings of every evaluated row, once per model x method x seed x benchmark:
+# a folder of per-language files ({language}.captions.npz, {language}.vqa.npz) and manifest.json.
 
 
 rule embed_texts:
@@ -6,7 +7,7 @@ rule embed_texts:
         model_source,
         benchmark_files("{benchmark}"),
     output:
-        f"{R}/embeddings/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}.npz",
+        directory(f"{R}/embeddings/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}"),
     log:
         f"{R}/logs/embed_texts/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}.log",
     benchmark:

@@ -7,7 +7,7 @@ rule aggregate_tables:
         ranks=score_files("ranks.csv"),
         consistency=score_files("consistency.csv"),
         clustering=clustering_files(),
-        embeddings=embedding_files(),
+        embeddings=embedding_dirs(),
     output:
         metrics=report(
             f"{R}/tables/metrics.csv",

@@ -1,10 +1,11 @@
 # Scores: per language, from embeddings only (no model is loaded here; these jobs are many and light).
+# A job reads its language's files of the row's embedding folder (and English captions for consistency).
 
 
 rule score_language:
     input:
         benchmark_files("{benchmark}"),
-        texts=f"{R}/embeddings/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}.npz",
+        texts=f"{R}/embeddings/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}",
         images=f"{R}/caches/{{model}}/{{benchmark}}/{EVAL_SPLIT}.images.npz",
     output:
         ranks=f"{R}/scores/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}/{{language}}.ranks.csv",
@@ -32,7 +33,7 @@ rule score_language:
 rule cluster_embeddings:
     input:
         benchmark_files("{benchmark}"),
-        texts=f"{R}/embeddings/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}.npz",
+        texts=f"{R}/embeddings/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}",
     output:
         clustering=f"{R}/scores/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}/clustering.csv",
         projection=f"{R}/scores/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}/projection.npz",

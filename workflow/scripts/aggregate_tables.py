@@ -7,7 +7,7 @@ from mvlm_distill.logs import log_to
 with log_to(snakemake.log[0]):
     import pandas as pd
 
-    from mvlm_distill.io import load_embeddings, write_csv
+    from mvlm_distill.io import load_manifest, write_csv
     from mvlm_distill.report import tables
 
     scores = Path(snakemake.input.metrics[0]).parents[4]  # {results}/scores
@@ -50,7 +50,7 @@ with log_to(snakemake.log[0]):
     for path in snakemake.input.embeddings:
         k = keys(path, None, root=scores.parent / "embeddings")
         if k["method"] in tables.REFERENCES:
-            meta = load_embeddings(path)[2]
+            meta = load_manifest(path)  # the row's text embedding folder: model provenance and sizes
             rows.append({"model": k["model"], "role": "teacher" if k["method"] == "teacher" else "student",
                          **{c: meta.get(c) for c in ("text_layers", "text_parameters", "total_parameters")}})
     parameters = pd.DataFrame(rows, columns=tables.PARAMETERS_COLUMNS).drop_duplicates(["model", "role"])

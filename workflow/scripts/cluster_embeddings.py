@@ -1,4 +1,6 @@
-"""Rule cluster_embeddings: do captions cluster by meaning or by language? (all languages together)"""
+"""Rule cluster_embeddings: do captions cluster by meaning or by language? (all languages together)
+
+Reads the caption files of the configured languages from the row's text embedding folder."""
 
 from pathlib import Path
 

@@ -1,4 +1,8 @@
-"""Rule embed_texts: text embeddings (captions and VQA prompts) of one evaluated row, once per benchmark."""
+"""Rule embed_texts: text embeddings (captions and VQA prompts) of one evaluated row, once per benchmark.
+
+Each distinct text of the benchmark is encoded once; the output is a folder of per-language files
+(``{language}.captions.npz``, ``{language}.vqa.npz``) and ``manifest.json``, built in a temporary
+sibling and renamed into place."""
 
 from pathlib import Path
 
@@ -8,8 +12,8 @@ with log_to(snakemake.log[0]):
     import torch
 
     from mvlm_distill.data.formats import benchmark_checksum, read_benchmark
-    from mvlm_distill.distill.embed import encode_texts, evaluation_texts, pick_device
-    from mvlm_distill.io import save_embeddings
+    from mvlm_distill.distill.embed import encode_distinct, evaluation_files, evaluation_texts, pick_device
+    from mvlm_distill.io import save_text_embeddings
     from mvlm_distill.rows import load_row_model
 
     torch.set_num_threads(snakemake.threads)
@@ -22,7 +26,7 @@ with log_to(snakemake.log[0]):
     captions = bench.split_captions(snakemake.params.split)
     vqa = bench.vqa
     ids, texts = evaluation_texts(captions, vqa)
-    emb = encode_texts(model, texts, snakemake.params.batch_size, device)
+    distinct, inverse = encode_distinct(model, texts, snakemake.params.batch_size, device)
     meta = {
         "fingerprint": model.fingerprint(),
         "checksum": benchmark_checksum(root),
@@ -31,5 +35,6 @@ with log_to(snakemake.log[0]):
         "text_parameters": model.text_parameter_count(),
         "total_parameters": model.total_parameter_count(),
     }
-    save_embeddings(snakemake.output[0], emb, ids, meta)
-    print(f"{len(ids)} texts encoded on {device}")
+    files, file_of_row = evaluation_files(captions, vqa, bench.languages)
+    manifest = save_text_embeddings(snakemake.output[0], distinct, inverse, ids, files, file_of_row, meta)
+    print(f"{len(ids)} texts ({len(distinct)} distinct) encoded on {device}, {len(manifest['files'])} files")

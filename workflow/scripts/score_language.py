@@ -1,6 +1,7 @@
 """Rule score_language: retrieval, VQA and consistency of one row in one language, from embeddings only.
 
-Deliberately light: no torch, no model loading (these jobs are the grid's many)."""
+Deliberately light: no torch, no model loading (these jobs are the grid's many). Of the row's text
+embedding folder it reads this language's files only (and English captions, for consistency)."""
 
 from pathlib import Path
 
