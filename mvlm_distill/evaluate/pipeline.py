@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from mvlm_distill.evaluate.consistency import consistency
-from mvlm_distill.evaluate.score import IdIndex, metrics_table, score_language
+from mvlm_distill.evaluate.score import IdIndex, empty_ranks, metrics_table, score_language
 from mvlm_distill.data.formats import benchmark_checksum
 from mvlm_distill.io import (
     CacheMismatchError,
@@ -54,10 +53,7 @@ def score_row_language(bench, texts_dir, images_path, *, language: str, split: s
         prompt_emb, prompt_ids, prompt_index = texts(language, "vqa")
         frames.append(score_language(prompt_emb, prompt_ids, image_emb, image_ids, captions.iloc[:0], vqa,
                                      text_index=prompt_index))
-    if not frames:  # nothing of this language to score: the empty ranks table
-        frames.append(score_language(np.zeros((0, image_emb.shape[1]), np.float32), [], image_emb, image_ids,
-                                     captions, vqa))
-    ranks = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    ranks = pd.concat(frames, ignore_index=True) if frames else empty_ranks()
     metrics = metrics_table(ranks, n_boot=n_boot, seed=seed)
     consistency_rows = pd.DataFrame(columns=["language", "metric", "value"])
     if language != "en":

@@ -28,6 +28,11 @@ RANK_COLUMNS = ["task", "query_id", "rank", "n_candidates"]
 METRIC_COLUMNS = ["task", "metric", "value", "ci_low", "ci_high", "n_queries"]
 
 
+def empty_ranks() -> pd.DataFrame:
+    """The ranks table of a language with nothing to score."""
+    return pd.DataFrame({c: pd.Series(dtype="int64" if c in ("rank", "n_candidates") else "object") for c in RANK_COLUMNS})
+
+
 def _normalise(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     norms = np.linalg.norm(x, axis=1, keepdims=True)
@@ -169,7 +174,7 @@ def score_language(
         frames.append(pd.DataFrame({"task": "vqa", "query_id": question_ids, "rank": ranks, "n_candidates": sizes}))
 
     if not frames:
-        return pd.DataFrame({c: pd.Series(dtype="int64" if c in ("rank", "n_candidates") else "object") for c in RANK_COLUMNS})
+        return empty_ranks()
     out = pd.concat(frames, ignore_index=True)[RANK_COLUMNS]
     out["rank"] = out["rank"].astype("int64")
     out["n_candidates"] = out["n_candidates"].astype("int64")
@@ -211,4 +216,4 @@ def per_query_metric(ranks: pd.DataFrame, task: str, metric: str) -> pd.Series:
     return pd.Series(metric_values(sub["rank"].to_numpy(), metric), index=sub["query_id"].astype(str), name=metric)
 
 
-__all__ = ["score_language", "IdIndex", "metrics_table", "per_query_metric", "RANK_COLUMNS", "METRIC_COLUMNS"]
+__all__ = ["score_language", "empty_ranks", "IdIndex", "metrics_table", "per_query_metric", "RANK_COLUMNS", "METRIC_COLUMNS"]
