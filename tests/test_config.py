@@ -70,6 +70,9 @@ CASES = [
     ("benchmark source escaping", _cfg(benchmarks__synthetic__source="data/../../x"),
      "benchmarks.synthetic.source: 'data/../../x' leaves the project folder; give an absolute path"),
     ("trimming asked for", _cfg(models__0__trim_vocabulary=True), "models[0].trim_vocabulary: vocabulary trimming is not implemented yet"),
+    ("resources for an unknown rule", _cfg(resources={"scoring": {"mem_mb": 1000}}), "resources: unknown key ('scoring' was unexpected)."),
+    ("resource not an integer", _cfg(resources={"score_language": {"mem_mb": "16G"}}),
+     "resources.score_language.mem_mb: expected integer, got '16G'."),
     ("bad model name", _cfg(models__0__name="toy clip/1"), "models[0].name: 'toy clip/1' does not match the pattern"),
 ]
 

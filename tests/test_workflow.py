@@ -57,6 +57,24 @@ def test_dry_run_of_a_larger_grid(tmp_path):
     assert counts["pretrain_teacher"] == 2  # teachers are paid once, whatever the grid
 
 
+def test_rule_resources_come_from_the_config(tmp_path):
+    """`resources:` in the config sets a rule's first-attempt request (the SLURM profile submits it)."""
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg["languages"] = ["en", "de"]
+    cfg["resources"] = {"score_language": {"mem_mb": 12345, "runtime": 7}}
+    path = tmp_path / "res.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    proc = subprocess.run(SNAKEMAKE + ["-n", "--forceall", "--cores", "1", "--configfile", str(path)],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    blocks = re.findall(r"rule (\w+):\n(?:.*\n)*?\s+resources: (.*)", proc.stdout)
+    score = [res for rule, res in blocks if rule == "score_language"]
+    assert len(score) == 2 * (2 + 6) * 2, len(score)
+    assert all("mem_mb=12345" in res and "runtime=7" in res for res in score), score[:2]
+    cluster = [res for rule, res in blocks if rule == "cluster_embeddings"]
+    assert cluster and all("mem_mb=2000" in res for res in cluster), cluster[:2]  # not named: the default
+
+
 def test_subset_of_languages_from_the_command_line():
     counts = plan("--config", "languages=[de,th]")
     assert counts["score_language"] == 2 * 8 * 2

@@ -17,7 +17,7 @@ rule cache_images:
     resources:
         gpu=1,
         mem_mb=mem_mb(rule_resource("cache_images", "mem_mb", 4000)),
-        runtime=gpu_minutes(rule_resource("cache_images", "runtime", 30)),
+        runtime=runtime_minutes(rule_resource("cache_images", "runtime", 30)),
     params:
         spec=lambda wildcards: MODELS[wildcards.model],
         batch_size=config["evaluation"]["batch_size"],
@@ -43,7 +43,7 @@ rule cache_teacher_text:
     resources:
         gpu=1,
         mem_mb=mem_mb(rule_resource("cache_teacher_text", "mem_mb", 4000)),
-        runtime=gpu_minutes(rule_resource("cache_teacher_text", "runtime", 30)),
+        runtime=runtime_minutes(rule_resource("cache_teacher_text", "runtime", 30)),
     params:
         spec=lambda wildcards: MODELS[wildcards.model],
         batch_size=config["evaluation"]["batch_size"],

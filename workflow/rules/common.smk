@@ -144,7 +144,7 @@ def all_targets():
     return [f"{R}/tables/{name}.csv" for name in tables] + report_files()
 
 
-def gpu_minutes(base):
+def runtime_minutes(base):
     """Runtime in minutes that grows with each retry (SLURM time limits)."""
     return lambda wildcards, attempt: base * attempt
 

@@ -20,7 +20,7 @@ rule distill:
     resources:
         gpu=1,
         mem_mb=mem_mb(rule_resource("distill", "mem_mb", 8000)),
-        runtime=gpu_minutes(rule_resource("distill", "runtime", 60)),
+        runtime=runtime_minutes(rule_resource("distill", "runtime", 60)),
     params:
         spec=lambda wildcards: MODELS[wildcards.model],
         weights=lambda wildcards: config["methods"][wildcards.kd_method],

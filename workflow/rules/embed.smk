@@ -18,7 +18,7 @@ rule embed_texts:
     resources:
         gpu=1,
         mem_mb=mem_mb(rule_resource("embed_texts", "mem_mb", 4000)),
-        runtime=gpu_minutes(rule_resource("embed_texts", "runtime", 30)),
+        runtime=runtime_minutes(rule_resource("embed_texts", "runtime", 30)),
     params:
         spec=lambda wildcards: MODELS[wildcards.model],
         split=EVAL_SPLIT,

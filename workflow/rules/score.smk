@@ -21,8 +21,8 @@ rule score_language:
         "../../envs/study.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=mem_mb(rule_resource("score_language", "mem_mb", 1000)),
+        runtime=runtime_minutes(rule_resource("score_language", "runtime", 10)),
     params:
         split=EVAL_SPLIT,
         n_boot=config["evaluation"]["bootstrap_resamples"],
@@ -47,8 +47,8 @@ rule cluster_embeddings:
         "../../envs/study.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=mem_mb(rule_resource("cluster_embeddings", "mem_mb", 2000)),
+        runtime=runtime_minutes(rule_resource("cluster_embeddings", "runtime", 10)),
     params:
         split=EVAL_SPLIT,
         languages=LANGUAGES,

@@ -19,7 +19,7 @@ rule pretrain_teacher:
     resources:
         gpu=1,
         mem_mb=mem_mb(rule_resource("pretrain_teacher", "mem_mb", 4000)),
-        runtime=gpu_minutes(rule_resource("pretrain_teacher", "runtime", 30)),
+        runtime=runtime_minutes(rule_resource("pretrain_teacher", "runtime", 30)),
     params:
         spec=lambda wildcards: MODELS[wildcards.model],
         settings=config.get("teacher_pretraining", {}),
