@@ -1,6 +1,7 @@
 """The workflow end to end on a reduced grid: every output, the CSV contract, reports, determinism."""
 
 import html
+import os
 import re
 
 import pandas as pd
@@ -91,3 +92,24 @@ def test_same_config_and_seed_give_identical_metrics(study, tmp_path):
     first = (study / "results" / "tables" / "metrics.csv").read_bytes()
     second = (again / "results" / "tables" / "metrics.csv").read_bytes()
     assert first == second
+
+
+def test_distillation_sweep_reproduces_the_workflow(study):
+    """benchmarks/sweep_distillation.py (one process, no students written) gives the workflow's R@10 retention."""
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "sweep_distillation.py"), "toy-clip",
+         "--config", str(study / "study.yaml"), "--results", str(study / "results")],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    printed = dict(re.findall(r"^  (\S+)\s+R@10 retention ([0-9.]+)", proc.stdout, flags=re.M))
+    assert set(printed) == {"ED", "DR+ED"}, proc.stdout
+    metrics = pd.read_csv(study / "results" / "tables" / "metrics.csv")
+    r10 = metrics[(metrics["task"] == "t2i") & (metrics["metric"] == "R@10")].groupby("method")["value"].mean()
+    for method, value in printed.items():
+        assert float(value) == pytest.approx(r10[method] / r10["teacher"], abs=1.5e-3), (method, proc.stdout)
