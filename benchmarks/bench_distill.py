@@ -205,10 +205,9 @@ def run_once(setup, family, corpus, steps, batch_size, work: Path, tag: str) -> 
     torch.manual_seed(0)
     student = build_student(teacher, [0, 2])
     loss_fn = build_loss(METHOD, teacher.family, **cfg.get("temperatures", {}))
-    settings = TrainingSettings(steps=steps, batch_size=batch_size, lr=cfg["lr"],
-                                warmup_steps=min(cfg.get("warmup_steps", 0), steps),
-                                weight_decay=cfg.get("weight_decay", 0.01), grad_clip=cfg.get("grad_clip", 1.0),
-                                checkpoint_every=10 * steps + 1, seed=0)
+    settings = TrainingSettings.from_config(cfg, seed=0, steps=steps, batch_size=batch_size,
+                                            warmup_steps=min(cfg.get("warmup_steps", 0), steps),
+                                            checkpoint_every=10 * steps + 1)
     run_dir = Path(tempfile.mkdtemp(prefix=f"{tag}-", dir=work))
     start, cpu = time.perf_counter(), time.process_time()
     distill(student, corpus, loss_fn, settings, logit_scale=teacher.logit_scale, logit_bias=teacher.logit_bias,

@@ -99,11 +99,8 @@ def main(argv=None) -> int:
         torch.manual_seed(args.seed)
         student = build_student(teacher, spec["student_layers"])
         loss_fn = build_loss(weights, teacher.family, **dist.get("temperatures", {}))
-        settings = TrainingSettings(
-            steps=steps, batch_size=batch_size, lr=args.lr or dist["lr"],
-            warmup_steps=min(dist.get("warmup_steps", 0), steps), weight_decay=dist.get("weight_decay", 0.01),
-            grad_clip=dist.get("grad_clip", 1.0), checkpoint_every=steps + 1, seed=args.seed,
-        )
+        settings = TrainingSettings.from_config(dist, seed=args.seed, steps=steps, batch_size=batch_size,
+                                                lr=args.lr or dist["lr"], checkpoint_every=steps + 1)
         start = time.perf_counter()
         with tempfile.TemporaryDirectory() as work:
             distill(student, corpus, loss_fn, settings, logit_scale=teacher.logit_scale,

@@ -57,8 +57,7 @@ def run(out: Path, family: str, method: str, teacher_steps: int, distill_steps: 
     corpus = corpus_in_memory(teacher, bench, items, 256)
     init = build_student(teacher, spec["student_layers"])
     student = build_student(teacher, spec["student_layers"])
-    settings = TrainingSettings(steps=distill_steps, batch_size=dist["batch_size"], lr=dist["lr"],
-                                warmup_steps=dist["warmup_steps"], seed=0)
+    settings = TrainingSettings.from_config(dist, seed=0, steps=distill_steps)
     distill(student, corpus, build_loss(cfg["methods"][method], family, **dist["temperatures"]), settings,
             logit_scale=teacher.logit_scale, logit_bias=teacher.logit_bias, family=family,
             state_dir=out / "state", log_path=out / "loss_log.csv")

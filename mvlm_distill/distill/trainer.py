@@ -55,6 +55,22 @@ class TrainingSettings:
     checkpoint_every: int = 50
     seed: int = 0
 
+    @classmethod
+    def from_config(cls, distillation: dict, seed: int = 0, **overrides) -> "TrainingSettings":
+        """The settings of a study config's ``distillation`` block (defaults as in the schema);
+        ``overrides`` replace single fields (benchmarks, sweeps)."""
+        values = {
+            "steps": distillation["steps"],
+            "batch_size": distillation["batch_size"],
+            "lr": distillation["lr"],
+            "warmup_steps": distillation.get("warmup_steps", 0),
+            "weight_decay": distillation.get("weight_decay", 0.01),
+            "grad_clip": distillation.get("grad_clip", 1.0),
+            "checkpoint_every": distillation.get("checkpoint_every", 50),
+            "seed": seed,
+        }
+        return cls(**{**values, **overrides})
+
 
 def batch_indices(n_items: int, batch_size: int, seed: int, step: int) -> np.ndarray:
     """Indices of step ``step``: epochs are seeded permutations, so a resume needs only the step."""

@@ -118,6 +118,9 @@ def score_language(
         raise ValueError("image_embeddings must be (len(image_ids), D)")
     _single_language(captions, "captions")
 
+    if text_index is None:
+        text_index = IdIndex(text_ids)
+
     frames = []
     gallery = image_ids if gallery_ids is None else [str(g) for g in gallery_ids]
     image_index = IdIndex(image_ids, "image")
@@ -130,8 +133,6 @@ def score_language(
             raise ValueError(f"{len(outside)} captioned image(s) not in the gallery: {', '.join(outside[:5])}")
         caption_image_index = np.fromiter((gallery_pos[i] for i in cap_img), dtype=np.int64, count=len(cap_img))
         caption_ids = captions["caption_id"].astype(str).tolist()
-        if text_index is None:
-            text_index = IdIndex(text_ids)
         texts = _normalise(text_emb[text_index.rows(caption_ids, "caption")])
         images = _normalise(image_emb[gallery_rows])
         sim = texts @ images.T  # one matrix for both directions
@@ -164,8 +165,6 @@ def score_language(
                 raise ValueError(f"question {qid}: answer {ans!r} is not among its candidates")
             answer_index.append(cands.index(ans))
         prompt_ids = [f"{qid}::{k}" for qid, cands in zip(question_ids, candidates) for k in range(len(cands))]
-        if text_index is None:
-            text_index = IdIndex(text_ids)
         prompts = _normalise(text_emb[text_index.rows(prompt_ids, "VQA prompt")])
         sizes = np.array([len(c) for c in candidates])
         groups = np.split(prompts, np.cumsum(sizes)[:-1])

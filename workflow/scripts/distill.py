@@ -30,16 +30,7 @@ with log_to(snakemake.log[0]):
     torch.manual_seed(seed)
     student = build_student(teacher, spec["student_layers"])
     loss_fn = build_loss(snakemake.params.weights, teacher.family, **settings.get("temperatures", {}))
-    train = TrainingSettings(
-        steps=settings["steps"],
-        batch_size=settings["batch_size"],
-        lr=settings["lr"],
-        warmup_steps=settings.get("warmup_steps", 0),
-        weight_decay=settings.get("weight_decay", 0.01),
-        grad_clip=settings.get("grad_clip", 1.0),
-        checkpoint_every=settings.get("checkpoint_every", 50),
-        seed=seed,
-    )
+    train = TrainingSettings.from_config(settings, seed)
     state_dir = Path(snakemake.params.state_dir)
     out = Path(snakemake.output[0])
     work = out.parent / f".{out.name}.tmp"
