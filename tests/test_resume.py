@@ -1,42 +1,31 @@
-"""Preemption: a training process killed mid-run resumes to the same student, bit for bit."""
+"""Preemption: a training process killed mid-run resumes to the same student, bit for bit.
+
+The worker signals itself at a chosen moment of a chosen checkpoint (tests/resume_worker.py), so
+every case is deterministic: no race between a timer and the training loop.
+"""
 
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+import torch
 from safetensors.torch import load_file
 
 WORKER = Path(__file__).with_name("resume_worker.py")
 STEPS = 60
+EVERY = 5  # the worker's checkpoint_every
 
 
-def _start(workdir: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(WORKER), str(workdir), str(STEPS)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def _run(workdir: Path, *kill) -> subprocess.CompletedProcess:
+    args = [sys.executable, str(WORKER), str(workdir), str(STEPS), *map(str, kill)]
+    return subprocess.run(args, capture_output=True, text=True, timeout=600)
 
 
 def _finish(workdir: Path) -> None:
-    proc = _start(workdir)
-    out, err = proc.communicate(timeout=600)
-    assert proc.returncode == 0, err[-3000:]
-
-
-def _interrupt(workdir: Path, sig: int) -> int:
-    """Start a run, wait until a periodic checkpoint exists, then send ``sig``."""
-    proc = _start(workdir)
-    state = workdir / "state" / "state.pt"
-    deadline = time.time() + 300
-    while not state.exists():
-        assert proc.poll() is None, proc.stderr.read()[-3000:]
-        assert time.time() < deadline, "no checkpoint within 300 s"
-        time.sleep(0.02)
-    proc.send_signal(sig)
-    proc.communicate(timeout=120)
-    assert not (workdir / "student.safetensors").exists(), "the run finished before it was interrupted"
-    return proc.returncode
+    proc = _run(workdir)
+    assert proc.returncode == 0, proc.stderr[-3000:]
 
 
 @pytest.fixture(scope="module")
@@ -54,16 +43,53 @@ def _same_student(a: Path, b: Path) -> None:
     assert (a / "loss_log.csv").read_text() == (b / "loss_log.csv").read_text()
 
 
-def test_sigkill_resumes_from_last_checkpoint(reference, tmp_path):
-    code = _interrupt(tmp_path, signal.SIGKILL)
-    assert code == -signal.SIGKILL
+def _checkpoint_step(workdir: Path) -> int | None:
+    path = workdir / "state" / "state.pt"
+    if not path.exists():
+        return None
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    assert len(state["loss_log"]) == int(state["step"]), "a checkpoint without its full loss log"
+    return int(state["step"])
+
+
+# (point, nth checkpoint) -> the checkpoint a SIGKILL leaves behind
+KILL_CASES = {
+    ("written", 1): None,  # the first checkpoint never reached its place: start again
+    ("written", 2): EVERY,  # the second one was cut short: the first stands
+    ("saved", 1): EVERY,
+}
+
+
+@pytest.mark.parametrize("point,nth", list(KILL_CASES))
+def test_sigkill_during_a_checkpoint_resumes_from_the_last_complete_one(reference, tmp_path, point, nth):
+    proc = _run(tmp_path, point, int(signal.SIGKILL), nth)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
+    assert _checkpoint_step(tmp_path) == KILL_CASES[point, nth]
+    leftovers = list((tmp_path / "state").glob(".*.tmp-*"))
+    assert len(leftovers) == (1 if point == "written" else 0)  # a kill before the rename leaves its temporary file
+    _finish(tmp_path)
+    assert not list((tmp_path / "state").glob(".*.tmp-*")), "a cut-short checkpoint file was left behind"
+    _same_student(reference, tmp_path)
+
+
+@pytest.mark.parametrize("sig,point,nth", [(signal.SIGTERM, "written", 1), (signal.SIGUSR1, "saved", 2)])
+def test_slurm_signal_during_a_checkpoint_saves_state_and_resumes(reference, tmp_path, sig, point, nth):
+    proc = _run(tmp_path, point, int(sig), nth)
+    assert proc.returncode == 128 + sig, proc.stderr[-3000:]  # saved, then stopped so that Snakemake retries
+    # the signal arrived during checkpoint nth; the loop finished that step's save, ran one more step and saved it
+    assert _checkpoint_step(tmp_path) == nth * EVERY + 1
+    assert not (tmp_path / "student.safetensors").exists()
     _finish(tmp_path)
     _same_student(reference, tmp_path)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGUSR1])
-def test_slurm_signal_saves_state_and_resumes(reference, tmp_path, sig):
-    code = _interrupt(tmp_path, sig)
-    assert code == 128 + sig  # saved, then stopped so that Snakemake retries the job
-    _finish(tmp_path)
-    _same_student(reference, tmp_path)
+def test_a_checkpoint_without_its_log_is_refused(reference, tmp_path):
+    proc = _run(tmp_path, "saved", int(signal.SIGKILL), 1)
+    assert proc.returncode == -signal.SIGKILL
+    path = tmp_path / "state" / "state.pt"
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    del state["loss_log"]
+    torch.save(state, path)
+    proc = _run(tmp_path)
+    assert proc.returncode != 0
+    assert f"{path}: the checkpoint of step {EVERY} lacks its loss log" in proc.stderr

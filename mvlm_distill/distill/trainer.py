@@ -3,8 +3,11 @@
 Resumable: the full training state is saved every ``checkpoint_every`` steps and
 when SLURM signals a coming time limit or preemption (SIGTERM/SIGUSR1), in a
 folder that is not a declared workflow output (Snakemake deletes those when a
-job fails). The batch of step t is a pure function of (seed, t), so a resumed
-run sees the same data as an uninterrupted one.
+job fails). One checkpoint is one file (weights, optimiser, schedule, RNG and the
+loss log up to its step), renamed into place, so a kill at any moment leaves
+either the previous checkpoint or the new one, never a state without its log.
+The batch of step t is a pure function of (seed, t), so a resumed run sees the
+same data as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -114,9 +117,10 @@ class _StopRequest:
             signal.signal(sig, handler)
 
 
-def _save_state(path: Path, step: int, student, optimizer, scheduler) -> None:
+def _save_state(path: Path, step: int, student, optimizer, scheduler, log_rows: list[dict]) -> None:
     state = {
         "step": torch.tensor(step),
+        "loss_log": log_rows,
         "student": student.text_encoder.state_dict(),
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
@@ -128,15 +132,23 @@ def _save_state(path: Path, step: int, student, optimizer, scheduler) -> None:
         torch.save(state, tmp)
 
 
-def _load_state(path: Path, student, optimizer, scheduler) -> int:
-    state = torch.load(path, map_location="cpu", weights_only=True)
+def _load_state(path: Path, student, optimizer, scheduler) -> tuple[int, list[dict]]:
+    """Restore a checkpoint in place; returns its step and the loss log up to that step."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise RuntimeError(f"{path}: the training checkpoint does not load ({exc}); delete it to restart this student.") from exc
+    step = int(state["step"])
+    log_rows = state.get("loss_log")
+    if log_rows is None or len(log_rows) != step or (log_rows and log_rows[-1]["step"] != step):
+        raise RuntimeError(f"{path}: the checkpoint of step {step} lacks its loss log; delete it to restart this student.")
     student.text_encoder.load_state_dict(state["student"])
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     torch.set_rng_state(state["torch_rng"])
     if "cuda_rng" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda_rng"])
-    return int(state["step"])
+    return step, log_rows
 
 
 def _non_finite_error(step: int, names: list[str], values: list[float], item_ids) -> FloatingPointError | None:
@@ -188,9 +200,10 @@ def distill(
     state_path = state_dir / "state.pt"
     log_rows: list[dict] = []
     start = 0
+    for leftover in state_dir.glob(f".{state_path.name}.tmp-*"):
+        leftover.unlink()  # a checkpoint write cut short by a kill; the previous checkpoint stands
     if state_path.exists():
-        start = _load_state(state_path, student, optimizer, scheduler)
-        log_rows = _read_log(state_dir / "loss_log.partial.csv")
+        start, log_rows = _load_state(state_path, student, optimizer, scheduler)
 
     autocast = (
         torch.autocast(device_type="cuda", dtype=torch.bfloat16)
@@ -201,8 +214,7 @@ def distill(
     bar = _progress(range(start, settings.steps), settings.steps, start, progress)
 
     def save(step):
-        _save_state(state_path, step, student, optimizer, scheduler)
-        _write_log(state_dir / "loss_log.partial.csv", log_rows)
+        _save_state(state_path, step, student, optimizer, scheduler, log_rows)
 
     with _StopRequest() as stop:
         for step in bar:
@@ -275,13 +287,6 @@ def _write_log(path, rows: list[dict]) -> None:
             writer = csv.DictWriter(f, fieldnames=fields)
             writer.writeheader()
             writer.writerows(rows)
-
-
-def _read_log(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    with open(path, newline="") as f:
-        return [{k: (int(v) if k == "step" else float(v)) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
 def load_training_corpus(items_path, teacher_text_path, tokens_path, images_path, fingerprint: str) -> TrainingCorpus:
