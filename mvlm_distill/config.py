@@ -341,7 +341,7 @@ def _check_splits(config: dict) -> None:
             raise ConfigError(f"evaluation.split: {eval_split!r} is not a split of benchmark {name!r}{hint}; "
                               f"it has {', '.join(splits)}.")
         n_images = benches[name].get("n_images", {}).get(eval_split) or benches[name].get("max_images")
-        if n_images is not None and n_images <= k:
+        if n_images is not None and n_images <= k and has_captions(benches[name]):  # VQA ranks answers
             which = f"n_images.{eval_split}" if benches[name]["kind"] == "synthetic" else "max_images"
             raise ConfigError(f"benchmarks.{name}.{which}: a gallery of {n_images} images is no larger than the "
                               f"largest cut-off of the metrics (R@{k}), so every row would score R@{k} = 1; "

@@ -171,6 +171,12 @@ def test_quoted_no_is_a_language_code():
         check_config(merged('languages: [en, "no"]'), base_dir=REPO)
 
 
+def test_a_small_vqa_benchmark_is_no_small_gallery():
+    """VQA ranks answers, not images: few images do not make every query succeed."""
+    cfg = merged("benchmarks: {xgqa: {kind: xgqa, max_images: 5}}\nevaluation: {benchmarks: [synthetic, xgqa]}")
+    assert check_config(cfg, base_dir=REPO)["benchmarks"]["xgqa"]["max_images"] == 5
+
+
 def test_training_on_the_evaluation_split_on_purpose():
     cfg = check_config(merged("corpus: {split: test, allow_evaluation_split: true}"), base_dir=REPO)
     assert cfg["corpus"]["split"] == cfg["evaluation"]["split"] == "test"
