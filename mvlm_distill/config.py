@@ -1,22 +1,24 @@
 """Load and check a study config.
 
-The JSON schema (workflow/schemas/config.schema.yaml) checks shapes and types;
-``check_config`` adds what a schema cannot say (languages a benchmark offers,
-layer maps, local paths). Every problem is one sentence that names the key.
-Shared by the Snakefile and the scripts, so a bad config stops before any job.
+The JSON schema (workflow/schemas/config.schema.yaml) checks shapes and types and rejects
+unknown keys; ``check_config`` adds what a schema cannot say (splits and languages a benchmark
+offers, layer maps, warm-up, gallery size, local paths). Every problem is one sentence that
+names the key. Shared by the Snakefile and the scripts, so a bad config stops before any job.
 """
 
 from __future__ import annotations
 
 import copy
+import difflib
+import inspect
+import os
+import re
 from pathlib import Path
 
 import yaml
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
-LOSS_NAMES = ("FD", "ED", "SD", "MCL", "DR")
 REFERENCES = ("teacher", "init")
-DEFAULT_TOY_TEXT_LAYERS = 4
 
 
 class ConfigError(ValueError):
@@ -39,16 +41,47 @@ def load_yaml(path: str | Path) -> dict:
 
 
 def load_config(path: str | Path, overrides: dict | None = None) -> dict:
+    """Check one config file (plus top-level overrides); an error names the file and the key."""
     config = load_yaml(path)
     config.update(overrides or {})
-    return check_config(config)
+    try:
+        return check_config(config)
+    except ConfigError as err:
+        source = error_source(err, [path], overrides)
+        raise ConfigError(f"{source}: {err}" if source else str(err)) from None
 
+
+# --------------------------------------------------------------------------- messages
 
 def _key_path(error) -> str:
+    return _join_key(tuple(error.absolute_path)) or "(top level)"
+
+
+def _join_key(parts) -> str:
     key = ""
-    for part in error.absolute_path:
+    for part in parts:
         key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
-    return key or "(top level)"
+    return key
+
+
+def _closest(word: str, allowed) -> str | None:
+    """The allowed name a typo most likely meant (case and separators ignored), if any is close."""
+    def bare(name) -> str:
+        return re.sub(r"[-_. ]", "", str(name).lower())
+
+    scored = [(difflib.SequenceMatcher(None, bare(word), bare(a)).ratio(), str(a)) for a in allowed]
+    best = max(scored, default=(0.0, None), key=lambda pair: pair[0])
+    return best[1] if best[0] >= 0.6 else None
+
+
+def _closest_hint(word: str, allowed) -> str:
+    close = _closest(word, allowed)
+    return f" (closest: {close!r})" if close else ""
+
+
+def _bool_hint(value: bool) -> str:
+    words, example = ("no, off or n", "no") if value is False else ("yes, on or y", "yes")
+    return f"YAML reads an unquoted {words} as {str(value).lower()}, so quote it (\"{example}\") to mean the text"
 
 
 def _schema_error_sentence(error) -> str:
@@ -59,12 +92,23 @@ def _schema_error_sentence(error) -> str:
         where = f"{key}." if key != "(top level)" else ""
         return f"{where}{missing}: required key is missing."
     if validator == "additionalProperties":
-        return f"{key}: unknown key ({error.message.split('(')[-1].rstrip(')')})."
+        allowed = list(error.schema.get("properties", {}))
+        extra = [k for k in error.instance if k not in allowed]
+        name = _join_key((*error.absolute_path, extra[0]))
+        close = _closest(extra[0], allowed)
+        if close:
+            return f"{name}: unknown key; the closest allowed key is {close!r}."
+        return f"{name}: unknown key; allowed keys: {', '.join(allowed)}."
     if validator == "enum":
         allowed = ", ".join(str(v) for v in error.validator_value)
-        return f"{key}: {error.instance!r} is not allowed; allowed values: {allowed}."
+        hint = _closest_hint(error.instance, error.validator_value) if isinstance(error.instance, str) else ""
+        return f"{key}: {error.instance!r} is not allowed{hint}; allowed values: {allowed}."
     if validator == "type":
+        if isinstance(error.instance, bool) and error.validator_value == "string":
+            return f"{key}: got {str(error.instance).lower()}, not a text; {_bool_hint(error.instance)}."
         return f"{key}: expected {error.validator_value}, got {error.instance!r}."
+    if validator == "minLength" and error.instance == "":
+        return f"{key}: must not be empty."
     if validator in ("minItems", "minProperties"):
         return f"{key}: must not be empty."
     if validator == "uniqueItems":
@@ -75,7 +119,103 @@ def _schema_error_sentence(error) -> str:
         return f"{key}: 'teacher' and 'init' are reserved names of the reference rows."
     if validator == "propertyNames":
         return f"{key}: {error.instance!r} is not a valid name."
+    if key == "evaluation.significance_resamples" and validator == "minimum":
+        return (f"{key}: {error.instance!r} is less than the minimum of 1; each paired test of significance.csv "
+                "needs resamples (bootstrap_resamples: 0 is what turns the confidence intervals off).")
     return f"{key}: {error.message}."
+
+
+def error_line(err: ConfigError, files=(), overrides=None) -> str:
+    """``Config error in <file>: <sentence>``: the file is the last one that sets the key named first."""
+    source = error_source(err, files, overrides)
+    text = str(err)
+    if re.fullmatch(r"\w+: required key is missing\.", text):  # a top-level block: the file is not merged
+        text = text[:-1] + (" (a --configfile replaces config.yaml; to merge a file over it, list both: "
+                            "--configfile config.yaml yours.yaml).")
+    return f"Config error in {source}: {text}" if source else f"Config error: {text}"
+
+
+def error_source(err: ConfigError, files, overrides=None) -> str | None:
+    """``--config`` or the last of ``files`` that sets the key the message starts with (None: a default)."""
+    key = str(err).split(": ", 1)[0]
+    parts = [int(i) if i else name for name, i in re.findall(r"([^.\[\]]+)|\[(\d+)\]", key)]
+    if not parts:
+        return None
+    if overrides and _has_path(overrides, parts):
+        return "--config"
+    for path in reversed(list(files)):
+        try:
+            with open(path, encoding="utf-8") as f:
+                data = yaml.safe_load(f)
+        except (OSError, yaml.YAMLError):
+            continue
+        if _has_path(data, parts):
+            return _shown_path(path)
+    return None
+
+
+def _has_path(node, parts) -> bool:
+    for part in parts:
+        if isinstance(part, int) and isinstance(node, list) and part < len(node):
+            node = node[part]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            return False
+    return True
+
+
+def _shown_path(path) -> str:
+    """Relative to the working directory when inside it (no machine paths in messages)."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+# --------------------------------------------------------------------------- YAML quirks
+
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
+def _resolve_ref(schema: dict, root: dict) -> dict:
+    ref = schema.get("$ref", "")
+    if ref.startswith("#/"):
+        node = root
+        for part in ref[2:].split("/"):
+            node = node[part]
+        return node
+    return schema
+
+
+def _read_yaml_quirks(instance, schema: dict, root: dict, path: tuple = ()):
+    """A copy with YAML 1.1's strings of numbers (``1e-3``) as numbers; refuses non-text keys (``no:``)."""
+    schema = _resolve_ref(schema, root)
+    if isinstance(instance, dict):
+        out = {}
+        for k, v in instance.items():
+            if not isinstance(k, str):
+                where = _join_key(path) or "(top level)"
+                hint = _bool_hint(k) if isinstance(k, bool) else "quote it to mean the text"
+                raise ConfigError(f"{where}: the key {str(k).lower() if isinstance(k, bool) else k} is not a text; {hint}.")
+            sub = schema.get("properties", {}).get(k)
+            if sub is None:
+                extra = schema.get("additionalProperties")
+                sub = extra if isinstance(extra, dict) else {}
+            out[k] = _read_yaml_quirks(v, sub, root, (*path, k))
+        return out
+    if isinstance(instance, list):
+        items = schema.get("items", {})
+        return [_read_yaml_quirks(v, items, root, (*path, i)) for i, v in enumerate(instance)]
+    kind = schema.get("type")
+    if isinstance(instance, str) and kind in ("number", "integer") and _NUMBER.fullmatch(instance.strip()):
+        value = float(instance)
+        if kind == "number":
+            return value
+        if value.is_integer():
+            return int(value)
+    return instance
 
 
 def validate_schema(config: dict, schema_path: str | Path = SCHEMA_PATH) -> dict:
@@ -84,13 +224,13 @@ def validate_schema(config: dict, schema_path: str | Path = SCHEMA_PATH) -> dict
 
     with open(schema_path, encoding="utf-8") as f:
         schema = yaml.safe_load(f)
+    config = _read_yaml_quirks(config, schema, schema)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), e.path))
     if errors:
         best = jsonschema.exceptions.best_match(errors)
         # best_match prefers deep errors inside propertyNames; keep the key path readable
         raise ConfigError(_schema_error_sentence(best))
-    config = copy.deepcopy(config)
     _fill_defaults(config, schema)
     return config
 
@@ -105,29 +245,135 @@ def _fill_defaults(instance, schema) -> None:
             _fill_defaults(instance[key], sub)
 
 
+# --------------------------------------------------------------------------- benchmarks
+
+def _adapter(benchmark: dict):
+    from mvlm_distill.data import adapters
+
+    return adapters.ADAPTERS.get(benchmark["kind"])
+
+
 def offered_languages(name: str, benchmark: dict) -> list[str] | None:
     """Languages a configured benchmark offers (None when only the data can tell)."""
     if benchmark.get("languages"):
         return list(benchmark["languages"])
-    kind = benchmark["kind"]
-    if kind == "synthetic":
+    if benchmark["kind"] == "synthetic":
         from mvlm_distill.data import lexicon
 
         return list(lexicon.LANGUAGES)
-    if kind == "local":
-        return None
-    from mvlm_distill.data import adapters
-
-    adapter = adapters.ADAPTERS.get(kind)
+    adapter = _adapter(benchmark)
     return list(adapter.languages) if adapter is not None else None
 
 
-def text_layer_count(model: dict) -> int | None:
-    if "text_layers" in model:
-        return model["text_layers"]
+def synthetic_splits() -> tuple[str, ...]:
+    """The splits the synthetic benchmark knows (``n_images`` keys)."""
+    from mvlm_distill.data.synthetic import DEFAULT_N_IMAGES
+
+    return tuple(DEFAULT_N_IMAGES)
+
+
+def benchmark_splits(benchmark: dict) -> list[str]:
+    """The splits a configured benchmark will hold once prepared."""
+    if benchmark["kind"] == "synthetic":
+        return list(benchmark.get("n_images") or synthetic_splits())
+    return [_adapter(benchmark).benchmark_split(benchmark.get("split"))]
+
+
+def largest_k() -> int:
+    """The largest cut-off of the retrieval metrics (R@10 -> 10): a test gallery must be larger."""
+    from mvlm_distill.evaluate.retrieval import METRICS
+
+    return max(int(metric.split("@")[1]) for task in ("t2i", "i2t") for metric in METRICS[task])
+
+
+def _check_benchmark(name: str, bench: dict) -> None:
+    key = f"benchmarks.{name}"
+    from mvlm_distill.data import prepare
+
+    if bench["kind"] == "synthetic":
+        foreign = [k for k in bench if k not in ("kind", *prepare.SYNTHETIC_KEYS)]
+        if foreign:
+            raise ConfigError(f"{key}.{foreign[0]}: not a key of the synthetic benchmark; it takes "
+                              f"{', '.join(prepare.SYNTHETIC_KEYS)}.")
+        known = synthetic_splits()
+        for split in bench.get("n_images", {}):
+            if split not in known:
+                hint = _closest_hint(split, known)
+                raise ConfigError(f"{key}.n_images.{split}: not a split of the synthetic benchmark{hint}; "
+                                  f"allowed: {', '.join(known)}.")
+        return
+    adapter = _adapter(bench)
+    if adapter is None:
+        from mvlm_distill.data import adapters
+
+        raise ConfigError(f"{key}.kind: {bench['kind']!r} has no preparation step yet; use synthetic or one of "
+                          f"the dataset adapters ({', '.join(adapters.ADAPTERS)}).")
+    foreign = [k for k in bench if k not in ("kind", *prepare.ADAPTER_KEYS)]
+    if foreign:
+        raise ConfigError(f"{key}.{foreign[0]}: only the synthetic benchmark takes {foreign[0]}; "
+                          f"a {bench['kind']} benchmark takes {', '.join(prepare.ADAPTER_KEYS)}.")
+    release = adapter.release_splits
+    if "split" in bench and release is not None and bench["split"] not in release:
+        hint = _closest_hint(bench["split"], release)
+        raise ConfigError(f"{key}.split: {bench['split']!r} is not a split of the {bench['kind']} release{hint}; "
+                          f"allowed: {', '.join(release)}.")
+    params = inspect.signature(adapter.prepare).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        own = ("source", "out_dir", "images_dir", *prepare.ADAPTER_ARGUMENTS)
+        allowed = [p for p in params if p not in own]
+        for option in bench.get("options", {}):
+            if option not in allowed:
+                hint = _closest_hint(option, allowed)
+                raise ConfigError(f"{key}.options.{option}: not an option of the {bench['kind']} adapter{hint}; "
+                                  f"allowed: {', '.join(allowed)}.")
+
+
+def _check_splits(config: dict) -> None:
+    """Evaluation and corpus splits exist, galleries beat the largest k, no silent training on test images."""
+    benches = config["benchmarks"]
+    corpus, evaluation = config["corpus"], config["evaluation"]
+    eval_split = evaluation["split"]
+    k = largest_k()
+    for name in evaluation["benchmarks"]:
+        splits = benchmark_splits(benches[name])
+        if eval_split not in splits:
+            hint = _closest_hint(eval_split, splits)
+            raise ConfigError(f"evaluation.split: {eval_split!r} is not a split of benchmark {name!r}{hint}; "
+                              f"it has {', '.join(splits)}.")
+        n_images = benches[name].get("n_images", {}).get(eval_split) or benches[name].get("max_images")
+        if n_images is not None and n_images <= k and has_captions(benches[name]):  # VQA ranks answers
+            which = f"n_images.{eval_split}" if benches[name]["kind"] == "synthetic" else "max_images"
+            raise ConfigError(f"benchmarks.{name}.{which}: a gallery of {n_images} images is no larger than the "
+                              f"largest cut-off of the metrics (R@{k}), so every row would score R@{k} = 1; "
+                              f"give more than {k}.")
+    splits = benchmark_splits(benches[corpus["benchmark"]])
+    if corpus["split"] not in splits:
+        hint = _closest_hint(corpus["split"], splits)
+        raise ConfigError(f"corpus.split: {corpus['split']!r} is not a split of benchmark "
+                          f"{corpus['benchmark']!r}{hint}; it has {', '.join(splits)}.")
+    if (corpus["benchmark"] in evaluation["benchmarks"] and corpus["split"] == eval_split
+            and not corpus["allow_evaluation_split"]):
+        raise ConfigError(f"corpus.split: {corpus['split']!r} of {corpus['benchmark']!r} is also the evaluation "
+                          "split, so the students would be distilled on the test images; pick another split or "
+                          "set corpus.allow_evaluation_split: true to do it on purpose.")
+
+
+# --------------------------------------------------------------------------- models
+
+def text_layer_count(model: dict, key: str = "model") -> int | None:
+    """The teacher's text layers: its toy size, else ``text_layers``, else unknown (None)."""
     if model["source"] == "toy":
-        return int(model.get("toy", {}).get("layers", DEFAULT_TOY_TEXT_LAYERS))
-    return None
+        from mvlm_distill.models.toy_size import resolve_size
+
+        try:
+            layers = resolve_size(model.get("toy"), key=f"{key}.toy")["text_layers"]
+        except ValueError as err:
+            raise ConfigError(f"{err}.") from None
+        if model.get("text_layers", layers) != layers:
+            raise ConfigError(f"{key}.text_layers: {model['text_layers']} disagrees with the toy size's "
+                              f"{layers} text layers; set toy.layers instead.")
+        return layers
+    return model.get("text_layers")
 
 
 def default_layer_map(n_layers: int) -> list[int]:
@@ -135,53 +381,64 @@ def default_layer_map(n_layers: int) -> list[int]:
     return list(range(0, n_layers, 2))
 
 
+def _check_model(config: dict, i: int, model: dict, base_dir: Path) -> None:
+    key = f"models[{i}]"
+    if model.get("trim_vocabulary"):
+        raise ConfigError(f"{key}.trim_vocabulary: vocabulary trimming is not implemented yet; set it to false.")
+    if model["source"] != "toy" and not model.get("checkpoint"):
+        raise ConfigError(f"{key}.checkpoint: required for source {model['source']!r} (model {model['name']!r}).")
+    if model["source"] != "toy" and "toy" in model:
+        raise ConfigError(f"{key}.toy: only a toy teacher (source: toy) has a toy size; remove it.")
+    for field in ("checkpoint", "pretrained"):
+        value = model.get(field)
+        if value and _looks_like_path(value) and not (base_dir / value).exists():
+            raise ConfigError(f"{key}.{field}: local path {value!r} does not exist.")
+    n_layers = text_layer_count(model, key)
+    layer_map = model.get("student_layers")
+    if layer_map is None:
+        if n_layers is None:
+            raise ConfigError(f"{key}.student_layers: required when text_layers is not given.")
+        model["student_layers"] = default_layer_map(n_layers)
+        return
+    if any(b <= a for a, b in zip(layer_map, layer_map[1:])):
+        raise ConfigError(f"{key}.student_layers: {layer_map} must be strictly increasing "
+                          f"(the student runs its layers in this order), e.g. {sorted(set(layer_map))}.")
+    if n_layers is not None and any(layer >= n_layers for layer in layer_map):
+        raise ConfigError(
+            f"{key}.student_layers: {layer_map} is out of range; the teacher has {n_layers} text layers "
+            f"(allowed 0..{n_layers - 1})."
+        )
+    if model["source"] == "toy" and "teacher_pretraining" not in config:
+        raise ConfigError(f"teacher_pretraining: required because {key} is a toy model.")
+
+
 def check_config(config: dict, schema_path: str | Path = SCHEMA_PATH, base_dir: str | Path = ".") -> dict:
-    """Schema + semantic checks; returns the config with defaults filled in."""
+    """Schema + semantic checks; returns a copy with defaults filled in."""
     config = validate_schema(config, schema_path)
     base_dir = Path(base_dir)
 
     _check_paths(config, base_dir)
+    _check_results(config["results"], base_dir)
 
     names = [m["name"] for m in config["models"]]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ConfigError(f"models: duplicate model name {dupes[0]!r}; each model needs its own name.")
-
     for i, model in enumerate(config["models"]):
-        key = f"models[{i}]"
-        if model.get("trim_vocabulary"):
-            raise ConfigError(f"{key}.trim_vocabulary: vocabulary trimming is not implemented yet; set it to false.")
-        if model["source"] != "toy" and not model.get("checkpoint"):
-            raise ConfigError(f"{key}.checkpoint: required for source {model['source']!r} (model {model['name']!r}).")
-        for field in ("checkpoint", "pretrained"):
-            value = model.get(field)
-            if value and _looks_like_path(value) and not (base_dir / value).exists():
-                raise ConfigError(f"{key}.{field}: local path {value!r} does not exist.")
-        n_layers = text_layer_count(model)
-        layer_map = model.get("student_layers")
-        if layer_map is None:
-            if n_layers is None:
-                raise ConfigError(f"{key}.student_layers: required when text_layers is not given.")
-            model["student_layers"] = default_layer_map(n_layers)
-        elif n_layers is not None and any(layer >= n_layers for layer in layer_map):
-            raise ConfigError(
-                f"{key}.student_layers: {layer_map} is out of range; the teacher has {n_layers} text layers "
-                f"(allowed 0..{n_layers - 1})."
-            )
-        if model["source"] == "toy" and "teacher_pretraining" not in config:
-            raise ConfigError(f"teacher_pretraining: required because {key} is a toy model.")
+        _check_model(config, i, model, base_dir)
 
     for method, weights in config["methods"].items():
-        unknown = [k for k in weights if k not in LOSS_NAMES]
-        if unknown:
-            raise ConfigError(
-                f"methods.{method}: unknown loss {unknown[0]!r}; allowed: {', '.join(LOSS_NAMES)}."
-            )
         negative = [k for k, w in weights.items() if w < 0]
         if negative:
             raise ConfigError(f"methods.{method}.{negative[0]}: loss weights must not be negative.")
         if not any(w > 0 for w in weights.values()):
             raise ConfigError(f"methods.{method}: all loss weights are zero; give at least one a positive weight.")
+
+    distill = config["distillation"]
+    if distill["warmup_steps"] >= distill["steps"]:
+        raise ConfigError(f"distillation.warmup_steps: {distill['warmup_steps']} is not below distillation.steps "
+                          f"({distill['steps']}), so the learning rate would never reach its peak; "
+                          "give fewer warm-up steps than steps.")
 
     benches = config["benchmarks"]
     corpus = config["corpus"]["benchmark"]
@@ -192,6 +449,9 @@ def check_config(config: dict, schema_path: str | Path = SCHEMA_PATH, base_dir: 
             raise ConfigError(
                 f"evaluation.benchmarks: {bench!r} is not a configured benchmark; allowed: {', '.join(benches)}."
             )
+    for name, bench in benches.items():
+        _check_benchmark(name, bench)
+    _check_splits(config)
     # each benchmark is scored in the configured languages it offers; a language no benchmark offers is an error
     offered_any: set[str] = set()
     for bench in config["evaluation"]["benchmarks"]:
@@ -236,6 +496,17 @@ def _check_paths(config: dict, base_dir: Path) -> None:
             raise ConfigError(
                 f"{key}: {value!r} leaves the project folder; give an absolute path to use a folder outside it deliberately."
             )
+
+
+def _check_results(results: str, base_dir: Path) -> None:
+    """The results folder is a folder: not blank, not the filesystem root, not an existing file."""
+    if not results.strip():
+        raise ConfigError("results: must not be blank; give the folder for the study's outputs (e.g. results).")
+    path = (base_dir / Path(results).expanduser()).resolve()
+    if path == Path(path.anchor):
+        raise ConfigError(f"results: {results!r} is the filesystem root; give a folder for the study's outputs.")
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"results: {results!r} is an existing file, not a folder; give a folder for the study's outputs.")
 
 
 def _looks_like_path(value: str) -> bool:

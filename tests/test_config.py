@@ -33,7 +33,7 @@ def _cfg(**changes):
 _DELETE = object()
 
 CASES = [
-    ("unknown loss", _cfg(methods__FD={"XD": 1.0}), "methods.FD: unknown loss 'XD'; allowed: FD, ED, SD, MCL, DR."),
+    ("unknown loss", _cfg(methods__FD={"XD": 1.0}), "methods.FD.XD: unknown key; allowed keys: FD, ED, SD, MCL, DR."),
     ("negative weight", _cfg(methods__FD={"FD": -1.0}), "methods.FD.FD: loss weights must not be negative."),
     ("all-zero weights", _cfg(**{"methods__DR+ED": {"DR": 0, "ED": 0}}), "methods.DR+ED: all loss weights are zero"),
     ("empty method", _cfg(methods__FD={}), "methods.FD: must not be empty."),
@@ -42,11 +42,11 @@ CASES = [
     ("empty languages", _cfg(languages=[]), "languages: must not be empty."),
     ("duplicate languages", _cfg(languages=["en", "en"]), "languages: has duplicate entries."),
     ("duplicate model names", _cfg(models__1__name="toy-clip"), "models: duplicate model name 'toy-clip'"),
-    ("unknown family", _cfg(models__0__family="blip"), "models[0].family: 'blip' is not allowed; allowed values: clip, siglip2."),
+    ("unknown family", _cfg(models__0__family="blip"), "models[0].family: 'blip' is not allowed (closest: 'clip'); allowed values: clip, siglip2."),
     ("unknown source", _cfg(models__0__source="torchhub"), "models[0].source: 'torchhub' is not allowed; allowed values: toy, open_clip, hf."),
     ("layer map out of range", _cfg(models__0__student_layers=[0, 4]), "student_layers: [0, 4] is out of range; the teacher has 4 text layers (allowed 0..3)"),
     ("negative layer", _cfg(models__0__student_layers=[-1]), "models[0].student_layers[0]: -1 is less than the minimum of 0."),
-    ("missing checkpoint path", _cfg(models__0__source="open_clip", models__0__checkpoint="./nowhere/model.safetensors"),
+    ("missing checkpoint path", _cfg(models__0__source="open_clip", models__0__toy=_DELETE, models__0__checkpoint="./nowhere/model.safetensors"),
      "checkpoint: local path './nowhere/model.safetensors' does not exist."),
     ("real model without checkpoint", _cfg(models__0__source="hf"), "models[0].checkpoint: required for source 'hf' (model 'toy-clip')."),
     ("seed not an integer", _cfg(seeds=["zero"]), "seeds[0]: expected integer, got 'zero'."),
@@ -54,7 +54,7 @@ CASES = [
     ("empty seeds", _cfg(seeds=[]), "seeds: must not be empty."),
     ("empty models", _cfg(models=[]), "models: must not be empty."),
     ("empty methods", _cfg(methods={}), "methods: must not be empty."),
-    ("unknown top-level key", _cfg(learning_rate=0.1), "unknown key"),
+    ("unknown top-level key", _cfg(learning_rate=0.1), "learning_rate: unknown key; allowed keys: results, data_root"),
     ("missing required key", _cfg(distillation__steps=_DELETE), "distillation.steps: required key is missing."),
     ("steps not a number", _cfg(distillation__steps="many"), "distillation.steps: expected integer, got 'many'."),
     ("zero steps", _cfg(distillation__steps=0), "distillation.steps: 0 is less than the minimum of 1."),
@@ -70,7 +70,7 @@ CASES = [
     ("benchmark source escaping", _cfg(benchmarks__synthetic__source="data/../../x"),
      "benchmarks.synthetic.source: 'data/../../x' leaves the project folder; give an absolute path"),
     ("trimming asked for", _cfg(models__0__trim_vocabulary=True), "models[0].trim_vocabulary: vocabulary trimming is not implemented yet"),
-    ("resources for an unknown rule", _cfg(resources={"scoring": {"mem_mb": 1000}}), "resources: unknown key ('scoring' was unexpected)."),
+    ("resources for an unknown rule", _cfg(resources={"scoring": {"mem_mb": 1000}}), "resources.scoring: unknown key; the closest allowed key is 'score_language'."),
     ("resource not an integer", _cfg(resources={"score_language": {"mem_mb": "16G"}}),
      "resources.score_language.mem_mb: expected integer, got '16G'."),
     ("bad model name", _cfg(models__0__name="toy clip/1"), "models[0].name: 'toy clip/1' does not match the pattern"),
@@ -117,5 +117,5 @@ def test_snakemake_stops_before_planning_with_one_sentence(tmp_path):
         cwd=REPO, capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode != 0
-    assert "Config error: methods.FD: unknown loss 'XD'; allowed: FD, ED, SD, MCL, DR." in proc.stderr
+    assert f"Config error in {bad}: methods.FD.XD: unknown key; allowed keys: FD, ED, SD, MCL, DR." in proc.stderr
     assert "Traceback" not in proc.stderr

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+#: a synthetic benchmark's config keys besides ``kind`` (``generate_benchmark``'s arguments)
+SYNTHETIC_KEYS = ("seed", "n_images", "paraphrases", "image_size", "languages")
+#: the config keys passed on to a dataset adapter's ``prepare()`` (``images`` as ``images_dir``)
+ADAPTER_ARGUMENTS = ("languages", "max_images", "images", "split")
+#: a dataset benchmark's config keys besides ``kind``
+ADAPTER_KEYS = ("source", "download", "options", *ADAPTER_ARGUMENTS)
+
 
 def prepare_benchmark(name: str, spec: dict, out_dir: str | Path, data_root: str | Path = "data") -> dict:
     """Generate the synthetic benchmark or run a dataset adapter; returns meta."""
@@ -12,7 +19,7 @@ def prepare_benchmark(name: str, spec: dict, out_dir: str | Path, data_root: str
     if kind == "synthetic":
         from mvlm_distill.data.synthetic import generate_benchmark
 
-        kwargs = {k: spec[k] for k in ("seed", "n_images", "paraphrases", "image_size", "languages") if k in spec}
+        kwargs = {k: spec[k] for k in SYNTHETIC_KEYS if k in spec}
         return generate_benchmark(out_dir, **kwargs)
     from mvlm_distill.data import adapters
 
@@ -27,7 +34,7 @@ def prepare_benchmark(name: str, spec: dict, out_dir: str | Path, data_root: str
             f"benchmarks.{name}.source: local copy {source!r} does not exist; point it at the release "
             "or set download: true on a machine with network (docs/datasets.md)."
         )
-    kwargs = {k: spec[k] for k in ("languages", "max_images", "images", "split") if k in spec}
+    kwargs = {k: spec[k] for k in ADAPTER_ARGUMENTS if k in spec}
     kwargs.update(spec.get("options", {}))
     if "images" in kwargs:
         kwargs["images_dir"] = kwargs.pop("images")

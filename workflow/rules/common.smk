@@ -10,6 +10,7 @@ from mvlm_distill.config import (
     REFERENCES,
     ConfigError,
     check_config,
+    error_line,
     grid_languages,
     has_captions,
 )
@@ -20,19 +21,18 @@ if workflow.config_settings.configfiles:
     config.clear()
     config.update(copy.deepcopy(workflow.config_settings.overwrite_config))
 
-# `--config seeds=[0,1]` arrives as strings; seeds are the one list of numbers a user sets that way.
-if isinstance(config.get("seeds"), list):
-    config["seeds"] = [
-        int(s) if isinstance(s, str) and s.isdigit() else s for s in config["seeds"]
-    ]
-
-# Validate before any job is planned: one sentence naming the key, no traceback.
+# Validate before any job is planned: one sentence naming the key (and the config file that sets
+# it), no traceback. Numbers that arrive as text (`--config seeds=[0,1]`, YAML 1.1's `1e-3`) are read
+# as numbers there.
 try:
     config = check_config(
         config, schema_path=workflow.source_path("../schemas/config.schema.yaml")
     )
 except ConfigError as err:
-    sys.stderr.write(f"Config error: {err}\n")
+    config_files = workflow.config_settings.configfiles or workflow.configfiles
+    sys.stderr.write(
+        error_line(err, config_files, workflow.config_settings.config) + "\n"
+    )
     sys.exit(1)
 validate(config, workflow.source_path("../schemas/config.schema.yaml"))
 

@@ -7,13 +7,16 @@ Every adapter module offers
   ``out_dir`` with :func:`mvlm_distill.data.formats.write_benchmark`;
 - ``download(dest, ...)``: fetches the release from its official URLs (only when called;
   never in tests) into the layout ``prepare`` reads;
-- ``LANGUAGES`` (project codes, see :mod:`mvlm_distill.data.languages`) and ``HOMEPAGE``.
+- ``LANGUAGES`` (project codes, see :mod:`mvlm_distill.data.languages`) and ``HOMEPAGE``;
+- optionally ``SPLITS`` (the release's split names) and ``benchmark_split(split)`` (the benchmark
+  split a release split is written as; without it the name is written as given).
 
 ``docs/datasets.md`` describes each release, its licence and the disk it needs.
 """
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Callable
@@ -42,6 +45,18 @@ class Adapter:
     @property
     def homepage(self) -> str:
         return self.module.HOMEPAGE
+
+    @property
+    def release_splits(self) -> tuple[str, ...] | None:
+        """The release's split names ``prepare`` accepts (None when the release is open-ended)."""
+        return tuple(self.module.SPLITS) if hasattr(self.module, "SPLITS") else None
+
+    def benchmark_split(self, split: str | None = None) -> str:
+        """The benchmark split that preparing release split ``split`` writes (None: prepare's default)."""
+        if split is None:
+            split = inspect.signature(self.module.prepare).parameters["split"].default
+        to_benchmark = getattr(self.module, "benchmark_split", None)  # else the split name is written as given
+        return to_benchmark(split) if to_benchmark else split
 
 
 ADAPTERS: dict[str, Adapter] = {

@@ -50,6 +50,10 @@ def image_file_names(coco_id: int) -> list[str]:
     return [f"COCO_train2014_{coco_id:012d}.jpg", f"COCO_val2014_{coco_id:012d}.jpg", f"{coco_id:012d}.jpg"]
 
 
+def benchmark_split(split: str) -> str:
+    return SPLITS[split]
+
+
 def prepare(
     source: str | Path,
     out_dir: str | Path,
@@ -119,7 +123,7 @@ def prepare(
         {i: image_file_names(int(i)) for i in image_order}, finder, out_dir,
         dataset=NAME, link=link, missing=missing_images,
     )  # fmt: skip
-    bsplit = SPLITS[split]
+    bsplit = benchmark_split(split)
     images = [{"image_id": i, "split": bsplit, "file": files[i]} for i in image_order if i in files]
     captions = []
     seen: set[str] = set()

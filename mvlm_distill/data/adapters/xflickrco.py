@@ -45,6 +45,11 @@ def _annotation_root(source: Path) -> Path:
     )
 
 
+def benchmark_split(split: str) -> str:
+    """``test`` stays the test split; a few-shot ``train_<n>`` file is training data."""
+    return "test" if split == "test" else "train"
+
+
 def prepare(
     source: str | Path,
     out_dir: str | Path,
@@ -101,7 +106,7 @@ def prepare(
     files = C.resolve_images(
         {i: [image_names[i]] for i in keep}, finder, out_dir, dataset=NAME, link=link, missing=missing_images
     )
-    bsplit = "test" if split == "test" else "train"
+    bsplit = benchmark_split(split)
     images = [{"image_id": i, "split": bsplit, "file": files[i]} for i in keep if i in files]
     captions = []
     seen: set[str] = set()
