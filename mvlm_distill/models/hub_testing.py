@@ -11,9 +11,9 @@ published ones, with every size shrunk and random weights:
   at ids 0-4, EOS appended, no BOS, ``model_input_names: [input_ids]``). The sentencepiece
   ``tokenizer.model`` the real repositories also ship is left out: transformers 5 reads
   ``tokenizer.json``.
-* :func:`hub_snapshot`: a repository in the Hugging Face cache layout
-  (``models--<org>--<name>/{blobs,refs/main,snapshots/<revision>}``), what ``HF_HOME`` points
-  at when a model is loaded offline.
+* :func:`hub_snapshot`: a model or dataset repository in the Hugging Face cache layout
+  (``models--<org>--<name>/{blobs,refs/main,snapshots/<revision>}``, ``datasets--...``), what
+  ``HF_HOME`` points at when it is loaded offline.
 * :func:`tiny_xlmr_hub_cache`: ``xlm-roberta-base``'s config and tokenizer in that layout,
   shrunk, for open_clip's ``xlm-roberta-base-ViT-B-32``.
 
@@ -149,10 +149,12 @@ def tiny_siglip2_checkpoint(dest: str | os.PathLike, *, naflex: bool = False, se
     return dest
 
 
-def hub_snapshot(hf_home: str | os.PathLike, repo_id: str, files: dict[str, bytes], revision: str) -> Path:
+def hub_snapshot(hf_home: str | os.PathLike, repo_id: str, files: dict[str, bytes], revision: str,
+                 repo_type: str = "model") -> Path:
     """Put ``files`` into the Hub cache under ``hf_home/hub`` as huggingface_hub lays a download out
-    (content in ``blobs/``, ``snapshots/<revision>/<name>`` linking to it, ``refs/main``); returns the snapshot."""
-    repo = Path(hf_home) / "hub" / ("models--" + repo_id.replace("/", "--"))
+    (``<type>s--<org>--<name>/``: content in ``blobs/``, ``snapshots/<revision>/<name>`` linking to it,
+    ``refs/main``); returns the snapshot folder."""
+    repo = Path(hf_home) / "hub" / (f"{repo_type}s--" + repo_id.replace("/", "--"))
     snapshot = repo / "snapshots" / revision
     (repo / "blobs").mkdir(parents=True, exist_ok=True)
     (repo / "refs").mkdir(parents=True, exist_ok=True)
