@@ -170,18 +170,33 @@ def hub_snapshot(hf_home: str | os.PathLike, repo_id: str, files: dict[str, byte
     return snapshot
 
 
-def tiny_xlmr_hub_cache(hf_home: str | os.PathLike, revision: str = "e73636d4f797dec63c3081bb6ed5c7b0bb3f2089",
-                        hidden_size: int = 32, layers: int = 4) -> Path:
-    """``xlm-roberta-base`` (config + tokenizer, sizes shrunk) in the Hub cache under ``hf_home``.
+#: the folder name of the fixture's snapshot (a made-up commit: only its form matters)
+XLMR_FIXTURE_REVISION = hashlib.sha1(b"tiny xlm-roberta-base fixture").hexdigest()
 
-    The config keeps XLM-R base's keys and special ids (``<s>`` 0, ``<pad>`` 1, ``</s>`` 2,
-    ``<unk>`` 3, positions offset by the pad id, 514 positions); the tokenizer is a small
-    Unigram model with XLM-R's specials and ``<mask>`` last.
+#: the open_clip model config of ``xlm-roberta-base-ViT-B-32`` with the towers shrunk: the same keys
+#: (HF text tower named by its Hub id, mean pooler, open_clip's default MLP projection and 77 tokens)
+TINY_XLMR_CLIP_CONFIG = {
+    "embed_dim": 32,
+    "vision_cfg": {"image_size": 32, "layers": 1, "width": 64, "patch_size": 8},
+    "text_cfg": {"hf_model_name": "xlm-roberta-base", "hf_tokenizer_name": "xlm-roberta-base",
+                 "hf_pooler_type": "mean_pooler"},
+}
+
+
+def tiny_xlmr_hub_cache(hf_home: str | os.PathLike, revision: str = XLMR_FIXTURE_REVISION,
+                        hidden_size: int = 32, layers: int = 4, seed: int = 0) -> Path:
+    """``xlm-roberta-base`` in the Hub cache under ``hf_home``, sizes shrunk; returns the snapshot.
+
+    The files the real repository ships for transformers: ``config.json`` (XLM-R base's keys and
+    special ids: ``<s>`` 0, ``<pad>`` 1, ``</s>`` 2, ``<unk>`` 3, 514 positions), ``tokenizer.json``
+    (a small Unigram vocabulary with XLM-R's specials and ``<mask>`` last) and
+    ``model.safetensors`` (an ``XLMRobertaForMaskedLM``). The sentencepiece model is left out.
     """
     import tempfile
 
+    import torch
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
-    from transformers import XLMRobertaTokenizer
+    from transformers import XLMRobertaConfig, XLMRobertaForMaskedLM, XLMRobertaTokenizer
 
     specials = ["<s>", "<pad>", "</s>", "<unk>"]
     tok = Tokenizer(models.Unigram())
@@ -191,8 +206,7 @@ def tiny_xlmr_hub_cache(hf_home: str | os.PathLike, revision: str = "e73636d4f79
                                       show_progress=False)
     tok.train_from_iterator(sorted(TOKENIZER_CORPUS), trainer)
     pieces = [(p, s) for p, s in json.loads(tok.to_str())["model"]["vocab"] if p not in specials]
-    vocab = [(t, 0.0) for t in specials] + pieces
-    tokenizer = XLMRobertaTokenizer(vocab=vocab + [("<mask>", 0.0)])
+    tokenizer = XLMRobertaTokenizer(vocab=[(t, 0.0) for t in specials] + pieces + [("<mask>", 0.0)])
     config = {
         "architectures": ["XLMRobertaForMaskedLM"], "attention_probs_dropout_prob": 0.1, "bos_token_id": 0,
         "eos_token_id": 2, "hidden_act": "gelu", "hidden_dropout_prob": 0.1, "hidden_size": hidden_size,
@@ -201,9 +215,15 @@ def tiny_xlmr_hub_cache(hf_home: str | os.PathLike, revision: str = "e73636d4f79
         "num_hidden_layers": layers, "output_past": True, "pad_token_id": 1,
         "position_embedding_type": "absolute", "type_vocab_size": 1, "vocab_size": len(tokenizer),
     }
+    from safetensors.torch import save_file
+
+    torch.manual_seed(seed)
+    model = XLMRobertaForMaskedLM(XLMRobertaConfig(**config))
     with tempfile.TemporaryDirectory(prefix="mvlm-xlmr-") as tmp:
         tokenizer.save_pretrained(tmp)
-        files = {p.name: p.read_bytes() for p in Path(tmp).iterdir() if p.is_file()}
+        save_file({k: v.contiguous() for k, v in model.state_dict().items() if "lm_head.decoder" not in k},
+                  str(Path(tmp) / "model.safetensors"), metadata={"format": "pt"})
+        files = {name: (Path(tmp) / name).read_bytes() for name in ("tokenizer.json", "model.safetensors")}
     files["config.json"] = json.dumps(config, indent=2, sort_keys=True).encode()
     return hub_snapshot(hf_home, "xlm-roberta-base", files, revision)
 

@@ -91,6 +91,10 @@ def _load_saved(directory: Path) -> VisionLanguageModel:
         raise ModelLoadError(f"{directory}/{MANIFEST}: unknown library {library!r}")
     vlm = load_saved(directory, manifest)
     vlm.meta = dict(manifest.get("meta", {}))
+    if vlm.meta.get("role") == "student":
+        # frozen as build_student left it; torch's MultiheadAttention also takes another kernel
+        # (its fast path) only when no parameter requires grad, so this keeps image embeddings bit-equal
+        vlm.freeze_image_tower()
     vlm.text_normalization = check_text_normalization(manifest.get("text_normalization"),
                                                       str(directory / MANIFEST))
     return vlm
