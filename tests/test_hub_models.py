@@ -162,3 +162,17 @@ def test_text_normalization_is_part_of_the_model(checkpoint, tmp_path):
         load_model({"source": "saved", "path": str(tmp_path / "t"), "text_normalization": []})
     with pytest.raises(ModelLoadError, match="'titlecase' is not one of"):
         load_model({**_spec(folder), "text_normalization": "titlecase"})
+
+
+def test_caches_training_and_evaluation_see_the_normalised_text(checkpoint, tmp_path):
+    """Teacher caches and distillation batches (embed.tokenize_texts on the teacher) and evaluation
+    (the saved student's tokenize) give the same ids: the lower-cased text's."""
+    from mvlm_distill.distill.embed import tokenize_texts
+
+    _, folder = checkpoint
+    teacher = load_model(_spec(folder))
+    save_model(build_student(teacher), tmp_path / "student")
+    student = load_model({"source": "saved", "path": str(tmp_path / "student")})
+    lowered = load_model({**_spec(folder), "text_normalization": []}).tokenize([t.lower() for t in TEXTS])
+    for ids in (tokenize_texts(teacher, TEXTS, batch_size=2)["input_ids"], student.tokenize(TEXTS)["input_ids"]):
+        assert torch.equal(ids, lowered["input_ids"])
