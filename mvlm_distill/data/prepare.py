@@ -9,7 +9,7 @@ SYNTHETIC_KEYS = ("seed", "n_images", "paraphrases", "image_size", "languages")
 #: the config keys passed on to a dataset adapter's ``prepare()`` (``images`` as ``images_dir``)
 ADAPTER_ARGUMENTS = ("languages", "max_images", "images", "split")
 #: a dataset benchmark's config keys besides ``kind``
-ADAPTER_KEYS = ("source", "download", "options", *ADAPTER_ARGUMENTS)
+ADAPTER_KEYS = ("source", "download", "options", "hf", *ADAPTER_ARGUMENTS)
 
 
 def prepare_benchmark(name: str, spec: dict, out_dir: str | Path, data_root: str | Path = "data") -> dict:
@@ -26,6 +26,16 @@ def prepare_benchmark(name: str, spec: dict, out_dir: str | Path, data_root: str
     if kind not in adapters.ADAPTERS:
         raise ValueError(f"benchmarks.{name}.kind: no adapter for {kind!r}; allowed: {', '.join(adapters.ADAPTERS)}.")
     adapter = adapters.ADAPTERS[kind]
+    kwargs = {k: spec[k] for k in ADAPTER_ARGUMENTS if k in spec}
+    kwargs.update(spec.get("options", {}))
+    if spec.get("source") == "hf":  # the pinned Hugging Face copy, from the local cache
+        from mvlm_distill.data.adapters import hub
+
+        hf = hub.check_spec(kind, spec.get("hf"), f"benchmarks.{name}")
+        if spec.get("download"):
+            hub.download(hf)
+        kwargs.pop("images", None)  # the images are in the Parquet files
+        return hub.prepare(kind, hf, out_dir, **kwargs)
     source = spec.get("source") or str(Path(data_root) / name)
     if spec.get("download") and not Path(source).exists():
         source = adapter.download(Path(data_root) / name)
@@ -34,8 +44,6 @@ def prepare_benchmark(name: str, spec: dict, out_dir: str | Path, data_root: str
             f"benchmarks.{name}.source: local copy {source!r} does not exist; point it at the release "
             "or set download: true on a machine with network (docs/datasets.md)."
         )
-    kwargs = {k: spec[k] for k in ADAPTER_ARGUMENTS if k in spec}
-    kwargs.update(spec.get("options", {}))
     if "images" in kwargs:
         kwargs["images_dir"] = kwargs.pop("images")
     return adapter.prepare(source, out_dir, **kwargs)

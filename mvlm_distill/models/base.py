@@ -1,7 +1,7 @@
 """The uniform interface every loaded vision-language model offers.
 
 A :class:`VisionLanguageModel` wraps one library model (an open_clip
-``CustomTextCLIP`` or a transformers ``Siglip2Model``/``AutoModel``) and its
+``CustomTextCLIP`` or a transformers ``SiglipModel``/``Siglip2Model``/``AutoModel``) and its
 tokenizer and image processor. Backends (``openclip_backend``,
 ``transformers_backend``) subclass it and fill in the library calls; everything
 else (counting, fingerprints, freezing, device moves) lives here.
@@ -24,8 +24,26 @@ MANIFEST = "mvlm_model.json"
 MANIFEST_VERSION = 1
 
 
+#: text normalisations a model may need before tokenisation (SigLIP2 was trained on lower-cased text)
+TEXT_NORMALIZATIONS = {"lowercase": str.lower}
+
+
 class ModelLoadError(RuntimeError):
     """A model spec or a saved model directory could not be turned into a model."""
+
+
+def check_text_normalization(value, where: str) -> tuple[str, ...]:
+    """A ``text_normalization`` setting (a name, a list of names or none) as a tuple of known names."""
+    if value is None:
+        return ()
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+        raise ModelLoadError(f"{where}: text_normalization {value!r} must be a name or a list of names "
+                             f"from {sorted(TEXT_NORMALIZATIONS)}")
+    unknown = [n for n in names if n not in TEXT_NORMALIZATIONS]
+    if unknown:
+        raise ModelLoadError(f"{where}: text_normalization {unknown[0]!r} is not one of {sorted(TEXT_NORMALIZATIONS)}")
+    return tuple(names)
 
 
 def check_family(family: str) -> str:
@@ -89,6 +107,9 @@ class VisionLanguageModel:
         text_encoder: the text tower including its projection: the trainable part of a student.
         tokenizer: the library tokenizer.
         context_length: the fixed number of token positions ``tokenize`` returns.
+        text_normalization: names from :data:`TEXT_NORMALIZATIONS` applied to every text before
+            tokenisation (part of the model: saved in the manifest and the fingerprint, so caches,
+            training and evaluation all see the same text).
         meta: provenance written into the manifest (name, source, role, layer map, ...).
     """
 
@@ -97,13 +118,14 @@ class VisionLanguageModel:
     model: nn.Module
     text_encoder: nn.Module
     context_length: int
+    text_normalization: tuple[str, ...] = ()
 
     def __init__(self, family: str, meta: dict | None = None):
         self.family = check_family(family)
         self.meta = dict(meta or {})
 
     # ---- to be provided by a backend -------------------------------------------------
-    def tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
+    def _tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
     def _text_features(self, tokens: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -136,6 +158,17 @@ class VisionLanguageModel:
         return ""
 
     # ---- shared behaviour ---------------------------------------------------------------
+    def normalize_texts(self, texts) -> list[str]:
+        """``texts`` after the model's text normalisations (what the tokenizer is given)."""
+        texts = list(texts)
+        for name in self.text_normalization:
+            texts = [TEXT_NORMALIZATIONS[name](t) for t in texts]
+        return texts
+
+    def tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
+        """``input_ids`` and ``attention_mask`` (B, context_length) of the normalised texts."""
+        return self._tokenize(self.normalize_texts(texts))
+
     @property
     def device(self) -> torch.device:
         for p in self.model.parameters():
@@ -182,9 +215,11 @@ class VisionLanguageModel:
     def fingerprint(self) -> str:
         """Short hash of the weights, the architecture config and the tokenizer."""
         h = hashlib.sha256()
-        h.update(json.dumps({"family": self.family, "library": self.library,
-                             "context_length": self.context_length,
-                             "config": stable_config(self.config_dict())}, sort_keys=True, default=str).encode())
+        identity = {"family": self.family, "library": self.library, "context_length": self.context_length,
+                    "config": stable_config(self.config_dict())}
+        if self.text_normalization:  # absent when empty, so fingerprints from before the field stay valid
+            identity["text_normalization"] = list(self.text_normalization)
+        h.update(json.dumps(identity, sort_keys=True, default=str).encode())
         h.update(self.tokenizer_string().encode())
         state_dict_digest(self.model.state_dict(), h)
         return h.hexdigest()[:16]

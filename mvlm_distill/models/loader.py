@@ -11,6 +11,11 @@ Sources of a model spec (a model entry of the study config):
   optional ``config``: an open_clip model config JSON to register first.
 * ``hf``: ``checkpoint`` a hub name or a local folder; ``trust_remote_code`` is passed
   only when the spec sets it to ``true``.
+
+``text_normalization`` (a name or a list of names of ``base.TEXT_NORMALIZATIONS``) says what is
+done to every text before tokenisation. ``hf`` SigLIP/SigLIP2 checkpoints default to
+``lowercase`` (how SigLIP2 was trained; the Gemma tokenizer they ship does not lower-case), every
+other source to none; a saved model keeps the one in its manifest.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ import json
 import os
 from pathlib import Path
 
-from .base import MANIFEST, MANIFEST_VERSION, ModelLoadError, VisionLanguageModel, check_family
+from .base import (MANIFEST, MANIFEST_VERSION, ModelLoadError, VisionLanguageModel, check_family,
+                   check_text_normalization)
 
 SOURCES = ("toy", "open_clip", "hf", "saved")
 
@@ -52,11 +58,18 @@ def load_model(spec: dict, device="cpu") -> VisionLanguageModel:
         if spec.get("family") and spec["family"] != vlm.family:
             raise ModelLoadError(f"{spec['path']}: holds a {vlm.family} model but the spec says family "
                                  f"{spec['family']!r}")
+        if "text_normalization" in spec:
+            asked = check_text_normalization(spec["text_normalization"], f"model {spec.get('name')!r}")
+            if asked != vlm.text_normalization:
+                raise ModelLoadError(f"{spec['path']}: was saved with text_normalization "
+                                     f"{list(vlm.text_normalization)} but the spec says {list(asked)}")
     elif source == "open_clip":
         from .openclip_backend import load_open_clip
 
         check_family(spec.get("family", "clip"))
         vlm = load_open_clip(spec)
+        vlm.text_normalization = check_text_normalization(spec.get("text_normalization"),
+                                                          f"model {spec.get('name')!r}")
     else:
         from .transformers_backend import load_hf
 
@@ -78,6 +91,12 @@ def _load_saved(directory: Path) -> VisionLanguageModel:
         raise ModelLoadError(f"{directory}/{MANIFEST}: unknown library {library!r}")
     vlm = load_saved(directory, manifest)
     vlm.meta = dict(manifest.get("meta", {}))
+    if vlm.meta.get("role") == "student":
+        # frozen as build_student left it; torch's MultiheadAttention also takes another kernel
+        # (its fast path) only when no parameter requires grad, so this keeps image embeddings bit-equal
+        vlm.freeze_image_tower()
+    vlm.text_normalization = check_text_normalization(manifest.get("text_normalization"),
+                                                      str(directory / MANIFEST))
     return vlm
 
 
@@ -99,6 +118,7 @@ def save_model(model: VisionLanguageModel, directory: str | os.PathLike) -> None
         "family": model.family,
         **fields,
         "trust_remote_code": bool(getattr(model, "trust_remote_code", False)),
+        "text_normalization": list(model.text_normalization),
         "text_layers": model.text_layer_count(),
         "text_parameters": model.text_parameter_count(),
         "total_parameters": model.total_parameter_count(),

@@ -107,7 +107,7 @@ class OpenClipModel(VisionLanguageModel):
             return int(self.model.text.config.pad_token_id)
         return int(self.model_cfg["text_cfg"].get("pad_id", 0))
 
-    def tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
+    def _tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
         ids = self.tokenizer(list(texts), context_length=self.context_length)
         ids = torch.as_tensor(ids, dtype=torch.long)
         return {"input_ids": ids, "attention_mask": (ids != self.pad_token_id).long()}

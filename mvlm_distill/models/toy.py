@@ -7,7 +7,10 @@
 * ``siglip2``: a transformers ``Siglip2Model`` with NaFlex input produced by the
   real ``Siglip2ImageProcessor``.
 
-Both read the same toy tokenizer folder (``build_toy_tokenizer``).
+Both read the same toy tokenizer folder (``build_toy_tokenizer``). They use the real library
+classes but are not the paper teachers' code path: the paper's SigLIP2 teacher is a
+fixed-resolution ``SiglipModel`` with a Gemma tokenizer and lower-cased text (tiny stand-ins of
+the published layouts: ``hub_testing``).
 
 Size config (``size_config`` keys, defaults in :data:`DEFAULT_SIZE`):
 

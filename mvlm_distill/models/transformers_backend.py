@@ -1,4 +1,10 @@
-"""transformers backend: ``Siglip2Model`` (and other dual encoders with ``get_text_features``).
+"""transformers backend: ``SiglipModel``, ``Siglip2Model`` and other dual encoders with ``get_text_features``.
+
+The fixed-resolution SigLIP2 checkpoints (``google/siglip2-base-patch16-224``, ...) have
+``model_type: siglip`` and load as ``SiglipModel`` with ``SiglipImageProcessor`` and a plain
+``GemmaTokenizer``; only the NaFlex ones (``...-naflex``) are ``Siglip2Model`` with
+``Siglip2ImageProcessor``. Both were trained on lower-cased text padded to 64 tokens, so an
+``hf`` spec of either model type defaults to ``text_normalization: lowercase``.
 
 Saved layout: exactly what ``save_pretrained`` writes (``config.json``,
 ``model.safetensors``), the image processor's ``preprocessor_config.json``,
@@ -13,16 +19,21 @@ re-segmented into characters).
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from .base import ModelLoadError, VisionLanguageModel, tokenizer_identity
+from .base import MANIFEST, ModelLoadError, VisionLanguageModel, check_text_normalization, tokenizer_identity
 
 PROCESSOR_CONFIG = "preprocessor_config.json"
 TOKENIZER_DIR = "tokenizer"
+#: library model class per config model type (anything else: ``AutoModel``)
+MODEL_CLASSES = {"siglip": "SiglipModel", "siglip2": "Siglip2Model"}
+#: what an ``hf`` checkpoint of a model type gets when its spec names no text_normalization
+DEFAULT_TEXT_NORMALIZATION = {"siglip": ("lowercase",), "siglip2": ("lowercase",)}
 
 
 class _Tower(nn.Module):
@@ -65,7 +76,7 @@ class TransformersModel(VisionLanguageModel):
         self.uses_attention_mask = "attention_mask" in getattr(tokenizer, "model_input_names", ["attention_mask"])
 
     # ---- text ---------------------------------------------------------------------------
-    def tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
+    def _tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
         enc = self.tokenizer(list(texts), padding="max_length", max_length=self.context_length,
                              truncation=True, return_tensors="pt")
         ids = enc["input_ids"].long()
@@ -145,9 +156,7 @@ class TransformersModel(VisionLanguageModel):
 def _model_class(model_type: str):
     import transformers
 
-    if model_type == "siglip2":
-        return transformers.Siglip2Model
-    return transformers.AutoModel
+    return getattr(transformers, MODEL_CLASSES.get(model_type, "AutoModel"))
 
 
 def _load_parts(source: str, context_length: int | None, family: str, meta: dict,
@@ -196,4 +205,12 @@ def load_hf(spec: dict) -> TransformersModel:
             "Hugging Face cache; point `checkpoint` at a local folder instead")
         raise ModelLoadError(f"could not load {where} {checkpoint!r}: {type(err).__name__}: {err}.{hint}") from err
     vlm.trust_remote_code = spec.get("trust_remote_code") is True
+    if "text_normalization" in spec:
+        vlm.text_normalization = check_text_normalization(spec["text_normalization"], f"model {spec.get('name')!r}")
+    elif local and (Path(checkpoint) / MANIFEST).is_file():  # a folder written by save_model
+        vlm.text_normalization = check_text_normalization(
+            json.loads((Path(checkpoint) / MANIFEST).read_text(encoding="utf-8")).get("text_normalization"),
+            str(Path(checkpoint) / MANIFEST))
+    else:
+        vlm.text_normalization = DEFAULT_TEXT_NORMALIZATION.get(vlm.model.config.model_type, ())
     return vlm
