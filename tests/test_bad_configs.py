@@ -129,7 +129,7 @@ BAD = [
      "xm3600, multi30k, xflickrco, coco35l, xgqa, maxm, local."),
     ("synthetic key on an adapter", "benchmarks: {xm: {kind: xm3600, n_images: {test: 100}}}",
      "benchmarks.xm.n_images: only the synthetic benchmark takes n_images; a xm3600 benchmark takes source, "
-     "download, options, languages, max_images, images, split."),
+     "download, options, hf, languages, max_images, images, split."),
     ("release split typo", "benchmarks: {m30k: {kind: multi30k, split: test2016}}",
      "benchmarks.m30k.split: 'test2016' is not a split of the multi30k release (closest: 'test_2016_flickr'); "
      "allowed: train, val, test_2016_flickr, test_2017_flickr, test_2017_mscoco, test_2018_flickr."),
