@@ -84,6 +84,20 @@ def test_sd_matches_manual_off_diagonal_kl_and_is_zero_at_optimum():
     assert loss.item() > 0
 
 
+def test_default_sd_has_zero_loss_and_gradient_at_the_teacher():
+    b = make_batch(b=16, d=32)
+    b.student_text = b.teacher_text.clone().requires_grad_(True)
+    loss = build_loss({"SD": 1.0})(b)["SD"]
+    loss.backward()
+    assert loss.item() == pytest.approx(0.0, abs=1e-6)
+    assert b.student_text.grad.abs().max().item() < 1e-6
+    # the asymmetric variant (a named option) is not minimal at the teacher
+    b.student_text.grad = None
+    asym = build_loss({"SD": 1.0}, sd_student_temperature=0.07)(b)["SD"]
+    asym.backward()
+    assert asym.item() > 1e-3 and b.student_text.grad.abs().max().item() > 1e-3
+
+
 def test_mcl_is_symmetric_infonce():
     b = make_batch()
     loss = MultilingualContrastive(0.05)(b)["MCL"]
@@ -173,6 +187,10 @@ def test_build_loss_validation():
         parse_weights("DR++ED")
     sd = build_loss({"SD": 1}, sd_teacher_temperature=0.1, sd_student_temperature=0.2).losses["SD"]
     assert (sd.teacher_temperature, sd.student_temperature) == (0.1, 0.2)
+    sd = build_loss({"SD": 1}, sd_teacher_temperature=0.1).losses["SD"]
+    assert (sd.teacher_temperature, sd.student_temperature) == (0.1, 0.1)
+    with pytest.raises(ValueError, match="sd_student_temperature"):
+        build_loss({"FD": 1}, sd_student_temperature=-1.0)
 
 
 def test_magnitudes_are_comparable():

@@ -129,12 +129,19 @@ class SimilarityDistillation(KDLoss):
     vector's similarity to itself is always 1, so it carries no information and,
     at these temperatures, would hold most of the probability mass and wash out
     the relational signal. Needs a batch of at least 2 (otherwise 0).
+
+    By default tau_S = tau_T, so the loss and its gradient are 0 at S = T. A
+    different ``student_temperature`` is the asymmetric variant: its optimum is a
+    student whose similarity gaps are tau_S / tau_T times the teacher's, not the
+    teacher (docs/methods.md).
     """
 
     name = "SD"
 
-    def __init__(self, teacher_temperature: float = 0.05, student_temperature: float = 0.07):
+    def __init__(self, teacher_temperature: float = 0.05, student_temperature: float | None = None):
         super().__init__()
+        if student_temperature is None:
+            student_temperature = teacher_temperature
         _check_temperature("sd_teacher_temperature", teacher_temperature)
         _check_temperature("sd_student_temperature", student_temperature)
         self.teacher_temperature = float(teacher_temperature)
@@ -306,7 +313,7 @@ def build_loss(
     family: str | None = None,
     *,
     sd_teacher_temperature: float = 0.05,
-    sd_student_temperature: float = 0.07,
+    sd_student_temperature: float | None = None,
     mcl_temperature: float = 0.05,
 ) -> WeightedLoss:
     """Build the weighted combination of the named losses.
@@ -315,6 +322,8 @@ def build_loss(
     are dropped. ``family`` (optional) pins the model family the loss accepts.
     Raises ``ValueError`` for an unknown loss name, a negative or non-finite
     weight, all-zero/empty weights, an unknown family or a non-positive temperature.
+    ``sd_student_temperature`` None (the default) means SD's student temperature equals
+    its teacher temperature, so SD is minimal at S = T.
     """
     parsed = parse_weights(weights)
     if family is not None and family not in FAMILIES:
@@ -339,7 +348,8 @@ def build_loss(
     }
     # temperatures are validated even when the loss that uses them is not active
     _check_temperature("sd_teacher_temperature", sd_teacher_temperature)
-    _check_temperature("sd_student_temperature", sd_student_temperature)
+    if sd_student_temperature is not None:
+        _check_temperature("sd_student_temperature", sd_student_temperature)
     _check_temperature("mcl_temperature", mcl_temperature)
     losses = {name: factories[name]() for name in active}
     return WeightedLoss(losses, active, family=family)
