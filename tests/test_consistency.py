@@ -28,6 +28,25 @@ def test_language_agnostic_encoder_on_exact_translations_scores_one():
     assert out == pytest.approx({m: 1.0 for m in CONSISTENCY_METRICS})
 
 
+def test_perfect_encoder_reaches_one_when_captions_repeat():
+    """Two images may share a caption (as 19% of synthetic test images do): the repeated text is a hit."""
+    rng = np.random.default_rng(3)
+    n, d = 1200, 32
+    meaning = np.arange(n)
+    meaning[900:] = meaning[100:400]  # the same caption for 300 other images, far apart
+    vectors = unit(rng.standard_normal((n, d)))[meaning]  # a perfect encoder: one point per meaning
+    images = unit(rng.standard_normal((600, d)))
+    texts_en = [f"caption {m}" for m in meaning]
+    texts_de = [f"Bildunterschrift {m}" for m in meaning]
+    out = consistency(vectors, vectors.copy(), images, texts_lang=texts_de, texts_en=texts_en)
+    assert out == pytest.approx({m: 1.0 for m in CONSISTENCY_METRICS})
+    # without the texts every repeated caption is a tie, counted as a miss
+    blind = consistency(vectors, vectors.copy(), images)
+    assert blind["bitext_to_en"] == pytest.approx(1 - 600 / n)
+    with pytest.raises(ValueError, match="texts"):
+        consistency(vectors, vectors, images, texts_en=texts_en[:-1])
+
+
 def test_language_shift_lowers_every_metric():
     images, en, caption_image, rng = gallery()
     lang = unit(en + 1.5 * rng.standard_normal(en.shape))

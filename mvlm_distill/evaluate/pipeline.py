@@ -65,6 +65,8 @@ def score_row_language(bench, texts_dir, images_path, *, language: str, split: s
                 en_emb[en_index.rows(pairs["caption_id_en"])],
                 image_emb,
                 IdIndex(image_ids, "image").rows(pairs["image_id"]),
+                texts_lang=pairs["text"].tolist(),
+                texts_en=pairs["text_en"].tolist(),
             )
             consistency_rows = pd.DataFrame(
                 {"language": language, "metric": list(values), "value": list(values.values())}
@@ -75,7 +77,7 @@ def score_row_language(bench, texts_dir, images_path, *, language: str, split: s
 def parallel_pairs(captions: pd.DataFrame, english: pd.DataFrame) -> pd.DataFrame:
     """Captions of a language joined to their English translations by parallel_id."""
     captions = captions[captions["parallel_id"] != ""]
-    en = english[english["parallel_id"] != ""][["parallel_id", "caption_id"]].drop_duplicates("parallel_id")
+    en = english[english["parallel_id"] != ""][["parallel_id", "caption_id", "text"]].drop_duplicates("parallel_id")
     return captions.merge(en, on="parallel_id", suffixes=("", "_en"))
 
 
