@@ -200,8 +200,10 @@ class DistributionalReplication(KDLoss):
     SigLIP: per-pair probabilities sigmoid(scale * text.V(I) + bias) with the
     teacher's scale and bias; binary cross-entropy of the student's logits
     against the teacher's probabilities as soft targets, minus the teacher's
-    own binary entropy (= Bernoulli KL, same gradient as BCE), summed over the
-    images of a row and averaged over the rows, as SigLIP's loss is.
+    own binary entropy (= Bernoulli KL, same gradient as BCE), averaged over
+    all text-image pairs of the batch. (SigLIP's own loss sums over a row's
+    images; that sum grows with the batch and would change DR's weight against
+    the other terms of a combination with the batch size.)
     """
 
     name = "DR"
@@ -224,7 +226,7 @@ class DistributionalReplication(KDLoss):
             target = torch.sigmoid(t_logits)
             bce = F.binary_cross_entropy_with_logits(s_logits, target, reduction="none")
             entropy = F.binary_cross_entropy_with_logits(t_logits, target, reduction="none")
-            loss = (bce - entropy).sum(dim=1).mean()
+            loss = (bce - entropy).mean()
         else:
             raise ValueError(f"unknown model family {batch.family!r}; expected one of {FAMILIES}")
         return {self.name: loss}
