@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mvlm_distill.evaluate.clustering import CLUSTERING_METRICS, clustering
+from mvlm_distill.evaluate.clustering import CLUSTERING_METRICS, clustering, clustering_references
 from mvlm_distill.evaluate.consistency import CONSISTENCY_METRICS, consistency
 
 
@@ -108,3 +108,27 @@ def test_clustering_is_seeded_and_handles_degenerate_cases():
     assert np.isnan(one_each["silhouette_image"])
     with pytest.raises(ValueError):
         clustering(emb, img[:-1], lang)
+
+
+def test_chance_and_perfect_references_with_many_clusters():
+    """With k = 120 clusters on 1,080 captions NMI is far from 0 at chance and below 1 for a perfect
+    language split; AMI is 0 at chance and the references say what each metric can reach."""
+    rng = np.random.default_rng(0)
+    n_img, n_lang = 120, 9
+    img = np.repeat(np.arange(n_img), n_lang)
+    lang = np.array([f"l{k}" for k in np.tile(np.arange(n_lang), n_img)])
+    random_labels = rng.integers(0, n_img, img.size)
+    refs = clustering_references(img, lang, random_labels, seed=0)
+    assert set(refs) == set(CLUSTERING_METRICS) and all(np.isnan(refs["silhouette_image"]))
+    random_nmi, perfect_nmi = refs["nmi_image"]
+    assert random_nmi > 0.3 and perfect_nmi == pytest.approx(1.0)
+    assert abs(refs["ami_image"][0]) < 0.02 and refs["ami_image"][1] == pytest.approx(1.0)
+    assert abs(refs["ami_language"][0]) < 0.02
+    assert 0.2 < refs["nmi_language"][1] < 0.9  # a pure language split with 120 clusters
+    # the perfect language clustering really is pure in language and has as many clusters
+    meaning = 3 * rng.standard_normal((n_img, 16))
+    out, labels = clustering(meaning[img] + 0.1 * rng.standard_normal((img.size, 16)), img, lang, seed=0,
+                             n_init=1, return_labels=True)
+    # each cluster holds one caption per language: more even than chance, so AMI goes below 0
+    assert out["ami_image"] > 0.95 and out["ami_language"] < 0.0
+    assert out["nmi_language"] < clustering_references(img, lang, labels)["nmi_language"][0]

@@ -155,7 +155,7 @@ def _recomputed_metrics(bench, texts_dir, images_path, language):
         prompt_vec = texts("vqa")
         vqa_ranks = []
         for q in vqa.itertuples():
-            candidates = json.loads(q.candidates)
+            candidates = json.loads(q.candidates) if isinstance(q.candidates, str) else list(q.candidates)
             scores = np.array([prompt_vec[f"{q.question_id}::{k}"] @ images[q.image_id] for k in range(len(candidates))])
             vqa_ranks.append(int((scores >= scores[candidates.index(q.answer)] - 1e-12).sum()))
         ranks["vqa"] = np.array(vqa_ranks)

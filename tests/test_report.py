@@ -254,10 +254,11 @@ def _write_tables(study, tmp_path, optional=True):
     for model in MODELS:
         for method in METHODS:
             for seed in ([None] if method in T.REFERENCES else SEEDS):
-                for metric, value in (("nmi_image", 0.8), ("nmi_language", 0.1 * len(method)),
-                                      ("silhouette_image", 0.2)):
+                for metric, value, random, perfect in (
+                        ("nmi_image", 0.8, 0.5, 1.0), ("nmi_language", 0.1 * len(method), 0.06, 0.52),
+                        ("ami_image", 0.6, 0.0, 1.0), ("silhouette_image", 0.2, None, None)):
                     crows.append(dict(model=model, method=method, seed=seed, benchmark=BENCHMARK,
-                                      metric=metric, value=value))
+                                      metric=metric, value=value, random_baseline=random, perfect_reference=perfect))
     pd.DataFrame(rows).to_csv(tables / "consistency.csv", index=False)
     pd.DataFrame(crows).to_csv(tables / "clustering.csv", index=False)
     params = []

@@ -85,7 +85,7 @@ def cluster_row(bench, texts_dir, *, split: str, languages: list[str], seed: int
     """Clustering metrics over all languages' parallel captions, and a sample kept for the projection.
 
     ``texts_dir``: the row's text embedding folder; the caption files of ``languages`` are read."""
-    from mvlm_distill.evaluate.clustering import clustering  # sklearn: seconds to import, only here
+    from mvlm_distill.evaluate.clustering import clustering, clustering_references  # sklearn: only here
 
     captions = bench.split_captions(split)
     captions = captions[captions["language"].isin(languages) & (captions["parallel_id"] != "")]
@@ -97,8 +97,12 @@ def cluster_row(bench, texts_dir, *, split: str, languages: list[str], seed: int
     text_emb, text_ids, meta = load_caption_embeddings(texts_dir, list(dict.fromkeys(captions["language"])))
     text_index = IdIndex(text_ids)
     emb = text_emb[text_index.rows(captions["caption_id"])]
-    values = clustering(emb, captions["image_id"].to_numpy(), captions["language"].to_numpy(), seed=seed)
-    table = pd.DataFrame({"metric": list(values), "value": list(values.values())})
+    image_ids, language_ids = captions["image_id"].to_numpy(), captions["language"].to_numpy()
+    values, labels = clustering(emb, image_ids, language_ids, seed=seed, return_labels=True)
+    references = clustering_references(image_ids, language_ids, labels, seed=seed)
+    table = pd.DataFrame({"metric": list(values), "value": list(values.values()),
+                          "random_baseline": [references[m][0] for m in values],
+                          "perfect_reference": [references[m][1] for m in values]})
     sample = captions[captions["parallel_id"].isin(groups[:PROJECTION_SAMPLE])]
     sample_meta = {
         "languages": sample["language"].tolist(),

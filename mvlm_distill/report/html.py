@@ -305,7 +305,7 @@ def _clustering_section(clustering: pd.DataFrame | None) -> str:
         return _not_computed("Clustering")
     agg = clustering.groupby(["model", "method", "benchmark", "metric"], dropna=False)["value"].agg(
         ["mean", "std", "count"]).reset_index()
-    order = ["nmi_image", "nmi_language", "silhouette_image"]
+    order = ["nmi_image", "nmi_language", "ami_image", "ami_language", "silhouette_image"]
     metric_list = [m for m in order if m in set(agg["metric"])] + sorted(set(agg["metric"]) - set(order))
     rows, classes = [], []
     for (model, benchmark), g in agg.groupby(["model", "benchmark"]):
@@ -323,7 +323,25 @@ def _clustering_section(clustering: pd.DataFrame | None) -> str:
                 row.append(cell)
             rows.append(row)
             classes.append("ref" if method in REFERENCES else "")
-    return _table(["model", "method", "benchmark"] + metric_list, rows, left=3, raw=True, row_classes=classes)
+    table = _table(["model", "method", "benchmark"] + metric_list, rows, left=3, raw=True, row_classes=classes)
+    return table + _clustering_references(clustering, metric_list)
+
+
+def _clustering_references(clustering: pd.DataFrame, metric_list: list[str]) -> str:
+    """Chance and ceiling of each metric per benchmark: what a value has to be read against."""
+    if not {"random_baseline", "perfect_reference"} <= set(clustering.columns):
+        return ""
+    refs = clustering.dropna(subset=["random_baseline", "perfect_reference"], how="all")
+    refs = refs.groupby(["benchmark", "metric"])[["random_baseline", "perfect_reference"]].mean().reset_index()
+    rows = [[_e(r.benchmark), _e(r.metric), _fmt(r.random_baseline), _fmt(r.perfect_reference)]
+            for metric in metric_list for r in refs[refs["metric"] == metric].itertuples(index=False)]
+    if not rows:
+        return ""
+    return ('<p>Read each value against its <b>random baseline</b> (the k-means clusters randomly permuted: '
+            'same sizes, mean over rows) and its <b>perfect reference</b> (the image grouping itself for '
+            '<code>*_image</code>; a clustering with as many clusters that is pure in language for '
+            '<code>*_language</code>). AMI is 0 at chance; NMI is not.</p>'
+            + _table(["benchmark", "metric", "random baseline", "perfect reference"], rows, left=2, raw=True))
 
 
 def write_language_page(

@@ -33,7 +33,7 @@ SIGNIFICANCE_COLUMNS = [
 ]
 RANKS_COLUMNS = ["task", "query_id", "rank", "n_candidates"]
 CONSISTENCY_COLUMNS = ["model", "method", "seed", "benchmark", "language", "metric", "value"]
-CLUSTERING_COLUMNS = ["model", "method", "seed", "benchmark", "metric", "value"]
+CLUSTERING_COLUMNS = ["model", "method", "seed", "benchmark", "metric", "value", "random_baseline", "perfect_reference"]
 PARAMETERS_COLUMNS = ["model", "role", "text_layers", "text_parameters", "total_parameters"]
 PROJECTION_COLUMNS = ["model", "method", "language", "parallel_id", "x", "y"]
 STABILITY_COLUMNS = [
