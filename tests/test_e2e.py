@@ -187,3 +187,14 @@ def test_every_retrieval_value_equals_a_float64_recomputation(study):
                 assert abs(reported[key] - value) <= 1e-9, (model, method, language, key, reported[key], value)
                 checked += 1
     assert checked == len(metrics)
+
+
+def test_no_row_exceeds_the_bayes_ceiling(study):
+    """The ceiling in meta.json (computed by the generator from its likelihood) bounds every reported value."""
+    results = study / "results"
+    ceiling = json.loads((results / "data" / "synthetic" / "meta.json").read_text())["ceiling"]
+    metrics = pd.read_csv(results / "tables" / "metrics.csv")
+    assert set(metrics["task"]) <= set(ceiling["by_language"]["en"])
+    for row in metrics.itertuples(index=False):
+        bound = ceiling["by_language"][row.language][row.task][row.metric]
+        assert row.value <= bound + 1e-9, (row.method, row.language, row.task, row.metric, row.value, bound)

@@ -554,8 +554,9 @@ def _ceiling_section(ceilings) -> str:
     for bench, value in ceilings.items():
         for key, v in _flatten(value):
             rows.append([bench, key, _fmt(v) if _isnum(v) else str(v)])
-    return ('<p class="note">Oracle scores of the benchmark (meta.json <code>ceiling</code>): '
-            "no encoder can do better than this on these captions.</p>"
+    return ('<p class="note">Oracle scores of the benchmark (meta.json <code>ceiling</code>): for the '
+            "synthetic benchmark the Bayes-optimal ranking by the generator's own likelihood, ties "
+            "pessimistic; no encoder can do better than this in expectation on these captions.</p>"
             + _table(["benchmark", "metric", "ceiling"], rows, left=2))
 
 
