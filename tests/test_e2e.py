@@ -25,7 +25,7 @@ def study(reduced_study):
 
 def test_every_output_exists(study):
     results = study / "results"
-    for table in ("metrics", "summary", "significance", "consistency", "clustering", "parameters"):
+    for table in ("metrics", "summary", "significance", "comparisons", "consistency", "clustering", "parameters"):
         assert (results / "tables" / f"{table}.csv").stat().st_size > 0, table
     for language in LANGUAGES:
         assert (results / "reports" / f"{language}.html").exists()

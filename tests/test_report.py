@@ -245,6 +245,7 @@ def _write_tables(study, tmp_path, optional=True):
     sig = T.significance_table(study["rank_tables"], n_resamples=200, seed=0,
                                paired_test=_sign_flip_test, holm=_holm)
     sig.to_csv(tables / "significance.csv", index=False)
+    T.comparisons_table(study["rank_tables"], n_resamples=200, n_boot=100).to_csv(tables / "comparisons.csv", index=False)
     rows, crows = [], []
     for model, method, seed, language in _runs():
         for metric in ("cosine_to_en", "top10_overlap", "bitext_to_en", "bitext_from_en"):
@@ -330,13 +331,24 @@ def test_write_reports(study, tmp_path):
         for src in re.findall(r'src="([^"]+)"', page):
             assert not src.startswith("/") and (out / src).exists()
         assert "not computed" not in page
+        assert f"<b>{_best(tables, lang, 't2i')}</b>" in page.split("Best method per task")[1].split("<h2>")[0]
     index = (out / "index.html").read_text(encoding="utf-8")
+    assert f"<b>{_best(tables, T.POOLED, 't2i')}</b>" in index.split("Best method per task")[1].split("<h2>")[0]
     for lang in LANGUAGES:
         assert f'href="{lang}.html"' in index and H.language_name(lang) in index
     for needle in ("retention_heatmap.png", "loss_curves.png", "projection.png", "40,000,000", "0.950",
                    "Holm", "worst language"):
         assert needle in index, needle
     assert str(tmp_path) not in index
+
+
+def _best(tables, language, task):
+    """The KD method with the highest headline mean in comparisons.csv (R@10 for retrieval)."""
+    c = pd.read_csv(tables / "comparisons.csv")
+    c = c[(c["language"] == language) & (c["task"] == task) & (c["metric"] == "R@10")]
+    c = c[c["model"] == c["model"].iloc[0]]
+    means = dict(zip(c["method_a"], c["mean_a"])) | dict(zip(c["method_b"], c["mean_b"]))
+    return max(means, key=means.get)
 
 
 def test_missing_optional_tables(study, tmp_path):
