@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mvlm_distill.evaluate.clustering import CLUSTERING_METRICS, clustering, clustering_references
-from mvlm_distill.evaluate.consistency import CONSISTENCY_METRICS, consistency
+from mvlm_distill.evaluate.consistency import CONSISTENCY_METRICS, IMAGE_CONSISTENCY_METRICS, consistency, image_consistency
 
 
 def unit(x):
@@ -132,3 +132,24 @@ def test_chance_and_perfect_references_with_many_clusters():
     # each cluster holds one caption per language: more even than chance, so AMI goes below 0
     assert out["ami_image"] > 0.95 and out["ami_language"] < 0.0
     assert out["nmi_language"] < clustering_references(img, lang, labels)["nmi_language"][0]
+
+
+def test_image_level_consistency_without_translations():
+    """Independent captions of the same image (XM3600): per-image centroids, language against English."""
+    rng = np.random.default_rng(4)
+    n_img, d = 40, 16
+    images = unit(rng.standard_normal((n_img, d)))
+    en_image = np.repeat(np.arange(n_img), 2)          # two English captions per image
+    de_image = np.r_[np.arange(n_img), np.arange(0, n_img, 2)]  # one or two German captions, other order
+    agnostic = lambda img: images[img] + 0.01 * rng.standard_normal((img.size, d))  # noqa: E731
+    out = image_consistency(agnostic(de_image), de_image, [f"de{i}" for i in range(de_image.size)],
+                            agnostic(en_image), en_image, [f"en{i}" for i in range(en_image.size)], images)
+    assert list(out) == list(IMAGE_CONSISTENCY_METRICS)
+    assert out["image_cosine_to_en"] > 0.99 and out["image_bitext_to_en"] == 1.0 == out["image_bitext_from_en"]
+    shifted = image_consistency(unit(agnostic(de_image) + 2 * rng.standard_normal((de_image.size, d))), de_image,
+                                [f"de{i}" for i in range(de_image.size)], agnostic(en_image), en_image,
+                                [f"en{i}" for i in range(en_image.size)], images)
+    assert shifted["image_cosine_to_en"] < out["image_cosine_to_en"] and shifted["image_bitext_to_en"] < 1.0
+    # only images captioned in both languages count; none shared: NaN
+    assert np.isnan(image_consistency(images[:2], np.array([0, 1]), ["a", "b"], images[2:4], np.array([2, 3]),
+                                      ["c", "d"], images)["image_cosine_to_en"])

@@ -17,6 +17,16 @@ Similarities are float64 cosines in which equal inputs get bit-identical
 scores (``similarity``), so ties are exact.
 
 A language-agnostic encoder on exact translations scores 1 on all four.
+
+Benchmarks whose captions are written independently per language (XM3600: no
+``parallel_id``) have no translations, but captions of the same image in two
+languages still describe one thing: ``image_consistency`` compares, per image
+captioned in both, the mean of its caption embeddings in the language with the
+mean of its English ones, with the same four metrics named ``image_*``
+(``image_cosine_to_en``, ``image_top10_overlap``, ``image_bitext_to_en``,
+``image_bitext_from_en``; bitext = does an image's language centroid retrieve
+the same image's English centroid among all images'). Independent captions
+differ in content too, so a perfect encoder scores below 1 here.
 Pure numpy: no torch import here.
 """
 
@@ -27,6 +37,7 @@ import numpy as np
 from .similarity import cosine_matrix, paired_cosines
 
 CONSISTENCY_METRICS = ("cosine_to_en", "top10_overlap", "bitext_to_en", "bitext_from_en")
+IMAGE_CONSISTENCY_METRICS = tuple(f"image_{m}" for m in CONSISTENCY_METRICS)
 
 
 def _check_2d(x) -> np.ndarray:
@@ -108,4 +119,32 @@ def consistency(emb_lang, emb_en, image_emb, caption_image_index=None, k: int = 
     }
 
 
-__all__ = ["consistency", "CONSISTENCY_METRICS"]
+def _centroids(emb: np.ndarray, image_of: np.ndarray, texts, images: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Mean unit caption embedding of each of ``images`` and the sorted caption texts it averages."""
+    unit = np.asarray(emb, dtype=np.float64)
+    unit = unit / np.where((n := np.linalg.norm(unit, axis=1, keepdims=True)) > 0, n, 1.0)
+    texts = np.asarray([str(t) for t in texts])
+    rows = [np.flatnonzero(image_of == i) for i in images]
+    return (np.stack([unit[r].mean(axis=0) for r in rows]),
+            ["\x1f".join(sorted(texts[r])) for r in rows])
+
+
+def image_consistency(emb_lang, image_of_lang, texts_lang, emb_en, image_of_en, texts_en, image_emb,
+                      k: int = 10) -> dict[str, float]:
+    """The ``image_*`` metrics: ``consistency`` on per-image caption centroids, language vs English.
+
+    ``image_of_*``: the image of each caption; ``texts_*``: its text (two images whose captions are
+    the same texts count as the same answer in bitext retrieval). Images captioned in both only."""
+    image_of_lang, image_of_en = np.asarray(image_of_lang), np.asarray(image_of_en)
+    if image_of_lang.shape != (len(emb_lang),) or image_of_en.shape != (len(emb_en),):
+        raise ValueError("image_of_lang / image_of_en need one image per caption")
+    shared = np.intersect1d(image_of_lang, image_of_en)
+    if shared.size == 0:
+        return {m: float("nan") for m in IMAGE_CONSISTENCY_METRICS}
+    lang, keys_lang = _centroids(emb_lang, image_of_lang, texts_lang, shared)
+    en, keys_en = _centroids(emb_en, image_of_en, texts_en, shared)
+    values = consistency(lang, en, image_emb, k=k, texts_lang=keys_lang, texts_en=keys_en)
+    return {f"image_{m}": v for m, v in values.items()}
+
+
+__all__ = ["consistency", "image_consistency", "CONSISTENCY_METRICS", "IMAGE_CONSISTENCY_METRICS"]
