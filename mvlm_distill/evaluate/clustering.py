@@ -12,14 +12,14 @@ single image).
 
 NMI is not adjusted for chance: with k = several hundred clusters a random
 clustering already scores well above 0, and a clustering that separates
-languages perfectly cannot reach 1 (it must still split each language into
-k / n_languages clusters). ``ami_image`` and ``ami_language`` are the adjusted
+languages perfectly into k / n_languages even clusters per language stays far
+below 1. ``ami_image`` and ``ami_language`` are the adjusted
 mutual information (0 for chance, 1 for identical partitions), and
 ``clustering_references`` gives, for every metric, a **random baseline** (the
 k-means labels randomly permuted: same cluster sizes, no relation to the
 captions) and a **perfect reference** (the metric of the best clustering with
-k clusters: the image grouping itself for the image metrics, a clustering pure
-in language for the language metrics).
+k clusters: the image grouping itself for the image metrics; for the language
+metrics one cluster per language plus k - n_languages singletons).
 
 Pure numpy/sklearn: no torch import here.
 """
@@ -43,22 +43,28 @@ def _label_scores(images: np.ndarray, languages: np.ndarray, labels: np.ndarray)
 
 
 def _language_pure_labels(languages: np.ndarray, k: int) -> np.ndarray:
-    """k clusters (or as many as there are captions), each holding one language only, as even as possible."""
-    names, codes = np.unique(languages, return_inverse=True)
-    per_language = max(1, k // len(names))
-    position = np.zeros(len(codes), dtype=np.int64)
-    for code in range(len(names)):
-        mine = np.flatnonzero(codes == code)
-        position[mine] = np.arange(mine.size) % per_language
-    return codes * per_language + position
+    """The best k-cluster partition for the language metrics: one cluster per language, and (when k is
+    larger) k - n_languages captions in clusters of their own, so every cluster is pure in language
+    and the partition is as close to the languages themselves as k clusters allow."""
+    _, codes = np.unique(languages, return_inverse=True)
+    labels = codes.reshape(-1).astype(np.int64)
+    n_lang = int(labels.max()) + 1 if labels.size else 0
+    extra = max(0, min(k, labels.size) - n_lang)
+    # singletons taken round-robin over languages, so no language loses many captions
+    order = np.lexsort((np.arange(labels.size), labels))
+    rank_in_language = np.empty(labels.size, dtype=np.int64)
+    rank_in_language[order] = np.arange(labels.size) - np.searchsorted(labels[order], labels[order])
+    pick = np.lexsort((labels, rank_in_language))[:extra]
+    labels[pick] = n_lang + np.arange(extra)
+    return labels
 
 
 def clustering_references(image_ids: Sequence, language_ids: Sequence, labels, seed: int = 0) -> dict[str, tuple[float, float]]:
     """``{metric: (random baseline, perfect reference)}`` for the NMI/AMI metrics of ``clustering``.
 
     Random: the mean over ``RANDOM_PERMUTATIONS`` seeded permutations of ``labels`` (the k-means
-    clusters, so the same sizes). Perfect: the image grouping for ``*_image``; for ``*_language`` a
-    clustering with as many clusters as ``labels`` that is pure in language. ``silhouette_image``
+    clusters, so the same sizes). Perfect: the image grouping for ``*_image``; for ``*_language`` one
+    cluster per language plus singletons up to as many clusters as ``labels``. ``silhouette_image``
     has neither (NaN).
     """
     images = np.asarray([str(i) for i in image_ids])

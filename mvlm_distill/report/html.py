@@ -341,7 +341,7 @@ def _clustering_references(clustering: pd.DataFrame, metric_list: list[str]) -> 
         return ""
     return ('<p>Read each value against its <b>random baseline</b> (the k-means clusters randomly permuted: '
             'same sizes, mean over rows) and its <b>perfect reference</b> (the image grouping itself for '
-            '<code>*_image</code>; a clustering with as many clusters that is pure in language for '
+            '<code>*_image</code>; one cluster per language plus singletons up to as many clusters for '
             '<code>*_language</code>). AMI is 0 at chance; NMI is not.</p>'
             + _table(["benchmark", "metric", "random baseline", "perfect reference"], rows, left=2, raw=True))
 
