@@ -48,7 +48,7 @@ sys.path.insert(0, str(REPO))  # the package from this checkout, installed or no
 
 METHODS = {"FD": {"FD": 1.0}, "ED": {"ED": 1.0}, "SD": {"SD": 1.0}, "MCL": {"MCL": 1.0},
            "DR": {"DR": 1.0}, "DR+ED": {"DR": 1.0, "ED": 1.0}}
-TEMPERATURES = {"sd_teacher_temperature": 0.05, "sd_student_temperature": 0.07, "mcl_temperature": 0.05}
+TEMPERATURES = {"sd_teacher_temperature": 0.05, "mcl_temperature": 0.05}
 ARCH = {
     "clip": {"vocab": 250002, "context": 77, "dim": 512, "pad": 1, "logit_scale": 100.0, "logit_bias": None},
     "siglip2": {"vocab": 256000, "context": 64, "dim": 768, "pad": 0, "logit_scale": 117.0, "logit_bias": -12.0},

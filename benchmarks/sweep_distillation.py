@@ -10,7 +10,7 @@ Reads the study's benchmark and teacher from ``--results``, selects the
 distillation corpus as ``select_corpus`` does (``--fractions`` replaces the config's
 ``distillation.language_fraction``), runs the project's trainer for each method of the config
 and scores text-to-image retrieval on the test split with the scoring rule's ranking
-(``t2i_ranks``: cosine, pessimistic ties). Prints, per method, mean R@10 retention over the
+(``t2i_ranks`` on ``cosine_matrix``: exact ties, pessimistic). Prints, per method, mean R@10 retention over the
 configured languages (student / teacher), mean R@1 and the retention of ja/th/sw, then the best-minus-worst
 spread. All in one process and without writing students, so a setting takes a few minutes
 instead of a workflow run; at the config's own settings it gives the workflow's numbers
@@ -36,11 +36,12 @@ def recall_by_language(model, captions, image_vectors, image_pos) -> dict[str, t
     """Per language: (R@10, R@1) of text-to-image retrieval over the whole test gallery."""
     from mvlm_distill.distill.embed import encode_texts
     from mvlm_distill.evaluate.retrieval import t2i_ranks
+    from mvlm_distill.evaluate.similarity import cosine_matrix
 
     out = {}
     for language, group in captions.groupby("language"):
         text = encode_texts(model, group["text"].tolist(), 256)
-        ranks = t2i_ranks(text @ image_vectors.T, [image_pos[i] for i in group["image_id"]])
+        ranks = t2i_ranks(cosine_matrix(text, image_vectors), [image_pos[i] for i in group["image_id"]])
         out[language] = (float((ranks <= 10).mean()), float((ranks <= 1).mean()))
     return out
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mvlm_distill.evaluate.clustering import CLUSTERING_METRICS, clustering
-from mvlm_distill.evaluate.consistency import CONSISTENCY_METRICS, consistency
+from mvlm_distill.evaluate.clustering import CLUSTERING_METRICS, clustering, clustering_references
+from mvlm_distill.evaluate.consistency import CONSISTENCY_METRICS, IMAGE_CONSISTENCY_METRICS, consistency, image_consistency
 
 
 def unit(x):
@@ -26,6 +26,25 @@ def test_language_agnostic_encoder_on_exact_translations_scores_one():
     out = consistency(en.copy(), en, images, caption_image)
     assert set(out) == set(CONSISTENCY_METRICS)
     assert out == pytest.approx({m: 1.0 for m in CONSISTENCY_METRICS})
+
+
+def test_perfect_encoder_reaches_one_when_captions_repeat():
+    """Two images may share a caption (as 19% of synthetic test images do): the repeated text is a hit."""
+    rng = np.random.default_rng(3)
+    n, d = 1200, 32
+    meaning = np.arange(n)
+    meaning[900:] = meaning[100:400]  # the same caption for 300 other images, far apart
+    vectors = unit(rng.standard_normal((n, d)))[meaning]  # a perfect encoder: one point per meaning
+    images = unit(rng.standard_normal((600, d)))
+    texts_en = [f"caption {m}" for m in meaning]
+    texts_de = [f"Bildunterschrift {m}" for m in meaning]
+    out = consistency(vectors, vectors.copy(), images, texts_lang=texts_de, texts_en=texts_en)
+    assert out == pytest.approx({m: 1.0 for m in CONSISTENCY_METRICS})
+    # without the texts every repeated caption is a tie, counted as a miss
+    blind = consistency(vectors, vectors.copy(), images)
+    assert blind["bitext_to_en"] == pytest.approx(1 - 600 / n)
+    with pytest.raises(ValueError, match="texts"):
+        consistency(vectors, vectors, images, texts_en=texts_en[:-1])
 
 
 def test_language_shift_lowers_every_metric():
@@ -89,3 +108,49 @@ def test_clustering_is_seeded_and_handles_degenerate_cases():
     assert np.isnan(one_each["silhouette_image"])
     with pytest.raises(ValueError):
         clustering(emb, img[:-1], lang)
+
+
+def test_chance_and_perfect_references_with_many_clusters():
+    """With k = 120 clusters on 1,080 captions NMI is far from 0 at chance and below 1 for a perfect
+    language split; AMI is 0 at chance and the references say what each metric can reach."""
+    rng = np.random.default_rng(0)
+    n_img, n_lang = 120, 9
+    img = np.repeat(np.arange(n_img), n_lang)
+    lang = np.array([f"l{k}" for k in np.tile(np.arange(n_lang), n_img)])
+    random_labels = rng.integers(0, n_img, img.size)
+    refs = clustering_references(img, lang, random_labels, seed=0)
+    assert set(refs) == set(CLUSTERING_METRICS) and all(np.isnan(refs["silhouette_image"]))
+    random_nmi, perfect_nmi = refs["nmi_image"]
+    assert random_nmi > 0.3 and perfect_nmi == pytest.approx(1.0)
+    assert abs(refs["ami_image"][0]) < 0.02 and refs["ami_image"][1] == pytest.approx(1.0)
+    assert abs(refs["ami_language"][0]) < 0.02
+    # one cluster per language plus singletons: the closest 120 clusters come to the languages
+    assert 0.85 < refs["nmi_language"][1] < 1 and 0.85 < refs["ami_language"][1] < 1
+    # the perfect language clustering really is pure in language and has as many clusters
+    meaning = 3 * rng.standard_normal((n_img, 16))
+    out, labels = clustering(meaning[img] + 0.1 * rng.standard_normal((img.size, 16)), img, lang, seed=0,
+                             n_init=1, return_labels=True)
+    # each cluster holds one caption per language: more even than chance, so AMI goes below 0
+    assert out["ami_image"] > 0.95 and out["ami_language"] < 0.0
+    assert out["nmi_language"] < clustering_references(img, lang, labels)["nmi_language"][0]
+
+
+def test_image_level_consistency_without_translations():
+    """Independent captions of the same image (XM3600): per-image centroids, language against English."""
+    rng = np.random.default_rng(4)
+    n_img, d = 40, 16
+    images = unit(rng.standard_normal((n_img, d)))
+    en_image = np.repeat(np.arange(n_img), 2)          # two English captions per image
+    de_image = np.r_[np.arange(n_img), np.arange(0, n_img, 2)]  # one or two German captions, other order
+    agnostic = lambda img: images[img] + 0.01 * rng.standard_normal((img.size, d))  # noqa: E731
+    out = image_consistency(agnostic(de_image), de_image, [f"de{i}" for i in range(de_image.size)],
+                            agnostic(en_image), en_image, [f"en{i}" for i in range(en_image.size)], images)
+    assert list(out) == list(IMAGE_CONSISTENCY_METRICS)
+    assert out["image_cosine_to_en"] > 0.99 and out["image_bitext_to_en"] == 1.0 == out["image_bitext_from_en"]
+    shifted = image_consistency(unit(agnostic(de_image) + 2 * rng.standard_normal((de_image.size, d))), de_image,
+                                [f"de{i}" for i in range(de_image.size)], agnostic(en_image), en_image,
+                                [f"en{i}" for i in range(en_image.size)], images)
+    assert shifted["image_cosine_to_en"] < out["image_cosine_to_en"] and shifted["image_bitext_to_en"] < 1.0
+    # only images captioned in both languages count; none shared: NaN
+    assert np.isnan(image_consistency(images[:2], np.array([0, 1]), ["a", "b"], images[2:4], np.array([2, 3]),
+                                      ["c", "d"], images)["image_cosine_to_en"])

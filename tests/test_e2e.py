@@ -1,9 +1,11 @@
 """The workflow end to end on a reduced grid: every output, the CSV contract, reports, determinism."""
 
 import html
+import json
 import os
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -23,7 +25,7 @@ def study(reduced_study):
 
 def test_every_output_exists(study):
     results = study / "results"
-    for table in ("metrics", "summary", "significance", "consistency", "clustering", "parameters"):
+    for table in ("metrics", "summary", "significance", "comparisons", "consistency", "clustering", "parameters"):
         assert (results / "tables" / f"{table}.csv").stat().st_size > 0, table
     for language in LANGUAGES:
         assert (results / "reports" / f"{language}.html").exists()
@@ -113,3 +115,86 @@ def test_distillation_sweep_reproduces_the_workflow(study):
     r10 = metrics[(metrics["task"] == "t2i") & (metrics["metric"] == "R@10")].groupby("method")["value"].mean()
     for method, value in printed.items():
         assert float(value) == pytest.approx(r10[method] / r10["teacher"], abs=1.5e-3), (method, proc.stdout)
+
+
+def _unit64(x):
+    x = np.asarray(x, dtype=np.float64)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def _recomputed_metrics(bench, texts_dir, images_path, language):
+    """t2i / i2t / vqa metric values recomputed independently in float64 from the stored embeddings;
+    scores within 1e-12 of the right item's count as ties (pessimistic)."""
+    from mvlm_distill.io import load_embeddings, load_manifest, load_text_file
+
+    manifest = load_manifest(texts_dir)
+    image_emb, image_ids, _ = load_embeddings(images_path)
+    images = dict(zip(image_ids, _unit64(image_emb)))
+    gallery = np.stack([images[i] for i in image_ids])
+    column = {i: n for n, i in enumerate(image_ids)}
+
+    def texts(part):
+        emb, ids, rows, _ = load_text_file(texts_dir, manifest, language, part)
+        return dict(zip(ids, _unit64(emb if rows is None else emb[rows])))
+
+    ranks = {}
+    captions = bench.split_captions("test", language)
+    caption_vec = texts("captions")
+    text = np.stack([caption_vec[c] for c in captions["caption_id"]])
+    own = np.array([column[i] for i in captions["image_id"]])
+    sim = np.einsum("cd,id->ci", text, gallery)
+    true = sim[np.arange(len(own)), own]
+    ranks["t2i"] = (sim >= true[:, None] - 1e-12).sum(axis=1)
+    i2t = []
+    for image in np.unique(own):
+        mine = own == image
+        i2t.append(1 + int((sim[~mine, image] >= sim[mine, image].max() - 1e-12).sum()))
+    ranks["i2t"] = np.array(i2t)
+    vqa = bench.split_vqa(language)
+    if len(vqa):
+        prompt_vec = texts("vqa")
+        vqa_ranks = []
+        for q in vqa.itertuples():
+            candidates = json.loads(q.candidates) if isinstance(q.candidates, str) else list(q.candidates)
+            scores = np.array([prompt_vec[f"{q.question_id}::{k}"] @ images[q.image_id] for k in range(len(candidates))])
+            vqa_ranks.append(int((scores >= scores[candidates.index(q.answer)] - 1e-12).sum()))
+        ranks["vqa"] = np.array(vqa_ranks)
+    values = {}
+    for task, r in ranks.items():
+        for metric in METRICS[task]:
+            k = int(metric.split("@")[1])
+            per_query = np.where(r <= k, 1.0 / r, 0.0) if metric.startswith("MRR") else (r <= k).astype(float)
+            values[(task, metric)] = per_query.mean()
+    return values
+
+
+def test_every_retrieval_value_equals_a_float64_recomputation(study):
+    from mvlm_distill.data.formats import read_benchmark
+
+    results = study / "results"
+    bench = read_benchmark(results / "data" / "synthetic")
+    metrics = pd.read_csv(results / "tables" / "metrics.csv", dtype={"seed": "Int64"})
+    checked = 0
+    for texts_dir in sorted((results / "embeddings").glob("*/*/seed*/synthetic")):
+        model, method, seed = texts_dir.parts[-4:-1]
+        images_path = results / "caches" / model / "synthetic" / "test.images.npz"
+        for language in LANGUAGES:
+            expected = _recomputed_metrics(bench, texts_dir, images_path, language)
+            rows = metrics[(metrics["model"] == model) & (metrics["method"] == method) & (metrics["language"] == language)]
+            reported = {(t, m): v for t, m, v in rows[["task", "metric", "value"]].itertuples(index=False)}
+            assert set(reported) == set(expected)
+            for key, value in expected.items():
+                assert abs(reported[key] - value) <= 1e-9, (model, method, language, key, reported[key], value)
+                checked += 1
+    assert checked == len(metrics)
+
+
+def test_no_row_exceeds_the_bayes_ceiling(study):
+    """The ceiling in meta.json (computed by the generator from its likelihood) bounds every reported value."""
+    results = study / "results"
+    ceiling = json.loads((results / "data" / "synthetic" / "meta.json").read_text())["ceiling"]
+    metrics = pd.read_csv(results / "tables" / "metrics.csv")
+    assert set(metrics["task"]) <= set(ceiling["by_language"]["en"])
+    for row in metrics.itertuples(index=False):
+        bound = ceiling["by_language"][row.language][row.task][row.metric]
+        assert row.value <= bound + 1e-9, (row.method, row.language, row.task, row.metric, row.value, bound)

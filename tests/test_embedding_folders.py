@@ -96,7 +96,8 @@ def test_scores_equal_scoring_from_one_matrix(row):
         image_position = {i: n for n, i in enumerate(image_ids)}
         values = consistency(full[[position[c] for c in pairs["caption_id"]]],
                              full[[position[c] for c in pairs["caption_id_en"]]],
-                             image_emb, np.array([image_position[i] for i in pairs["image_id"]]))
+                             image_emb, np.array([image_position[i] for i in pairs["image_id"]]),
+                             texts_lang=pairs["text"].tolist(), texts_en=pairs["text_en"].tolist())
         assert cons["metric"].tolist() == list(values) and cons["value"].tolist() == list(values.values())
 
 

@@ -84,6 +84,20 @@ def test_sd_matches_manual_off_diagonal_kl_and_is_zero_at_optimum():
     assert loss.item() > 0
 
 
+def test_default_sd_has_zero_loss_and_gradient_at_the_teacher():
+    b = make_batch(b=16, d=32)
+    b.student_text = b.teacher_text.clone().requires_grad_(True)
+    loss = build_loss({"SD": 1.0})(b)["SD"]
+    loss.backward()
+    assert loss.item() == pytest.approx(0.0, abs=1e-6)
+    assert b.student_text.grad.abs().max().item() < 1e-6
+    # the asymmetric variant (a named option) is not minimal at the teacher
+    b.student_text.grad = None
+    asym = build_loss({"SD": 1.0}, sd_student_temperature=0.07)(b)["SD"]
+    asym.backward()
+    assert asym.item() > 1e-3 and b.student_text.grad.abs().max().item() > 1e-3
+
+
 def test_mcl_is_symmetric_infonce():
     b = make_batch()
     loss = MultilingualContrastive(0.05)(b)["MCL"]
@@ -120,12 +134,30 @@ def test_dr_siglip_is_bce_minus_teacher_entropy():
     s = b.logit_scale * b.student_text.detach() @ b.image.T + b.logit_bias
     p, q = torch.sigmoid(t), torch.sigmoid(s)
     bernoulli_kl = p * (p.log() - q.log()) + (1 - p) * ((1 - p).log() - (1 - q).log())
-    assert loss.item() == pytest.approx(bernoulli_kl.sum(1).mean().item(), rel=1e-4)
+    assert loss.item() == pytest.approx(bernoulli_kl.mean().item(), rel=1e-4)
     same = make_batch("siglip2", student=make_batch().teacher_text)
     assert DistributionalReplication()(same)["DR"].item() == pytest.approx(0.0, abs=1e-5)
     b.logit_bias = None
     with pytest.raises(ValueError, match="logit_bias"):
         DistributionalReplication()(b)
+
+
+@pytest.mark.parametrize("family", ["clip", "siglip2"])
+def test_dr_does_not_grow_with_the_batch(family):
+    """Doubling the batch with copies of its rows leaves DR unchanged (its weight in DR+ED too)."""
+    b = make_batch(family, b=8, d=16)
+    doubled = DistillBatch(
+        student_text=torch.cat([b.student_text.detach()] * 2),
+        teacher_text=torch.cat([b.teacher_text] * 2),
+        teacher_english=torch.cat([b.teacher_english] * 2),
+        image=torch.cat([b.image] * 2),
+        logit_scale=b.logit_scale,
+        logit_bias=b.logit_bias,
+        family=family,
+    )
+    once = DistributionalReplication()(b)["DR"].item()
+    assert once > 1e-4
+    assert DistributionalReplication()(doubled)["DR"].item() == pytest.approx(once, rel=1e-5)
 
 
 @pytest.mark.parametrize("name", sorted(LOSSES))
@@ -173,6 +205,10 @@ def test_build_loss_validation():
         parse_weights("DR++ED")
     sd = build_loss({"SD": 1}, sd_teacher_temperature=0.1, sd_student_temperature=0.2).losses["SD"]
     assert (sd.teacher_temperature, sd.student_temperature) == (0.1, 0.2)
+    sd = build_loss({"SD": 1}, sd_teacher_temperature=0.1).losses["SD"]
+    assert (sd.teacher_temperature, sd.student_temperature) == (0.1, 0.1)
+    with pytest.raises(ValueError, match="sd_student_temperature"):
+        build_loss({"FD": 1}, sd_student_temperature=-1.0)
 
 
 def test_magnitudes_are_comparable():

@@ -245,6 +245,7 @@ def _write_tables(study, tmp_path, optional=True):
     sig = T.significance_table(study["rank_tables"], n_resamples=200, seed=0,
                                paired_test=_sign_flip_test, holm=_holm)
     sig.to_csv(tables / "significance.csv", index=False)
+    T.comparisons_table(study["rank_tables"], n_resamples=200, n_boot=100).to_csv(tables / "comparisons.csv", index=False)
     rows, crows = [], []
     for model, method, seed, language in _runs():
         for metric in ("cosine_to_en", "top10_overlap", "bitext_to_en", "bitext_from_en"):
@@ -254,10 +255,11 @@ def _write_tables(study, tmp_path, optional=True):
     for model in MODELS:
         for method in METHODS:
             for seed in ([None] if method in T.REFERENCES else SEEDS):
-                for metric, value in (("nmi_image", 0.8), ("nmi_language", 0.1 * len(method)),
-                                      ("silhouette_image", 0.2)):
+                for metric, value, random, perfect in (
+                        ("nmi_image", 0.8, 0.5, 1.0), ("nmi_language", 0.1 * len(method), 0.06, 0.52),
+                        ("ami_image", 0.6, 0.0, 1.0), ("silhouette_image", 0.2, None, None)):
                     crows.append(dict(model=model, method=method, seed=seed, benchmark=BENCHMARK,
-                                      metric=metric, value=value))
+                                      metric=metric, value=value, random_baseline=random, perfect_reference=perfect))
     pd.DataFrame(rows).to_csv(tables / "consistency.csv", index=False)
     pd.DataFrame(crows).to_csv(tables / "clustering.csv", index=False)
     params = []
@@ -329,13 +331,24 @@ def test_write_reports(study, tmp_path):
         for src in re.findall(r'src="([^"]+)"', page):
             assert not src.startswith("/") and (out / src).exists()
         assert "not computed" not in page
+        assert f"<b>{_best(tables, lang, 't2i')}</b>" in page.split("Best method per task")[1].split("<h2>")[0]
     index = (out / "index.html").read_text(encoding="utf-8")
+    assert f"<b>{_best(tables, T.POOLED, 't2i')}</b>" in index.split("Best method per task")[1].split("<h2>")[0]
     for lang in LANGUAGES:
         assert f'href="{lang}.html"' in index and H.language_name(lang) in index
     for needle in ("retention_heatmap.png", "loss_curves.png", "projection.png", "40,000,000", "0.950",
                    "Holm", "worst language"):
         assert needle in index, needle
     assert str(tmp_path) not in index
+
+
+def _best(tables, language, task):
+    """The KD method with the highest headline mean in comparisons.csv (R@10 for retrieval)."""
+    c = pd.read_csv(tables / "comparisons.csv")
+    c = c[(c["language"] == language) & (c["task"] == task) & (c["metric"] == "R@10")]
+    c = c[c["model"] == c["model"].iloc[0]]
+    means = dict(zip(c["method_a"], c["mean_a"])) | dict(zip(c["method_b"], c["mean_b"]))
+    return max(means, key=means.get)
 
 
 def test_missing_optional_tables(study, tmp_path):

@@ -67,12 +67,12 @@ def test_vqa_ranks_uniform_and_ragged():
     img = np.array([[1.0, 0.0], [0.0, 1.0]])
     grouped = np.array(
         [
-            [[0.9, 0.1], [0.5, 0.5], [0.9, 0.0]],  # answer 2 (0.9) ties with 0 (0.9): rank 2
-            [[0.0, 1.0], [1.0, 0.0], [0.0, 0.2]],  # answer 0 best: rank 1
+            [[0.6, 0.8], [0.0, 1.0], [0.6, 0.8]],  # cosines 0.6, 0, 0.6: answer 2 ties with 0: rank 2
+            [[0.0, 1.0], [1.0, 0.0], [0.6, 0.8]],  # cosines 1, 0, 0.8: answer 0 best: rank 1
         ]
     )
     assert vqa_ranks(img, grouped, [2, 0]).tolist() == [2, 1]
-    ragged = [grouped[0], grouped[1][1:]]  # question 1: answer [0, 0.2] vs [1, 0]
+    ragged = [grouped[0], grouped[1][1:]]  # question 1: answer [0.6, 0.8] vs [1, 0]
     assert vqa_ranks(img, ragged, [1, 1]).tolist() == [3, 1]
     with pytest.raises(ValueError):
         vqa_ranks(img, ragged, [0, 2])
@@ -207,3 +207,64 @@ def test_evaluate_never_imports_torch():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _tied_benchmark(n_img=500, n_cap=1200, d=64, seed=0):
+    """Float32 embeddings as stored, with duplicate images and duplicate captions at distant positions."""
+    rng = np.random.default_rng(seed)
+    images = rng.standard_normal((n_img, d)).astype(np.float32)
+    images[n_img - 60:] = images[7:67]  # 60 images identical to earlier ones
+    caption_image = rng.integers(0, n_img, n_cap)
+    texts = (images[caption_image] + 0.7 * rng.standard_normal((n_cap, d))).astype(np.float32)
+    texts[n_cap - 300:] = texts[5:305]  # the same text for another image, far away in the matrix
+    captions = pd.DataFrame({"image_id": [f"i{i}" for i in caption_image], "caption_id": [f"c{k}" for k in range(n_cap)]})
+    return images, texts, caption_image, captions
+
+
+def _float64_cosines(a, b):
+    a = a.astype(np.float64) / np.linalg.norm(a.astype(np.float64), axis=1, keepdims=True)
+    b = b.astype(np.float64) / np.linalg.norm(b.astype(np.float64), axis=1, keepdims=True)
+    return np.einsum("id,jd->ij", a, b)
+
+
+def _pessimistic(scores, true_score):
+    """1 + #(others >= the true score), equal meaning within 1e-12; checks no other pair is that close."""
+    gap = np.abs(scores - true_score)
+    assert not ((gap > 1e-12) & (gap < 1e-9)).any(), "a near-tie would make the reference ambiguous"
+    return int((scores >= true_score - 1e-12).sum())
+
+
+def test_identical_inputs_tie_exactly_in_large_matrices():
+    images, texts, caption_image, captions = _tied_benchmark()
+    image_ids = [f"i{i}" for i in range(len(images))]
+    ranks = score_language(texts, captions.caption_id.tolist(), images, image_ids, captions)
+    sim = _float64_cosines(texts, images)
+    t2i = ranks.loc[ranks.task == "t2i", "rank"].to_numpy()
+    expected = [_pessimistic(np.delete(sim[c], i), sim[c, i]) + 1 for c, i in enumerate(caption_image)]
+    assert t2i.tolist() == expected
+    # the duplicated images really tie with their copies: their captions never rank first
+    assert (t2i[np.isin(caption_image, np.r_[7:67, 440:500])] >= 2).all()
+    i2t = ranks.loc[ranks.task == "i2t"]
+    expected_i2t, tied = [], 0
+    for q in np.unique(caption_image):
+        own = caption_image == q
+        others, best = sim[~own, q], sim[own, q].max()
+        expected_i2t.append(_pessimistic(others, best) + 1)
+        tied += bool((np.abs(others - best) <= 1e-12).any())
+    assert i2t["rank"].tolist() == expected_i2t
+    assert tied > 50  # a text shared with another image's caption: a tie the query loses
+
+
+def test_identical_vqa_prompts_tie_exactly():
+    rng = np.random.default_rng(1)
+    n_q, n_c, d = 1000, 4, 64
+    images = rng.standard_normal((n_q, d)).astype(np.float32)
+    prompts = rng.standard_normal((n_q, n_c, d)).astype(np.float32)
+    prompts[:, 3] = prompts[::-1, 0]  # candidate 3 of question q is candidate 0 of question n - 1 - q
+    prompts[:, 2] = prompts[:, 0]  # and candidate 2 repeats candidate 0 of the same question
+    ranks = vqa_ranks(images, prompts, np.zeros(n_q, dtype=np.int64))
+    scores = np.einsum("qcd,qd->qc", prompts.astype(np.float64), images.astype(np.float64))
+    scores /= np.linalg.norm(prompts.astype(np.float64), axis=2) * np.linalg.norm(images.astype(np.float64), axis=1)[:, None]
+    expected = [_pessimistic(np.delete(s, 0), s[0]) + 1 for s in scores]
+    assert ranks.tolist() == expected
+    assert (ranks >= 2).all()  # the repeated candidate always ties with the answer

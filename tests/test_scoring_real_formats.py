@@ -48,3 +48,20 @@ def test_several_captions_per_image_and_language(tmp_path):
     n_captions = len(bench.split_captions("test", language))
     n_images = bench.split_captions("test", language)["image_id"].nunique()
     assert (ranks["task"] == "t2i").sum() == n_captions > n_images == (ranks["task"] == "i2t").sum()
+
+
+def test_benchmark_without_translations_gets_image_level_consistency_and_clustering(tmp_path):
+    from mvlm_distill.evaluate.consistency import IMAGE_CONSISTENCY_METRICS
+    from mvlm_distill.evaluate.pipeline import cluster_row
+
+    xm3600.prepare(FIX / "xm3600", tmp_path / "xm", images_dir=FIX / "xm3600" / "images")
+    bench = read_benchmark(tmp_path / "xm")
+    assert (bench.captions["parallel_id"] == "").all()  # captions written independently per language
+    texts, images = _fake_embeddings(bench, tmp_path)
+    other = next(lang for lang in bench.languages if lang != "en")
+    _, _, consistency = score_row_language(bench, texts, images, language=other, split="test", n_boot=10)
+    assert consistency["metric"].tolist() == list(IMAGE_CONSISTENCY_METRICS)
+    assert consistency["value"].notna().all()
+    table, (emb, ids, meta) = cluster_row(bench, texts, split="test", languages=bench.languages)
+    assert table.set_index("metric")["value"].notna().any()
+    assert set(meta["languages"]) == set(bench.languages) and len(ids) == len(emb) > 0

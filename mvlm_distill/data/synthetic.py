@@ -10,8 +10,10 @@ mentioned object always has its shape, and its colour, size and position with
 probabilities ``colour``, ``size``, ``position`` (``caption_detail``; by default
 :data:`CAPTION_DETAIL`: two objects, every attribute). A third object is never
 mentioned, so captions stay ambiguous: :func:`oracle_ceiling` measures what a
-model that knows every scene exactly reaches (ties pessimistic) and the generator
-stores it in ``meta.json``. Partial captions (:data:`PARTIAL_DETAIL`) lower the
+model that knows every scene and the generator's likelihood reaches (the
+Bayes-optimal ranking, ties pessimistic) and the generator stores it in
+``meta.json`` (``ceiling``), beside the logical-consistency count
+(:func:`consistency_oracle`, ``consistency_oracle``). Partial captions (:data:`PARTIAL_DETAIL`) lower the
 ceiling further but act as false negatives in training: the toy SigLIP2 teacher's
 sigmoid loss learns little from them (docs/toy_teachers.md).
 
@@ -34,6 +36,7 @@ split leaves the others unchanged.
 from __future__ import annotations
 
 import io
+import json
 import os
 import zlib
 from collections.abc import Mapping, Sequence
@@ -50,11 +53,12 @@ from mvlm_distill.data.lexicon import (
 from mvlm_distill.io import write_csv
 
 __all__ = [
-    "DEFAULT_N_IMAGES", "DEFAULT_LANGUAGES", "generate_benchmark", "oracle_ceiling",
+    "DEFAULT_N_IMAGES", "DEFAULT_LANGUAGES", "generate_benchmark", "oracle_ceiling", "consistency_oracle",
+    "caption_likelihood",
     "select_by_language", "read_scene_records", "vqa_prompt",
 ]
 
-GENERATOR_VERSION = 2  # 2: captions name two objects with every attribute by default
+GENERATOR_VERSION = 3  # 2: two objects, every attribute; 3: meta ceiling = the Bayes-optimal ranking
 DEFAULT_N_IMAGES: dict[str, int] = {"train": 6000, "val": 500, "test": 500}
 DEFAULT_LANGUAGES: list[str] = list(LANGUAGES)
 VQA_SPLIT = "test"
@@ -283,8 +287,9 @@ def generate_benchmark(
         "scene_files": ["scenes.csv", "mentions.csv", "questions.csv"],
     }
     if VQA_SPLIT in n_images:
-        meta["ceiling"] = oracle_ceiling({"scenes": scenes, "mentions": mentions, "captions": captions},
-                                         split=VQA_SPLIT)
+        records = {"scenes": scenes, "mentions": mentions, "captions": captions, "vqa": vqa, "questions": questions}
+        meta["ceiling"] = oracle_ceiling(records, split=VQA_SPLIT, caption_detail=detail)
+        meta["consistency_oracle"] = consistency_oracle(records, split=VQA_SPLIT)
     write_csv(root / "scenes.csv", scenes)
     write_csv(root / "mentions.csv", mentions)
     write_csv(root / "questions.csv", questions)
@@ -307,13 +312,11 @@ def read_scene_records(root: str | os.PathLike) -> dict[str, pd.DataFrame]:
     return out
 
 
-def _consistency(scenes: pd.DataFrame, mentions: pd.DataFrame, image_ids: list[str],
-                 parallel_ids: list[str]) -> np.ndarray:
-    """Boolean (len(parallel_ids), len(image_ids)): is caption content p consistent with image i?
-
-    Consistent = the image has distinct objects matching every mentioned object in
-    every attribute the caption states.
-    """
+def _assignment_counts(scenes: pd.DataFrame, mentions: pd.DataFrame, image_ids: list[str],
+                       parallel_ids: list[str]) -> np.ndarray:
+    """(len(parallel_ids), len(image_ids)) int: in how many ways caption content p fits image i,
+    i.e. ordered assignments of distinct objects of the image to the mentions, each object
+    matching its mention in every attribute the caption states (> 0: consistent)."""
     n_img = len(image_ids)
     index = {iid: k for k, iid in enumerate(image_ids)}
     objs_by_img: dict[int, list[tuple]] = {}
@@ -338,7 +341,7 @@ def _consistency(scenes: pd.DataFrame, mentions: pd.DataFrame, image_ids: list[s
     by_pid: dict[str, list[dict]] = {}
     for rec in mentions.to_dict("records"):
         by_pid.setdefault(rec["parallel_id"], []).append(rec)
-    out = np.zeros((len(parallel_ids), n_img), dtype=bool)
+    out = np.zeros((len(parallel_ids), n_img), dtype=np.int64)
     offdiag = ~np.eye(max_obj, dtype=bool)
     for p, pid in enumerate(parallel_ids):
         recs = sorted(by_pid.get(pid, []), key=lambda r: int(r["mention"]))
@@ -354,18 +357,18 @@ def _consistency(scenes: pd.DataFrame, mentions: pd.DataFrame, image_ids: list[s
                     m &= code_arr == table.get(value, -1)
             matches.append(m)
         if len(matches) == 1:
-            out[p] = matches[0].any(axis=1)
+            out[p] = matches[0].sum(axis=1)
         elif len(matches) == 2:
-            out[p] = (matches[0][:, :, None] & matches[1][:, None, :] & offdiag).any(axis=(1, 2))
+            out[p] = (matches[0][:, :, None] & matches[1][:, None, :] & offdiag).sum(axis=(1, 2))
         else:  # general case: brute force over assignments of distinct objects
             from itertools import permutations
-            ok = np.zeros(n_img, dtype=bool)
+            count = np.zeros(n_img, dtype=np.int64)
             for perm in permutations(range(max_obj), len(matches)):
                 cur = np.ones(n_img, dtype=bool)
                 for m, k in zip(matches, perm):
                     cur &= m[:, k]
-                ok |= cur
-            out[p] = ok
+                count += cur
+            out[p] = count
     return out
 
 
@@ -377,8 +380,70 @@ def _metrics(ranks: np.ndarray) -> dict:
     return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in out.items()}
 
 
-def oracle_ceiling(source, split: str = "test") -> dict:
-    """Retrieval metrics of an oracle that knows every scene exactly.
+def _vqa_metrics(ranks: np.ndarray) -> dict:
+    ranks = np.asarray(ranks, dtype=float)
+    return {"acc@1": round(float(np.mean(ranks <= 1)), 6),
+            "MRR@5": round(float(np.mean(np.where(ranks <= 5, 1.0 / ranks, 0.0))), 6),
+            "n_queries": int(len(ranks))}
+
+
+def _records(source) -> dict:
+    """Scene records (and captions, VQA and meta when known) of a Benchmark, a folder or a dict."""
+    if isinstance(source, Benchmark):
+        records = read_scene_records(source.root)
+        records.update(captions=source.captions, vqa=source.vqa, meta=source.meta)
+    elif isinstance(source, (str, os.PathLike)):
+        bench = read_benchmark(source)
+        records = read_scene_records(source)
+        records.update(captions=bench.captions, vqa=bench.vqa, meta=bench.meta)
+    else:
+        records = dict(source)
+    return records
+
+
+class _SplitRecords:
+    """The split's images, caption contents and how many ways each content fits each image."""
+
+    def __init__(self, records: dict, split: str):
+        scenes = records["scenes"].astype({"image_id": str, "split": str})
+        mentions = records["mentions"].astype({"parallel_id": str, "split": str}).fillna("")
+        mentions = mentions.astype(str).replace({"None": "", "nan": ""})
+        self.scenes = scenes[scenes["split"] == split]
+        self.image_ids = list(dict.fromkeys(self.scenes["image_id"]))
+        if not self.image_ids:
+            raise ValueError(f"no images of split {split!r} in the scene records")
+        self.mentions = mentions[mentions["split"] == split]
+        self.parallel_ids = list(dict.fromkeys(self.mentions["parallel_id"]))
+        owner = dict(zip(self.mentions["parallel_id"], self.mentions["image_id"]))
+        self.counts = _assignment_counts(self.scenes, self.mentions, self.image_ids, self.parallel_ids)
+        img_index = {iid: k for k, iid in enumerate(self.image_ids)}
+        self.owner = np.array([img_index[owner[p]] for p in self.parallel_ids])
+        if not (self.counts[np.arange(len(self.parallel_ids)), self.owner] > 0).all():
+            raise ValueError("a caption is inconsistent with its own image: the scene records are corrupt")
+        pid_index = {pid: k for k, pid in enumerate(self.parallel_ids)}
+        captions = records.get("captions")
+        if captions is not None:
+            caps = captions[captions["split"] == split]
+            self.groups = [(lang, [pid_index[p] for p in caps.loc[caps["language"] == lang, "parallel_id"]])
+                           for lang in dict.fromkeys(caps["language"])]
+        else:
+            self.groups = [("", list(range(len(self.parallel_ids))))]
+
+    def metrics(self, task_ranks) -> dict:
+        """``{"overall": {task: metrics}, "by_language": {...}}`` of ``task_ranks(rows) -> {task: ranks}``."""
+        by_language, pooled = {}, {}
+        for lang, rows in self.groups:
+            ranks = task_ranks(np.asarray(rows, dtype=int))
+            for task, r in ranks.items():
+                pooled.setdefault(task, []).append(r)
+            if lang:
+                by_language[lang] = {task: _metrics(r) for task, r in ranks.items()}
+        return {"overall": {task: _metrics(np.concatenate(r)) for task, r in pooled.items()},
+                "by_language": by_language}
+
+
+def consistency_oracle(source, split: str = "test") -> dict:
+    """Retrieval metrics of an oracle that only checks logical consistency (``meta["consistency_oracle"]``).
 
     ``source`` is a :class:`Benchmark`, a benchmark folder, or a dict with
     DataFrames ``scenes`` and ``mentions`` (and optionally ``captions``, for the
@@ -391,71 +456,130 @@ def oracle_ceiling(source, split: str = "test") -> dict:
       oracle puts the captions consistent with the image first, the more specific
       ones (consistent with fewer images) before the vaguer ones; rank = 1 + number
       of other images' consistent captions at least as specific as the image's most
-      specific own caption. (Plain consistency would tie almost every image with
-      vague captions of other images such as "a circle" and give R@1 = 0.)
+      specific own caption.
 
+    It ignores how captions are generated (a one-object caption can only come from a
+    one-object image; two-object images are likelier than three-object ones), so it is
+    not an upper bound: :func:`oracle_ceiling` is.
     Returns ``{"split", "ties", "overall": {task: metrics}, "by_language": {lang: {task: metrics}}}``
     with metrics R@1, R@5, R@10, MRR@10 and n_queries.
     """
-    if isinstance(source, Benchmark):
-        records = read_scene_records(source.root)
-        records["captions"] = source.captions
-    elif isinstance(source, (str, os.PathLike)):
-        bench = read_benchmark(source)
-        records = read_scene_records(source)
-        records["captions"] = bench.captions
-    else:
-        records = dict(source)
-    scenes = records["scenes"].astype({"image_id": str, "split": str})
-    mentions = records["mentions"].astype({"parallel_id": str, "split": str}).fillna("")
-    mentions = mentions.astype(str).replace({"None": "", "nan": ""})
-    image_ids = list(dict.fromkeys(scenes.loc[scenes["split"] == split, "image_id"]))
-    if not image_ids:
-        raise ValueError(f"no images of split {split!r} in the scene records")
-    split_mentions = mentions[mentions["split"] == split]
-    parallel_ids = list(dict.fromkeys(split_mentions["parallel_id"]))
-    owner = dict(zip(split_mentions["parallel_id"], split_mentions["image_id"]))
-    consistent = _consistency(scenes, split_mentions, image_ids, parallel_ids)
-    img_index = {iid: k for k, iid in enumerate(image_ids)}
-    pid_index = {pid: k for k, pid in enumerate(parallel_ids)}
-    owner_idx = np.array([img_index[owner[p]] for p in parallel_ids])
-    if not consistent[np.arange(len(parallel_ids)), owner_idx].all():
-        raise ValueError("a caption is inconsistent with its own image: the scene records are corrupt")
+    recs = _SplitRecords(_records(source), split)
+    consistent = recs.counts > 0
 
-    captions = records.get("captions")
-    if captions is not None:
-        caps = captions[captions["split"] == split]
-        groups = [(lang, [pid_index[p] for p in caps.loc[caps["language"] == lang, "parallel_id"]])
-                  for lang in dict.fromkeys(caps["language"])]
-    else:
-        groups = [("", list(range(len(parallel_ids))))]
-
-    def task_ranks(rows: list[int]) -> tuple[np.ndarray, np.ndarray]:
-        rows = np.asarray(rows, dtype=int)
+    def task_ranks(rows: np.ndarray) -> dict:
         sub = consistent[rows]                      # (captions, images)
         t2i = sub.sum(axis=1)                       # consistent images per caption = its rank
-        owners = owner_idx[rows]
+        owners = recs.owner[rows]
         i2t = []
         for q in np.unique(owners):
             cons = sub[:, q]
             mine = owners == q
             best = t2i[mine].min()                  # the image's most specific own caption
             i2t.append(1 + int(np.sum(cons & ~mine & (t2i <= best))))
-        return t2i, np.asarray(i2t)
+        return {"t2i": t2i, "i2t": np.asarray(i2t)}
 
-    by_language, all_t2i, all_i2t = {}, [], []
-    for lang, rows in groups:
-        t2i, i2t = task_ranks(rows)
-        all_t2i.append(t2i)
-        all_i2t.append(i2t)
-        if lang:
-            by_language[lang] = {"t2i": _metrics(t2i), "i2t": _metrics(i2t)}
-    return {
-        "split": split,
-        "ties": "pessimistic",
-        "overall": {"t2i": _metrics(np.concatenate(all_t2i)), "i2t": _metrics(np.concatenate(all_i2t))},
-        "by_language": by_language,
-    }
+    return {"split": split, "ties": "pessimistic", **recs.metrics(task_ranks)}
+
+
+def caption_likelihood(counts: np.ndarray, n_objects: np.ndarray, n_mentions: np.ndarray,
+                       second: float) -> np.ndarray:
+    """P(caption content | scene) up to a factor of the caption alone, (captions, images).
+
+    The generator picks 2 objects with probability ``second`` (if the scene has 2+), else 1, as the
+    first ones of a uniform random order, and states each attribute independently of the scene:
+    P = P(n_mentions | n_objects) * (matching ordered assignments) / (ordered choices of n_mentions
+    of the n_objects). The attribute probabilities and the template are the same for every image.
+    """
+    n = np.asarray(n_objects, dtype=np.float64)[None, :]
+    m = np.asarray(n_mentions)[:, None]
+    p_count = np.where(m == 1, np.where(n == 1, 1.0, 1.0 - second), np.where(n >= 2, second, 0.0))
+    choices = np.where(m == 1, n, n * (n - 1))
+    return p_count * counts / np.maximum(choices, 1.0)
+
+
+def _posterior_rows(likelihood: np.ndarray) -> np.ndarray:
+    """P(image | caption) per row; identical rows give bit-identical posteriors (each computed once)."""
+    distinct, inverse = np.unique(likelihood, axis=0, return_inverse=True)
+    return (distinct / distinct.sum(axis=1, keepdims=True))[inverse.reshape(-1)]
+
+
+def _vqa_ranks(records: dict, split: str, scenes: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Per language, the rank of the right answer under the scene's answer posterior (ties pessimistic).
+
+    A candidate text's score is the posterior mass of the answers written that way; the posterior is
+    the share of the scene's objects fitting the question that have each answer."""
+    vqa, questions = records.get("vqa"), records.get("questions")
+    if vqa is None or questions is None or not len(vqa):
+        return {}
+    questions = questions.astype(str).set_index("parallel_id")
+    objects = {iid: g.to_dict("records") for iid, g in scenes.groupby("image_id")}
+    out: dict[str, list[int]] = {}
+    for row in vqa.itertuples(index=False):
+        if row.image_id not in objects:
+            continue
+        q = questions.loc[row.parallel_id]
+        objs = objects[row.image_id]
+        if q["kind"] == "count":
+            answers = [len(objs)]
+        elif q["kind"] in ("colour", "shape"):
+            where = objs[int(q["object"])]["position"]
+            answers = [o[q["kind"]] for o in objs if o["position"] == where]
+        else:
+            target = objs[int(q["object"])]
+            answers = [o["position"] for o in objs if (o["colour"], o["shape"]) == (target["colour"], target["shape"])]
+        mass: dict[str, float] = {}
+        for a in answers:
+            text = lexicon.answer(row.language, q["kind"], a)
+            mass[text] = mass.get(text, 0.0) + 1.0 / len(answers)
+        candidates = json.loads(row.candidates) if isinstance(row.candidates, str) else list(row.candidates)
+        scores = np.array([mass.get(c, 0.0) for c in candidates])
+        out.setdefault(row.language, []).append(int((scores >= mass.get(row.answer, 0.0)).sum()))
+    return {lang: np.asarray(r) for lang, r in out.items()}
+
+
+def oracle_ceiling(source, split: str = "test", caption_detail: Mapping[str, float] | None = None) -> dict:
+    """The Bayes-optimal ceiling: every retrieval direction and VQA ranked by the generator's own likelihood.
+
+    ``source`` as for :func:`consistency_oracle` (a dict may add ``vqa`` and ``questions`` for the VQA
+    ceiling). ``caption_detail``: the generator's probabilities (default: the benchmark's
+    ``meta["generator"]["caption_detail"]``, else :data:`CAPTION_DETAIL`).
+
+    * t2i: images ranked by P(caption | scene), the posterior under a uniform prior over images;
+    * i2t: the split's captions of one language ranked by P(image | caption);
+    * vqa: candidate answers ranked by their posterior given the scene.
+
+    Ties pessimistic everywhere (rank = number of candidates scoring at least the right one's score),
+    as the study's scoring counts them. Metrics as :func:`consistency_oracle`, plus ``acc@1`` and
+    ``MRR@5`` for vqa.
+    """
+    records = _records(source)
+    if caption_detail is None:
+        caption_detail = (records.get("meta") or {}).get("generator", {}).get("caption_detail", CAPTION_DETAIL)
+    recs = _SplitRecords(records, split)
+    n_objects = recs.scenes.groupby("image_id").size().reindex(recs.image_ids).to_numpy()
+    n_mentions = recs.mentions.groupby("parallel_id").size().reindex(recs.parallel_ids).to_numpy()
+    likelihood = caption_likelihood(recs.counts, n_objects, n_mentions, float(caption_detail["second"]))
+    posterior = _posterior_rows(likelihood)
+
+    def task_ranks(rows: np.ndarray) -> dict:
+        sub, owners = likelihood[rows], recs.owner[rows]
+        own = sub[np.arange(len(rows)), owners]
+        t2i = (sub >= own[:, None]).sum(axis=1)
+        post = posterior[rows]
+        i2t = []
+        for q in np.unique(owners):
+            mine = owners == q
+            i2t.append(1 + int((post[~mine, q] >= post[mine, q].max()).sum()))
+        return {"t2i": t2i, "i2t": np.asarray(i2t)}
+
+    result = {"split": split, "ties": "pessimistic", "ranking": "likelihood", **recs.metrics(task_ranks)}
+    vqa = _vqa_ranks(records, split, recs.scenes)
+    if vqa:
+        result["overall"]["vqa"] = _vqa_metrics(np.concatenate(list(vqa.values())))
+        for lang, ranks in vqa.items():
+            result["by_language"].setdefault(lang, {})["vqa"] = _vqa_metrics(ranks)
+    return result
 
 
 # --------------------------------------------------------------------------- subsets

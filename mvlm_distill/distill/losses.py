@@ -129,12 +129,19 @@ class SimilarityDistillation(KDLoss):
     vector's similarity to itself is always 1, so it carries no information and,
     at these temperatures, would hold most of the probability mass and wash out
     the relational signal. Needs a batch of at least 2 (otherwise 0).
+
+    By default tau_S = tau_T, so the loss and its gradient are 0 at S = T. A
+    different ``student_temperature`` is the asymmetric variant: its optimum is a
+    student whose similarity gaps are tau_S / tau_T times the teacher's, not the
+    teacher (docs/methods.md).
     """
 
     name = "SD"
 
-    def __init__(self, teacher_temperature: float = 0.05, student_temperature: float = 0.07):
+    def __init__(self, teacher_temperature: float = 0.05, student_temperature: float | None = None):
         super().__init__()
+        if student_temperature is None:
+            student_temperature = teacher_temperature
         _check_temperature("sd_teacher_temperature", teacher_temperature)
         _check_temperature("sd_student_temperature", student_temperature)
         self.teacher_temperature = float(teacher_temperature)
@@ -193,8 +200,10 @@ class DistributionalReplication(KDLoss):
     SigLIP: per-pair probabilities sigmoid(scale * text.V(I) + bias) with the
     teacher's scale and bias; binary cross-entropy of the student's logits
     against the teacher's probabilities as soft targets, minus the teacher's
-    own binary entropy (= Bernoulli KL, same gradient as BCE), summed over the
-    images of a row and averaged over the rows, as SigLIP's loss is.
+    own binary entropy (= Bernoulli KL, same gradient as BCE), averaged over
+    all text-image pairs of the batch. (SigLIP's own loss sums over a row's
+    images; that sum grows with the batch and would change DR's weight against
+    the other terms of a combination with the batch size.)
     """
 
     name = "DR"
@@ -217,7 +226,7 @@ class DistributionalReplication(KDLoss):
             target = torch.sigmoid(t_logits)
             bce = F.binary_cross_entropy_with_logits(s_logits, target, reduction="none")
             entropy = F.binary_cross_entropy_with_logits(t_logits, target, reduction="none")
-            loss = (bce - entropy).sum(dim=1).mean()
+            loss = (bce - entropy).mean()
         else:
             raise ValueError(f"unknown model family {batch.family!r}; expected one of {FAMILIES}")
         return {self.name: loss}
@@ -306,7 +315,7 @@ def build_loss(
     family: str | None = None,
     *,
     sd_teacher_temperature: float = 0.05,
-    sd_student_temperature: float = 0.07,
+    sd_student_temperature: float | None = None,
     mcl_temperature: float = 0.05,
 ) -> WeightedLoss:
     """Build the weighted combination of the named losses.
@@ -315,6 +324,8 @@ def build_loss(
     are dropped. ``family`` (optional) pins the model family the loss accepts.
     Raises ``ValueError`` for an unknown loss name, a negative or non-finite
     weight, all-zero/empty weights, an unknown family or a non-positive temperature.
+    ``sd_student_temperature`` None (the default) means SD's student temperature equals
+    its teacher temperature, so SD is minimal at S = T.
     """
     parsed = parse_weights(weights)
     if family is not None and family not in FAMILIES:
@@ -339,7 +350,8 @@ def build_loss(
     }
     # temperatures are validated even when the loss that uses them is not active
     _check_temperature("sd_teacher_temperature", sd_teacher_temperature)
-    _check_temperature("sd_student_temperature", sd_student_temperature)
+    if sd_student_temperature is not None:
+        _check_temperature("sd_student_temperature", sd_student_temperature)
     _check_temperature("mcl_temperature", mcl_temperature)
     losses = {name: factories[name]() for name in active}
     return WeightedLoss(losses, active, family=family)

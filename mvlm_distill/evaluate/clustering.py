@@ -10,6 +10,17 @@ of one image, in any language, are closer to each other than to other images'
 captions); NaN when it is undefined (every image has a single caption, or a
 single image).
 
+NMI is not adjusted for chance: with k = several hundred clusters a random
+clustering already scores well above 0, and a clustering that separates
+languages perfectly into k / n_languages even clusters per language stays far
+below 1. ``ami_image`` and ``ami_language`` are the adjusted
+mutual information (0 for chance, 1 for identical partitions), and
+``clustering_references`` gives, for every metric, a **random baseline** (the
+k-means labels randomly permuted: same cluster sizes, no relation to the
+captions) and a **perfect reference** (the metric of the best clustering with
+k clusters: the image grouping itself for the image metrics; for the language
+metrics one cluster per language plus k - n_languages singletons).
+
 Pure numpy/sklearn: no torch import here.
 """
 
@@ -19,9 +30,59 @@ from typing import Sequence
 
 import numpy as np
 from sklearn.cluster import KMeans
-from sklearn.metrics import normalized_mutual_info_score, silhouette_score
+from sklearn.metrics import adjusted_mutual_info_score, normalized_mutual_info_score, silhouette_score
 
-CLUSTERING_METRICS = ("nmi_image", "nmi_language", "silhouette_image")
+CLUSTERING_METRICS = ("nmi_image", "nmi_language", "ami_image", "ami_language", "silhouette_image")
+_SCORES = {"nmi": normalized_mutual_info_score, "ami": adjusted_mutual_info_score}
+RANDOM_PERMUTATIONS = 5  # random clusterings averaged for the baseline
+
+
+def _label_scores(images: np.ndarray, languages: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    return {f"{name}_{what}": float(score(truth, labels))
+            for name, score in _SCORES.items() for what, truth in (("image", images), ("language", languages))}
+
+
+def _language_pure_labels(languages: np.ndarray, k: int) -> np.ndarray:
+    """The best k-cluster partition for the language metrics: one cluster per language, and (when k is
+    larger) k - n_languages captions in clusters of their own, so every cluster is pure in language
+    and the partition is as close to the languages themselves as k clusters allow."""
+    _, codes = np.unique(languages, return_inverse=True)
+    labels = codes.reshape(-1).astype(np.int64)
+    n_lang = int(labels.max()) + 1 if labels.size else 0
+    extra = max(0, min(k, labels.size) - n_lang)
+    # singletons taken round-robin over languages, so no language loses many captions
+    order = np.lexsort((np.arange(labels.size), labels))
+    rank_in_language = np.empty(labels.size, dtype=np.int64)
+    rank_in_language[order] = np.arange(labels.size) - np.searchsorted(labels[order], labels[order])
+    pick = np.lexsort((labels, rank_in_language))[:extra]
+    labels[pick] = n_lang + np.arange(extra)
+    return labels
+
+
+def clustering_references(image_ids: Sequence, language_ids: Sequence, labels, seed: int = 0) -> dict[str, tuple[float, float]]:
+    """``{metric: (random baseline, perfect reference)}`` for the NMI/AMI metrics of ``clustering``.
+
+    Random: the mean over ``RANDOM_PERMUTATIONS`` seeded permutations of ``labels`` (the k-means
+    clusters, so the same sizes). Perfect: the image grouping for ``*_image``; for ``*_language`` one
+    cluster per language plus singletons up to as many clusters as ``labels``. ``silhouette_image``
+    has neither (NaN).
+    """
+    images = np.asarray([str(i) for i in image_ids])
+    languages = np.asarray([str(lang) for lang in language_ids])
+    labels = np.asarray(labels)
+    nan = {m: (float("nan"), float("nan")) for m in CLUSTERING_METRICS}
+    if labels.size == 0:
+        return nan
+    rng = np.random.default_rng(seed)
+    random = [_label_scores(images, languages, rng.permutation(labels)) for _ in range(RANDOM_PERMUTATIONS)]
+    k = len(np.unique(labels))
+    by_image = _label_scores(images, languages, np.unique(images, return_inverse=True)[1])
+    by_language = _label_scores(images, languages, _language_pure_labels(languages, k))
+    out = dict(nan)
+    for metric in random[0]:
+        perfect = by_image if metric.endswith("_image") else by_language
+        out[metric] = (float(np.mean([r[metric] for r in random])), perfect[metric])
+    return out
 
 
 def clustering(
@@ -32,8 +93,10 @@ def clustering(
     *,
     n_init: int = 3,
     silhouette_sample_size: int | None = None,
-) -> dict[str, float]:
-    """``nmi_image``, ``nmi_language`` and ``silhouette_image`` of pooled caption embeddings.
+    return_labels: bool = False,
+):
+    """``nmi_image``, ``nmi_language``, ``ami_image``, ``ami_language`` and ``silhouette_image`` of pooled
+    caption embeddings (with ``return_labels``: ``(metrics, k-means labels)``).
 
     ``embeddings``: (n, D) captions of all languages; ``image_ids[i]`` and
     ``language_ids[i]`` label row ``i``. k-means on the L2-normalised rows
@@ -52,16 +115,14 @@ def clustering(
     n = x.shape[0]
     k = len(np.unique(images))
     if n == 0 or k < 1:
-        return {m: float("nan") for m in CLUSTERING_METRICS}
+        empty = {m: float("nan") for m in CLUSTERING_METRICS}
+        return (empty, np.zeros(0, dtype=np.int64)) if return_labels else empty
 
     if k == 1:
         labels = np.zeros(n, dtype=np.int64)
     else:
         labels = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit_predict(x)
-    out = {
-        "nmi_image": float(normalized_mutual_info_score(images, labels)),
-        "nmi_language": float(normalized_mutual_info_score(languages, labels)),
-    }
+    out = _label_scores(images, languages, labels)
     if 2 <= k <= n - 1:
         sample = None if silhouette_sample_size is None or silhouette_sample_size >= n else silhouette_sample_size
         out["silhouette_image"] = float(
@@ -69,7 +130,8 @@ def clustering(
         )
     else:
         out["silhouette_image"] = float("nan")
-    return out
+    out = {m: out[m] for m in CLUSTERING_METRICS}
+    return (out, labels) if return_labels else out
 
 
-__all__ = ["clustering", "CLUSTERING_METRICS"]
+__all__ = ["clustering", "clustering_references", "CLUSTERING_METRICS"]

@@ -9,9 +9,24 @@ Input: parallel captions, row ``i`` of ``emb_lang`` being the translation of row
 * ``bitext_to_en`` / ``bitext_from_en``: bitext retrieval accuracy among the
   parallel captions: the share of captions whose nearest English caption is
   their own translation (and back), ties pessimistic (a tie with another
-  caption counts as a miss).
+  caption counts as a miss). A candidate with exactly the text of the right
+  answer (``texts_en`` / ``texts_lang``: e.g. two images with the same
+  caption) is the right answer too, not a miss.
+
+Similarities are float64 cosines in which equal inputs get bit-identical
+scores (``similarity``), so ties are exact.
 
 A language-agnostic encoder on exact translations scores 1 on all four.
+
+Benchmarks whose captions are written independently per language (XM3600: no
+``parallel_id``) have no translations, but captions of the same image in two
+languages still describe one thing: ``image_consistency`` compares, per image
+captioned in both, the mean of its caption embeddings in the language with the
+mean of its English ones, with the same four metrics named ``image_*``
+(``image_cosine_to_en``, ``image_top10_overlap``, ``image_bitext_to_en``,
+``image_bitext_from_en``; bitext = does an image's language centroid retrieve
+the same image's English centroid among all images'). Independent captions
+differ in content too, so a perfect encoder scores below 1 here.
 Pure numpy: no torch import here.
 """
 
@@ -19,15 +34,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from .similarity import cosine_matrix, paired_cosines
+
 CONSISTENCY_METRICS = ("cosine_to_en", "top10_overlap", "bitext_to_en", "bitext_from_en")
+IMAGE_CONSISTENCY_METRICS = tuple(f"image_{m}" for m in CONSISTENCY_METRICS)
 
 
-def _normalise(x) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
+def _check_2d(x) -> np.ndarray:
+    x = np.asarray(x)
     if x.ndim != 2:
         raise ValueError("embeddings must be 2-D (n, D)")
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.where(norms > 0, norms, 1.0)
+    return x
 
 
 def _top_k(sim: np.ndarray, k: int) -> np.ndarray:
@@ -41,22 +58,36 @@ def _top_k(sim: np.ndarray, k: int) -> np.ndarray:
     return np.argpartition(-sim, k - 1, axis=1)[:, :k]
 
 
-def _bitext_accuracy(sim: np.ndarray) -> float:
-    """Share of rows whose diagonal entry is strictly larger than every other entry of the row."""
+def _text_codes(texts, n: int) -> np.ndarray:
+    """One integer per row, equal for equal texts; each row its own code when ``texts`` is None."""
+    if texts is None:
+        return np.arange(n)
+    texts = np.asarray([str(t) for t in texts])
+    if texts.shape != (n,):
+        raise ValueError(f"{texts.size} texts for {n} caption pairs")
+    return np.unique(texts, return_inverse=True)[1].reshape(-1)
+
+
+def _bitext_accuracy(sim: np.ndarray, candidate_codes: np.ndarray) -> float:
+    """Share of rows whose diagonal entry is strictly larger than every entry of a candidate with another text."""
     diag = np.diagonal(sim)
-    return float(((sim >= diag[:, None]).sum(axis=1) == 1).mean())
+    other_text = candidate_codes[None, :] != candidate_codes[:, None]
+    return float((((sim >= diag[:, None]) & other_text).sum(axis=1) == 0).mean())
 
 
-def consistency(emb_lang, emb_en, image_emb, caption_image_index=None, k: int = 10) -> dict[str, float]:
+def consistency(emb_lang, emb_en, image_emb, caption_image_index=None, k: int = 10, *,
+                texts_lang=None, texts_en=None) -> dict[str, float]:
     """The four consistency metrics of one language against English (see module docstring).
 
     ``caption_image_index`` (optional) is the gallery row of each pair's image;
     it is checked against the gallery but none of the four metrics needs it.
+    ``texts_lang`` / ``texts_en`` (optional): the pairs' texts, so that bitext retrieval
+    counts a candidate with the right answer's exact text as a hit.
     Returns NaNs when there are no pairs.
     """
-    lang = _normalise(emb_lang)
-    en = _normalise(emb_en)
-    images = _normalise(image_emb)
+    lang = _check_2d(emb_lang)
+    en = _check_2d(emb_en)
+    images = _check_2d(image_emb)
     if lang.shape != en.shape:
         raise ValueError(f"parallel embeddings must have the same shape ({lang.shape} vs {en.shape})")
     if images.shape[1] != lang.shape[1]:
@@ -71,20 +102,49 @@ def consistency(emb_lang, emb_en, image_emb, caption_image_index=None, k: int = 
     if n == 0:
         return {m: float("nan") for m in CONSISTENCY_METRICS}
 
-    cosine = float(np.einsum("nd,nd->n", lang, en).mean())
+    codes_lang, codes_en = _text_codes(texts_lang, n), _text_codes(texts_en, n)
+    cosine = float(paired_cosines(lang, en).mean())
 
     k = max(1, min(int(k), images.shape[0]))
-    top_lang = _top_k(lang @ images.T, k)
-    top_en = _top_k(en @ images.T, k)
+    top_lang = _top_k(cosine_matrix(lang, images), k)
+    top_en = _top_k(cosine_matrix(en, images), k)
     overlap = (top_lang[:, :, None] == top_en[:, None, :]).any(axis=2).sum(axis=1) / k
 
-    bitext = lang @ en.T
+    bitext = cosine_matrix(lang, en)
     return {
         "cosine_to_en": cosine,
         "top10_overlap": float(overlap.mean()),
-        "bitext_to_en": _bitext_accuracy(bitext),
-        "bitext_from_en": _bitext_accuracy(bitext.T),
+        "bitext_to_en": _bitext_accuracy(bitext, codes_en),
+        "bitext_from_en": _bitext_accuracy(bitext.T, codes_lang),
     }
 
 
-__all__ = ["consistency", "CONSISTENCY_METRICS"]
+def _centroids(emb: np.ndarray, image_of: np.ndarray, texts, images: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Mean unit caption embedding of each of ``images`` and the sorted caption texts it averages."""
+    unit = np.asarray(emb, dtype=np.float64)
+    unit = unit / np.where((n := np.linalg.norm(unit, axis=1, keepdims=True)) > 0, n, 1.0)
+    texts = np.asarray([str(t) for t in texts])
+    rows = [np.flatnonzero(image_of == i) for i in images]
+    return (np.stack([unit[r].mean(axis=0) for r in rows]),
+            ["\x1f".join(sorted(texts[r])) for r in rows])
+
+
+def image_consistency(emb_lang, image_of_lang, texts_lang, emb_en, image_of_en, texts_en, image_emb,
+                      k: int = 10) -> dict[str, float]:
+    """The ``image_*`` metrics: ``consistency`` on per-image caption centroids, language vs English.
+
+    ``image_of_*``: the image of each caption; ``texts_*``: its text (two images whose captions are
+    the same texts count as the same answer in bitext retrieval). Images captioned in both only."""
+    image_of_lang, image_of_en = np.asarray(image_of_lang), np.asarray(image_of_en)
+    if image_of_lang.shape != (len(emb_lang),) or image_of_en.shape != (len(emb_en),):
+        raise ValueError("image_of_lang / image_of_en need one image per caption")
+    shared = np.intersect1d(image_of_lang, image_of_en)
+    if shared.size == 0:
+        return {m: float("nan") for m in IMAGE_CONSISTENCY_METRICS}
+    lang, keys_lang = _centroids(emb_lang, image_of_lang, texts_lang, shared)
+    en, keys_en = _centroids(emb_en, image_of_en, texts_en, shared)
+    values = consistency(lang, en, image_emb, k=k, texts_lang=keys_lang, texts_en=keys_en)
+    return {f"image_{m}": v for m, v in values.items()}
+
+
+__all__ = ["consistency", "image_consistency", "CONSISTENCY_METRICS", "IMAGE_CONSISTENCY_METRICS"]

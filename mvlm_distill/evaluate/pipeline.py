@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mvlm_distill.evaluate.consistency import consistency
+from mvlm_distill.evaluate.consistency import consistency, image_consistency
 from mvlm_distill.evaluate.score import IdIndex, empty_ranks, metrics_table, score_language
 from mvlm_distill.data.formats import benchmark_checksum
 from mvlm_distill.io import (
@@ -56,8 +56,10 @@ def score_row_language(bench, texts_dir, images_path, *, language: str, split: s
     ranks = pd.concat(frames, ignore_index=True) if frames else empty_ranks()
     metrics = metrics_table(ranks, n_boot=n_boot, seed=seed)
     consistency_rows = pd.DataFrame(columns=["language", "metric", "value"])
-    if language != "en":
-        pairs = parallel_pairs(captions, bench.split_captions(split, "en"))
+    if language != "en" and len(captions):
+        english = bench.split_captions(split, "en")
+        pairs = parallel_pairs(captions, english)
+        values = None
         if len(pairs):
             en_emb, _, en_index = texts("en", "captions")
             values = consistency(
@@ -65,7 +67,17 @@ def score_row_language(bench, texts_dir, images_path, *, language: str, split: s
                 en_emb[en_index.rows(pairs["caption_id_en"])],
                 image_emb,
                 IdIndex(image_ids, "image").rows(pairs["image_id"]),
+                texts_lang=pairs["text"].tolist(),
+                texts_en=pairs["text_en"].tolist(),
             )
+        elif len(english):  # no translations (XM3600): captions of the same image in both languages
+            en_emb, _, en_index = texts("en", "captions")
+            values = image_consistency(
+                caption_emb[caption_index.rows(captions["caption_id"])], captions["image_id"].to_numpy(),
+                captions["text"].tolist(), en_emb[en_index.rows(english["caption_id"])],
+                english["image_id"].to_numpy(), english["text"].tolist(), image_emb,
+            )
+        if values is not None:
             consistency_rows = pd.DataFrame(
                 {"language": language, "metric": list(values), "value": list(values.values())}
             )
@@ -75,7 +87,7 @@ def score_row_language(bench, texts_dir, images_path, *, language: str, split: s
 def parallel_pairs(captions: pd.DataFrame, english: pd.DataFrame) -> pd.DataFrame:
     """Captions of a language joined to their English translations by parallel_id."""
     captions = captions[captions["parallel_id"] != ""]
-    en = english[english["parallel_id"] != ""][["parallel_id", "caption_id"]].drop_duplicates("parallel_id")
+    en = english[english["parallel_id"] != ""][["parallel_id", "caption_id", "text"]].drop_duplicates("parallel_id")
     return captions.merge(en, on="parallel_id", suffixes=("", "_en"))
 
 
@@ -83,20 +95,31 @@ def cluster_row(bench, texts_dir, *, split: str, languages: list[str], seed: int
     """Clustering metrics over all languages' parallel captions, and a sample kept for the projection.
 
     ``texts_dir``: the row's text embedding folder; the caption files of ``languages`` are read."""
-    from mvlm_distill.evaluate.clustering import clustering  # sklearn: seconds to import, only here
+    from mvlm_distill.evaluate.clustering import clustering, clustering_references  # sklearn: only here
 
     captions = bench.split_captions(split)
-    captions = captions[captions["language"].isin(languages) & (captions["parallel_id"] != "")]
-    # keep parallel groups present in every language so that language and meaning are balanced
-    complete = captions.groupby("parallel_id")["language"].nunique()
+    captions = captions[captions["language"].isin(languages)]
+    if (captions["parallel_id"] != "").any():
+        captions = captions[captions["parallel_id"] != ""]
+        group = "parallel_id"
+    else:  # no translations (XM3600): one caption per image and language stands in for a parallel group
+        captions = captions.sort_values("caption_id", kind="stable").drop_duplicates(["image_id", "language"])
+        captions = captions.assign(parallel_id=captions["image_id"])
+        group = "image_id"
+    # keep groups present in every language so that language and meaning are balanced
+    complete = captions.groupby(group)["language"].nunique()
     groups = sorted(complete[complete == len(set(captions["language"]))].index)
-    captions = captions[captions["parallel_id"].isin(groups)]
+    captions = captions[captions[group].isin(groups)]
     # the caption files of these languages only (no VQA prompts, no other language)
     text_emb, text_ids, meta = load_caption_embeddings(texts_dir, list(dict.fromkeys(captions["language"])))
     text_index = IdIndex(text_ids)
     emb = text_emb[text_index.rows(captions["caption_id"])]
-    values = clustering(emb, captions["image_id"].to_numpy(), captions["language"].to_numpy(), seed=seed)
-    table = pd.DataFrame({"metric": list(values), "value": list(values.values())})
+    image_ids, language_ids = captions["image_id"].to_numpy(), captions["language"].to_numpy()
+    values, labels = clustering(emb, image_ids, language_ids, seed=seed, return_labels=True)
+    references = clustering_references(image_ids, language_ids, labels, seed=seed)
+    table = pd.DataFrame({"metric": list(values), "value": list(values.values()),
+                          "random_baseline": [references[m][0] for m in values],
+                          "perfect_reference": [references[m][1] for m in values]})
     sample = captions[captions["parallel_id"].isin(groups[:PROJECTION_SAMPLE])]
     sample_meta = {
         "languages": sample["language"].tolist(),

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .retrieval import METRICS, TASKS, i2t_ranks, metric_values, t2i_ranks
+from .similarity import cosine_matrix
 from .stats import bootstrap_cis
 from .vqa import vqa_ranks
 
@@ -31,12 +32,6 @@ METRIC_COLUMNS = ["task", "metric", "value", "ci_low", "ci_high", "n_queries"]
 def empty_ranks() -> pd.DataFrame:
     """The ranks table of a language with nothing to score."""
     return pd.DataFrame({c: pd.Series(dtype="int64" if c in ("rank", "n_candidates") else "object") for c in RANK_COLUMNS})
-
-
-def _normalise(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.where(norms > 0, norms, 1.0)
 
 
 class IdIndex:
@@ -133,9 +128,8 @@ def score_language(
             raise ValueError(f"{len(outside)} captioned image(s) not in the gallery: {', '.join(outside[:5])}")
         caption_image_index = np.fromiter((gallery_pos[i] for i in cap_img), dtype=np.int64, count=len(cap_img))
         caption_ids = captions["caption_id"].astype(str).tolist()
-        texts = _normalise(text_emb[text_index.rows(caption_ids, "caption")])
-        images = _normalise(image_emb[gallery_rows])
-        sim = texts @ images.T  # one matrix for both directions
+        # one matrix for both directions; identical texts (or images) get bit-identical scores
+        sim = cosine_matrix(text_emb[text_index.rows(caption_ids, "caption")], image_emb[gallery_rows])
 
         ranks = t2i_ranks(sim, caption_image_index)
         frames.append(pd.DataFrame({"task": "t2i", "query_id": caption_ids, "rank": ranks, "n_candidates": len(gallery)}))
@@ -165,10 +159,10 @@ def score_language(
                 raise ValueError(f"question {qid}: answer {ans!r} is not among its candidates")
             answer_index.append(cands.index(ans))
         prompt_ids = [f"{qid}::{k}" for qid, cands in zip(question_ids, candidates) for k in range(len(cands))]
-        prompts = _normalise(text_emb[text_index.rows(prompt_ids, "VQA prompt")])
+        prompts = text_emb[text_index.rows(prompt_ids, "VQA prompt")]
         sizes = np.array([len(c) for c in candidates])
         groups = np.split(prompts, np.cumsum(sizes)[:-1])
-        q_images = _normalise(image_emb[image_index.rows(vqa["image_id"])])
+        q_images = image_emb[image_index.rows(vqa["image_id"])]
         ranks = vqa_ranks(q_images, groups, np.array(answer_index))
         frames.append(pd.DataFrame({"task": "vqa", "query_id": question_ids, "rank": ranks, "n_candidates": sizes}))
 

@@ -102,6 +102,41 @@ def paired_test(a_values, b_values, n_perm: int = 10000, seed: int = 0) -> tuple
     return float(observed), (1.0 + hits) / (1.0 + n_perm)
 
 
+def paired_bootstrap_cis(a_values, b_values, reference_values=None, n_boot: int = 1000, seed: int = 0,
+                         level: float = 0.95) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Percentile intervals of ``mean(a) - mean(b)`` and of the retention difference
+    ``(mean(a) - mean(b)) / mean(reference)``, resampling the shared queries (the same resample
+    for all three vectors, so the pairing is kept). The second interval is NaN without
+    ``reference_values`` or when a resample's reference mean is 0."""
+    a = _values(a_values, "a_values")
+    b = _values(b_values, "b_values")
+    ref = None if reference_values is None else _values(reference_values, "reference_values")
+    if a.shape != b.shape or (ref is not None and ref.shape != a.shape):
+        raise ValueError("paired values must have one value per shared query")
+    if not 0 < level < 1 or n_boot < 1:
+        raise ValueError(f"need 0 < level < 1 and n_boot >= 1, got {level!r}, {n_boot!r}")
+    nan = (float("nan"), float("nan"))
+    n = a.size
+    if n == 0:
+        return nan, nan
+    rng = np.random.default_rng(seed)
+    diffs, ret = np.empty(n_boot), np.full(n_boot, np.nan)
+    d = a - b
+    step = max(1, _BLOCK_CELLS // n)
+    for start in range(0, n_boot, step):
+        stop = min(n_boot, start + step)
+        idx = rng.integers(0, n, size=(stop - start, n))
+        diffs[start:stop] = d[idx].mean(axis=1)
+        if ref is not None:
+            denominator = ref[idx].mean(axis=1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ret[start:stop] = np.where(denominator > 0, diffs[start:stop] / denominator, np.nan)
+    alpha = (1.0 - level) / 2.0
+    diff_ci = tuple(float(q) for q in np.quantile(diffs, [alpha, 1.0 - alpha]))
+    ret_ci = nan if np.isnan(ret).any() else tuple(float(q) for q in np.quantile(ret, [alpha, 1.0 - alpha]))
+    return diff_ci, ret_ci
+
+
 def _prepare(p_values) -> tuple[np.ndarray, np.ndarray]:
     p = np.asarray(p_values, dtype=np.float64)
     if p.ndim != 1:
@@ -162,4 +197,4 @@ def adjust(p_values, method: str = "holm") -> np.ndarray:
     return CORRECTIONS[method](p_values)
 
 
-__all__ = ["bootstrap_ci", "bootstrap_cis", "paired_test", "holm", "benjamini_hochberg", "adjust", "CORRECTIONS"]
+__all__ = ["bootstrap_ci", "bootstrap_cis", "paired_bootstrap_cis", "paired_test", "holm", "benjamini_hochberg", "adjust", "CORRECTIONS"]

@@ -3,7 +3,9 @@
 Each question has candidate prompts (one per candidate answer, embedded by the
 text encoder); the prediction is the candidate whose prompt is most similar to
 the image. The rank of the correct candidate is 1 + #(wrong candidates with
-similarity >= the correct one's), ties pessimistic as in retrieval.
+similarity >= the correct one's), ties pessimistic as in retrieval. Similarities are
+float64 cosines in which an identical (prompt, image) pair always gets the same score
+(``similarity.paired_cosines``), so identical prompts tie exactly.
 
 Pure numpy: no torch import here.
 """
@@ -13,6 +15,8 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+
+from .similarity import paired_cosines
 
 
 def _flatten(prompt_emb, n_questions: int) -> tuple[np.ndarray, np.ndarray]:
@@ -57,7 +61,7 @@ def vqa_ranks(image_emb: np.ndarray, prompt_emb: np.ndarray | Sequence[np.ndarra
     if (answer < 0).any() or (answer >= sizes).any():
         raise ValueError("answer_index outside a question's candidates")
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    scores = np.einsum("pd,pd->p", prompts, img[group])
+    scores = paired_cosines(prompts, img[group])
     true = scores[starts + answer]
     return np.bincount(group, weights=(scores >= true[group]), minlength=n_q).astype(np.int64)
 

@@ -24,6 +24,8 @@ from mvlm_distill.io import write_text
 from mvlm_distill.report import figures as F
 from mvlm_distill.report.tables import (
     CLUSTERING_COLUMNS,
+    COMPARISON_COLUMNS,
+    POOLED,
     CONSISTENCY_COLUMNS,
     MEAN_LANGUAGE,
     METRICS_COLUMNS,
@@ -305,7 +307,7 @@ def _clustering_section(clustering: pd.DataFrame | None) -> str:
         return _not_computed("Clustering")
     agg = clustering.groupby(["model", "method", "benchmark", "metric"], dropna=False)["value"].agg(
         ["mean", "std", "count"]).reset_index()
-    order = ["nmi_image", "nmi_language", "silhouette_image"]
+    order = ["nmi_image", "nmi_language", "ami_image", "ami_language", "silhouette_image"]
     metric_list = [m for m in order if m in set(agg["metric"])] + sorted(set(agg["metric"]) - set(order))
     rows, classes = [], []
     for (model, benchmark), g in agg.groupby(["model", "benchmark"]):
@@ -323,7 +325,56 @@ def _clustering_section(clustering: pd.DataFrame | None) -> str:
                 row.append(cell)
             rows.append(row)
             classes.append("ref" if method in REFERENCES else "")
-    return _table(["model", "method", "benchmark"] + metric_list, rows, left=3, raw=True, row_classes=classes)
+    table = _table(["model", "method", "benchmark"] + metric_list, rows, left=3, raw=True, row_classes=classes)
+    return table + _clustering_references(clustering, metric_list)
+
+
+def _clustering_references(clustering: pd.DataFrame, metric_list: list[str]) -> str:
+    """Chance and ceiling of each metric per benchmark: what a value has to be read against."""
+    if not {"random_baseline", "perfect_reference"} <= set(clustering.columns):
+        return ""
+    refs = clustering.dropna(subset=["random_baseline", "perfect_reference"], how="all")
+    refs = refs.groupby(["benchmark", "metric"])[["random_baseline", "perfect_reference"]].mean().reset_index()
+    rows = [[_e(r.benchmark), _e(r.metric), _fmt(r.random_baseline), _fmt(r.perfect_reference)]
+            for metric in metric_list for r in refs[refs["metric"] == metric].itertuples(index=False)]
+    if not rows:
+        return ""
+    return ('<p>Read each value against its <b>random baseline</b> (the k-means clusters randomly permuted: '
+            'same sizes, mean over rows) and its <b>perfect reference</b> (the image grouping itself for '
+            '<code>*_image</code>; one cluster per language plus singletons up to as many clusters for '
+            '<code>*_language</code>). AMI is 0 at chance; NMI is not.</p>'
+            + _table(["benchmark", "metric", "random baseline", "perfect reference"], rows, left=2, raw=True))
+
+
+HEADLINE_METRICS = {"t2i": "R@10", "i2t": "R@10", "vqa": "acc@1"}  # the metric that names a task's best method
+
+
+def _best_method_section(comparisons: pd.DataFrame | None, language: str) -> str:
+    """Per model, benchmark and task: the best KD method, and whether it beats the runner-up."""
+    if comparisons is None or comparisons.empty:
+        return _not_computed("Method-vs-method comparisons")
+    rows = []
+    c = comparisons[comparisons["language"] == language]
+    for (model, benchmark, task), g in c.groupby(["model", "benchmark", "task"], sort=False):
+        g = g[g["metric"] == HEADLINE_METRICS.get(task, "")]
+        if g.empty:
+            continue
+        means = dict(zip(g["method_a"], g["mean_a"])) | dict(zip(g["method_b"], g["mean_b"]))
+        best, runner = sorted(means, key=lambda m: -means[m])[:2]
+        pair = g[((g["method_a"] == best) & (g["method_b"] == runner)) | ((g["method_a"] == runner) & (g["method_b"] == best))].iloc[0]
+        sign = 1.0 if pair["method_a"] == best else -1.0
+        low, high = sorted((sign * pair["diff_low"], sign * pair["diff_high"]))
+        verdict = "yes" if bool(pair["significant"]) else "no"
+        rows.append([_e(model), _e(benchmark), _e(f"{task} {HEADLINE_METRICS[task]}"), f"<b>{_e(best)}</b> {_fmt(means[best])}",
+                     f"{_e(runner)} {_fmt(means[runner])}", f"{_fmt(sign * pair['diff'])} [{_fmt(low)}, {_fmt(high)}]",
+                     _fmt(pair["p_adjusted"]), verdict])
+    if not rows:
+        return _not_computed("Method-vs-method comparisons")
+    return ('<p class="note">Best KD method per task (comparisons.csv): difference to the runner-up on the same '
+            "queries with its 95% paired-bootstrap interval; p Holm-adjusted over all method pairs × "
+            "languages (pooled included) of the task and metric.</p>"
+            + _table(["model", "benchmark", "task", "best", "runner-up", "difference [95% CI]", "p adjusted",
+                      "significant"], rows, left=3, raw=True))
 
 
 def write_language_page(
@@ -338,8 +389,9 @@ def write_language_page(
     clustering: pd.DataFrame | None = None,
     languages: Sequence[str] | None = None,
     alpha: float = 0.05,
+    comparisons: pd.DataFrame | None = None,
 ) -> Path:
-    """Write ``{language}.html``.
+    """Write ``{language}.html`` (``comparisons``: comparisons.csv, for the best method per task).
 
     ``summary`` (summary.csv) is required; ``metrics`` gives the 95% CIs (per-seed intervals averaged
     over seeds); ``significance`` the marks; ``consistency``/``clustering`` the panels; any of these
@@ -369,6 +421,8 @@ def write_language_page(
         "(\u00b1 std over seeds when there are several); [95% CI] = bootstrap interval over queries "
         "(averaged over seeds); \u0394 teacher = value \u2212 teacher, with the retention value / teacher in "
         f"brackets; \u0394 init = value \u2212 init. {sig_note}</p>",
+        f"<h2>Best method per task in {_e(name)}</h2>",
+        _best_method_section(comparisons, language),
         f"<h2>Scores in {_e(name)}</h2>",
         _scores_section(language, summary, metrics, significance),
         f"<h2>Figures for {_e(name)}</h2>",
@@ -536,8 +590,9 @@ def _ceiling_section(ceilings) -> str:
     for bench, value in ceilings.items():
         for key, v in _flatten(value):
             rows.append([bench, key, _fmt(v) if _isnum(v) else str(v)])
-    return ('<p class="note">Oracle scores of the benchmark (meta.json <code>ceiling</code>): '
-            "no encoder can do better than this on these captions.</p>"
+    return ('<p class="note">Oracle scores of the benchmark (meta.json <code>ceiling</code>): for the '
+            "synthetic benchmark the Bayes-optimal ranking by the generator's own likelihood, ties "
+            "pessimistic; no encoder can do better than this in expectation on these captions.</p>"
             + _table(["benchmark", "metric", "ceiling"], rows, left=2))
 
 
@@ -555,6 +610,7 @@ def write_index(
     clustering: pd.DataFrame | None = None,
     ceilings=None,
     alpha: float = 0.05,
+    comparisons: pd.DataFrame | None = None,
 ) -> Path:
     """Write ``index.html``: overview heatmap, means over languages, stability, significance overview,
     parameter counts, loss curves, consistency, clustering, projection, ceiling, links to every language.
@@ -577,6 +633,8 @@ def write_index(
         _nav(languages, None),
         f"<p>Languages ({len(languages)}): {_e(', '.join(language_name(lang) for lang in languages))}.</p>",
         f"<h2>Language pages</h2><ul>{links}</ul>",
+        "<h2>Best method per task (all languages' queries pooled)</h2>",
+        _best_method_section(comparisons, POOLED),
         "<h2>Retention overview</h2>",
         _figure(figures, "retention_heatmap", base,
                 "Text-to-image R@10 retention (student / teacher), method \u00d7 language, one panel per model."),
@@ -664,11 +722,19 @@ def load_tables(tables_dir: str | os.PathLike) -> dict[str, pd.DataFrame | None]
         "metrics": metrics,
         "summary": summary,
         "significance": significance,
+        "comparisons": _read_comparisons(tables_dir / "comparisons.csv"),
         "consistency": read_optional(tables_dir / "consistency.csv", CONSISTENCY_COLUMNS),
         "clustering": read_optional(tables_dir / "clustering.csv", CLUSTERING_COLUMNS),
         "parameters": read_optional(tables_dir / "parameters.csv", PARAMETERS_COLUMNS),
         "projection": read_optional(tables_dir / "projection.csv", PROJECTION_COLUMNS),
     }
+
+
+def _read_comparisons(path: Path) -> pd.DataFrame | None:
+    comparisons = read_optional(path, COMPARISON_COLUMNS)
+    if comparisons is not None:
+        comparisons["significant"] = comparisons["significant"].astype(str).str.lower().isin(["true", "1"])
+    return comparisons
 
 
 def read_loss_logs(students_dir: str | os.PathLike | None) -> pd.DataFrame | None:
@@ -721,6 +787,7 @@ def write_language_report(
     page = write_language_page(
         language, summary, tables["metrics"], tables["significance"], tables["consistency"], rel,
         out_dir / f"{language}.html", clustering=tables["clustering"], languages=languages,
+        comparisons=tables.get("comparisons"),
     )
     return [page] + [Path(figs[name]) for name in LANGUAGE_FIGURES]
 
@@ -764,6 +831,7 @@ def write_index_report(
         languages, summary, rel, out_dir / "index.html", means=means, stability_table=stab,
         parameters=tables["parameters"], significance=_filter_languages(tables["significance"], languages),
         consistency=consistency, clustering=tables["clustering"], ceilings=ceilings,
+        comparisons=tables.get("comparisons"),
     )
     return [index] + [Path(figs[name]) for name in INDEX_FIGURES]
 

@@ -31,9 +31,16 @@ SIGNIFICANCE_COLUMNS = [
     "model", "benchmark", "language", "task", "metric", "method", "reference",
     "diff", "p_value", "p_adjusted", "significant", "correction",
 ]
+COMPARISON_COLUMNS = [
+    "model", "benchmark", "language", "task", "metric", "method_a", "method_b", "n_queries",
+    "mean_a", "mean_b", "diff", "diff_low", "diff_high", "retention_a", "retention_b",
+    "retention_diff", "retention_diff_low", "retention_diff_high",
+    "p_value", "p_adjusted", "significant", "correction",
+]
+POOLED = "pooled"  # the language of comparisons over all languages' queries together
 RANKS_COLUMNS = ["task", "query_id", "rank", "n_candidates"]
 CONSISTENCY_COLUMNS = ["model", "method", "seed", "benchmark", "language", "metric", "value"]
-CLUSTERING_COLUMNS = ["model", "method", "seed", "benchmark", "metric", "value"]
+CLUSTERING_COLUMNS = ["model", "method", "seed", "benchmark", "metric", "value", "random_baseline", "perfect_reference"]
 PARAMETERS_COLUMNS = ["model", "role", "text_layers", "text_parameters", "total_parameters"]
 PROJECTION_COLUMNS = ["model", "method", "language", "parallel_id", "x", "y"]
 STABILITY_COLUMNS = [
@@ -86,7 +93,7 @@ def _sort(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
             )
         elif col == "language":
             # the pseudo-language "mean" goes last
-            keys[col] = s.map(lambda lang: (1, "") if lang == MEAN_LANGUAGE else (0, str(lang)))
+            keys[col] = s.map(lambda lang: (1, "") if lang in (MEAN_LANGUAGE, POOLED) else (0, str(lang)))
         elif col == "seed":
             keys[col] = s.map(lambda v: -1 if pd.isna(v) else int(v))
         else:
@@ -417,3 +424,62 @@ def significance_table(
     out["significant"] = (out["p_adjusted"] < alpha).fillna(False).astype(bool)
     out["correction"] = "holm"
     return _sort(out[SIGNIFICANCE_COLUMNS], ["model", "benchmark", "language", "task", "metric", "method", "reference"])
+
+
+def comparisons_table(
+    rank_tables: Iterable[tuple[Mapping, pd.DataFrame]] | pd.DataFrame,
+    *,
+    n_resamples: int = 1000,
+    n_boot: int = 1000,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """``comparisons.csv``: every pair of KD methods on the same queries, per language and pooled.
+
+    For each model, benchmark, task and metric, each pair ``method_a`` before ``method_b`` (method
+    order) is compared in every language and over all languages' queries together (``language =
+    "pooled"``), on the queries both have (per-query values averaged over seeds): ``diff = mean_a -
+    mean_b`` with a paired-bootstrap interval (``stats.paired_bootstrap_cis``), the retentions
+    ``mean / teacher`` on those queries and the interval of their difference, and the paired
+    sign-flip test. The family of the Holm correction: all method pairs x languages (pooled
+    included) of one model, benchmark, task and metric (docs/analysis.md).
+    """
+    from mvlm_distill.evaluate import stats
+
+    values = per_query_values(concat_ranks(rank_tables))
+    if values.empty:
+        return pd.DataFrame(columns=COMPARISON_COLUMNS)
+    group = ["model", "benchmark", "language", "task", "metric"]
+    per_query = values.groupby(group + ["method", "query_id"], sort=False)["value"].mean().unstack("method")
+    pooled = per_query.reset_index()
+    pooled["query_id"] = pooled["language"].astype(str) + "/" + pooled["query_id"].astype(str)
+    pooled["language"] = POOLED
+    per_query = pd.concat([per_query, pooled.set_index(group + ["query_id"])])
+    records = []
+    for key, block in per_query.groupby(level=group, sort=False):
+        methods = method_order(m for m in block.columns if m not in REFERENCES and block[m].notna().any())
+        teacher = block["teacher"] if "teacher" in block.columns else None
+        for i, a in enumerate(methods):
+            for b in methods[i + 1:]:
+                pair = block[[a, b]].assign(teacher=teacher).dropna(subset=[a, b])
+                va, vb = pair[a].to_numpy(dtype=float), pair[b].to_numpy(dtype=float)
+                ref = None if teacher is None or pair["teacher"].isna().any() else pair["teacher"].to_numpy(dtype=float)
+                diff, p = stats.paired_test(va, vb, n_resamples, seed)
+                (low, high), (r_low, r_high) = (stats.paired_bootstrap_cis(va, vb, ref, n_boot=n_boot, seed=seed)
+                                                if n_boot else ((np.nan, np.nan), (np.nan, np.nan)))
+                t_mean = np.nan if ref is None or ref.mean() <= 0 else ref.mean()
+                records.append(dict(zip(group, key), method_a=a, method_b=b, n_queries=len(pair),
+                                    mean_a=va.mean(), mean_b=vb.mean(), diff=diff, diff_low=low, diff_high=high,
+                                    retention_a=va.mean() / t_mean, retention_b=vb.mean() / t_mean,
+                                    retention_diff=diff / t_mean, retention_diff_low=r_low,
+                                    retention_diff_high=r_high, p_value=p))
+    out = pd.DataFrame(records, columns=COMPARISON_COLUMNS[:-3])
+    out["p_adjusted"] = np.nan
+    for _, idx in out.groupby(["model", "benchmark", "task", "metric"], sort=False).groups.items():
+        p = out.loc[idx, "p_value"]
+        ok = p.notna()
+        if ok.any():
+            out.loc[p[ok].index, "p_adjusted"] = stats.holm(p[ok].to_numpy(dtype=float))
+    out["significant"] = (out["p_adjusted"] < alpha).fillna(False).astype(bool)
+    out["correction"] = "holm"
+    return _sort(out[COMPARISON_COLUMNS], ["model", "benchmark", "language", "task", "metric"])

@@ -137,6 +137,7 @@ def all_targets():
         "metrics",
         "summary",
         "significance",
+        "comparisons",
         "consistency",
         "clustering",
         "parameters",

@@ -20,6 +20,7 @@ rule aggregate_tables:
             category="Tables",
         ),
         significance=f"{R}/tables/significance.csv",
+        comparisons=f"{R}/tables/comparisons.csv",
         consistency=f"{R}/tables/consistency.csv",
         clustering=f"{R}/tables/clustering.csv",
         parameters=f"{R}/tables/parameters.csv",
@@ -32,6 +33,7 @@ rule aggregate_tables:
     params:
         models=MODELS,
         n_resamples=config["evaluation"]["significance_resamples"],
+        n_boot=config["evaluation"]["bootstrap_resamples"],
         alpha=config["evaluation"]["alpha"],
     script:
         "../scripts/aggregate_tables.py"

@@ -32,6 +32,12 @@ with log_to(snakemake.log[0]):
         alpha=snakemake.params.alpha,
     )
     write_csv(snakemake.output.significance, significance)
+    write_csv(snakemake.output.comparisons, tables.comparisons_table(
+        keyed(snakemake.input.ranks, ".ranks.csv"),
+        n_resamples=snakemake.params.n_resamples,
+        n_boot=snakemake.params.n_boot,
+        alpha=snakemake.params.alpha,
+    ))
 
     def long_table(pairs, columns):
         frames = []
