@@ -16,16 +16,24 @@ def _refuse(kind, message):
 onstart:
     if workflow.is_main_process:
         try:
-            RESULTS_LOCK["path"] = results_folder.acquire_lock(R, workdir=Path.cwd())
+            RESULTS_LOCK["path"] = results_folder.acquire_lock(
+                R, workdir=Path.cwd()
+            )
         except results_folder.ResultsLockError as err:
             _refuse("Results folder in use", err)
         removed = results_folder.remove_stale_temporaries(R)
         if removed:
-            print(f"Removed {len(removed)} temporary file(s)/folder(s) that killed jobs left under {R}.")
+            print(
+                f"Removed {len(removed)} temporary file(s)/folder(s) that killed jobs left under {R}."
+            )
         planned = [
             path
             for job in workflow.dag.needrun_jobs()
-            for path in [*job.output, *job.log, *([job.benchmark] if job.benchmark else [])]
+            for path in [
+                *job.output,
+                *job.log,
+                *([job.benchmark] if job.benchmark else []),
+            ]
         ]
         unwritable = results_folder.unwritable_folder(planned)
         if unwritable:
