@@ -48,7 +48,7 @@ def check_same_source(key: str, first_path, first_meta: dict, second_path, secon
                                    "current teacher (snakemake --forcerun cache_images cache_teacher_text distill "
                                    "embed_texts) or restore the teacher's weights",
             "checksum": "the benchmark changed after one of them was made; rebuild the stale one "
-                        "(snakemake --forcerun cache_images embed_texts)"}[key]
+                        "(snakemake --forcerun cache_images cache_teacher_text embed_texts)"}[key]
     raise CacheMismatchError(
         f"{first_path} ({key} {first!r}) and {second_path} ({key} {second!r}) come from different "
         f"{SOURCES[key]}, so they cannot be combined: {hint}"

@@ -17,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pandas as pd
@@ -554,3 +555,64 @@ def test_workflow_lock_dry_run_stale_lock_temporaries_and_read_only_folder(tmp_p
     assert "Traceback" not in denied.stderr
     assert snapshot(folder) == before
     assert not (shared / LOCK_FILE).exists()
+
+
+def _write_finite_garbage(weights, tensor: str, seed: int = 0) -> None:
+    """Overwrite one tensor's bytes inside the file, in place (the folder's mtime stays, as with a stray write)."""
+    import struct
+
+    with open(weights, "r+b") as f:
+        header_size = struct.unpack("<Q", f.read(8))[0]
+        entry = json.loads(f.read(header_size))[tensor]
+        assert entry["dtype"] == "F32", entry
+        start, end = entry["data_offsets"]
+        garbage = np.random.default_rng(seed).normal(0, 0.05, (end - start) // 4).astype("<f4")
+        f.seek(8 + header_size + start)
+        f.write(garbage.tobytes())
+
+
+@pytest.mark.slow
+def test_corrupted_teacher_rerun_is_refused_while_a_second_clone_is_locked_out(reduced_study, tmp_path):
+    """The issue's two cases on the reduced study. Clone A: finite garbage written into the teacher's weights,
+    then `-R embed_texts`: the teacher row is re-embedded with the changed teacher, and scoring refuses it against
+    the image cache of the old one (exit 1, tables untouched). Clone B, whose config points `results:` at A's
+    folder, starts while A runs: refused before any job, without touching A's outputs."""
+    from study import project_copy, reduced_config, run_snakemake
+
+    from mvlm_distill.results_folder import LOCK_FILE
+
+    clone_a = tmp_path / "clone-a"
+    shutil.copytree(reduced_study, clone_a, symlinks=True)
+    results = clone_a / "results"
+    _write_finite_garbage(results / "teachers" / "toy-clip" / "open_clip_model.safetensors", "text.proj.weight")
+    tables = snapshot(results / "tables")
+    students = snapshot(results / "students")
+    cfg_a = clone_a / "study.yaml"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    a = subprocess.Popen([sys.executable, "-m", "snakemake", "--configfile", str(cfg_a), "--cores", "2", "--quiet",
+                          "--forcerun", "embed_texts"], cwd=clone_a, env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 300
+        while not (results / LOCK_FILE).exists() and a.poll() is None and time.time() < deadline:
+            time.sleep(0.2)
+        assert (results / LOCK_FILE).exists(), "clone A never took the lock"
+        clone_b = project_copy(tmp_path / "clone-b")
+        # B has a job to run in A's folder (Snakemake would first delete A's tables it replaces)
+        b = run_snakemake(clone_b, reduced_config(results=str(results.resolve())), "--forcerun", "aggregate_tables")
+        out_a, err_a = a.communicate(timeout=1500)
+    finally:
+        if a.poll() is None:
+            a.kill()
+    assert b.returncode == 1
+    assert b.stderr.strip().splitlines()[-1].startswith(
+        f"Results folder in use: {results.resolve()} is in use by the run of "), b.stderr[-2000:]
+    assert f"from {clone_a.resolve()})" in b.stderr
+    assert not (clone_b / "results").exists()
+
+    assert a.returncode == 1, err_a[-3000:]
+    refusals = [line for line in err_a.splitlines() if line.startswith("CacheMismatchError: ")]
+    assert refusals, err_a[-3000:]
+    assert "come from different teachers" in refusals[0] and ".images.npz (teacher_fingerprint" in refusals[0]
+    assert snapshot(results / "tables") == tables and snapshot(results / "students") == students
+    assert not (results / LOCK_FILE).exists(), "clone A's lock outlived its failed run"
