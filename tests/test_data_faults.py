@@ -97,6 +97,21 @@ def score_language(results, method="teacher", language="de", texts=None, images=
     run_script("score_language", job)
 
 
+def aggregate_tables(results, methods=("teacher", "init")):
+    """Rule aggregate_tables over the German scores of ``methods`` (no clustering rows)."""
+    def scores(kind):
+        return [score_outputs(results, method)[kind] for method in methods]
+
+    job = Job(results, "aggregate_tables", None, None,
+              {"models": {"toy": {"family": "clip"}}, "n_resamples": 20, "alpha": 0.05})
+    job.input = type("Input", (), {"metrics": scores("metrics"), "ranks": scores("ranks"),
+                                   "consistency": scores("consistency"), "clustering": [],
+                                   "embeddings": [texts_dir(results, method) for method in methods]})()
+    names = ("metrics", "summary", "significance", "consistency", "clustering", "parameters")
+    job.output = Files(**{name: results / "tables" / f"{name}.csv" for name in names})
+    run_script("aggregate_tables", job)
+
+
 def make_benchmark(results, benchmark=BENCHMARK, seed=0):
     from mvlm_distill.data.synthetic import generate_benchmark
 
@@ -106,7 +121,7 @@ def make_benchmark(results, benchmark=BENCHMARK, seed=0):
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory):
-    """A finished tiny results folder: benchmark, teacher, image cache, teacher and init texts, de scores."""
+    """A finished tiny results folder: benchmark, teacher, image cache, teacher and init texts, de scores, tables."""
     from mvlm_distill.models import save_model
     from mvlm_distill.models.testing import tiny_teacher
 
@@ -117,6 +132,7 @@ def template(tmp_path_factory):
     for method in ("teacher", "init"):
         embed_texts(results, method)
         score_language(results, method)
+    aggregate_tables(results)
     return results
 
 
@@ -255,19 +271,24 @@ def test_finite_garbage_in_teacher_then_reembedding_is_refused_by_scoring(result
     assert snapshot(*score_outputs(results).values()) == before
     # the init row still belongs to the old teacher: scoring it is consistent, and the tables refuse the mix
     score_language(results, "init")
-    from mvlm_distill.io import MANIFEST, check_same_source
+    tables = snapshot(results / "tables")  # made before the change (fixture)
+    refused(CacheMismatchError, lambda: aggregate_tables(results),
+            f"{texts_dir(results) / 'manifest.json'} (teacher_fingerprint {new!r})",
+            f"{texts_dir(results, 'init') / 'manifest.json'} (teacher_fingerprint {old!r})")
+    assert snapshot(results / "tables") == tables
 
-    refused(CacheMismatchError, lambda: check_same_source(
-        "teacher_fingerprint", texts_dir(results) / MANIFEST, load_manifest(texts_dir(results)),
-        texts_dir(results, "init") / MANIFEST, load_manifest(texts_dir(results, "init"))),
-        "come from different teachers")
 
+@pytest.mark.parametrize("family, weights", [("clip", "open_clip_model.safetensors"), ("siglip2", "model.safetensors")])
+def test_weight_files_have_ordinary_permissions(tmp_path, family, weights):
+    """safetensors writes 0600 files; save_model gives them the mode of every other output."""
+    from mvlm_distill.models import save_model
+    from mvlm_distill.models.testing import tiny_teacher
 
-def test_weight_files_have_ordinary_permissions(results):
+    save_model(tiny_teacher(family, tmp_path), tmp_path / "teacher")
     umask = os.umask(0)
     os.umask(umask)
-    modes = {p.name: p.stat().st_mode & 0o777 for p in teacher_dir(results).rglob("*.safetensors")}
-    assert modes == {"open_clip_model.safetensors": 0o666 & ~umask}
+    modes = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "teacher").rglob("*.safetensors")}
+    assert modes == {weights: 0o666 & ~umask}
 
 
 # --------------------------------------------------------------------------- embeddings
@@ -412,14 +433,12 @@ def test_read_only_output_folder_gives_one_sentence(results):
     from mvlm_distill.results_folder import unwritable_folder
 
     tables = results / "tables"
-    tables.mkdir()
-    (tables / "metrics.csv").write_text("old\n")
+    before = snapshot(tables)
     with read_only(tables):
         assert unwritable_folder([results / "logs" / "x.log", tables / "metrics.csv"]) == (tables, tables / "metrics.csv")
         refused(PermissionError, lambda: write_csv(tables / "metrics.csv", pd.DataFrame({"a": [1]})),
                 f"{tables}: folder is not writable, so {tables / 'metrics.csv'} cannot be written")
-        assert (tables / "metrics.csv").read_text() == "old\n"
-        assert list(tables.iterdir()) == [tables / "metrics.csv"]
+    assert snapshot(tables) == before and sorted(tables.iterdir()) == sorted(before)
     assert unwritable_folder([tables / "metrics.csv"]) is None
 
 
