@@ -128,7 +128,7 @@ def build_corpora(setup: dict, family: str, work: Path, batch_size: int) -> tupl
     import pandas as pd
     import torch
 
-    from mvlm_distill.data.formats import load_image
+    from mvlm_distill.data.formats import benchmark_checksum, load_image
     from mvlm_distill.data.synthetic import select_by_language
     from mvlm_distill.distill.embed import corpus_items, encode_images, encode_tokens, tokenize_texts
     from mvlm_distill.distill.trainer import TrainingCorpus, load_training_corpus
@@ -151,12 +151,13 @@ def build_corpora(setup: dict, family: str, work: Path, batch_size: int) -> tupl
         tokens = tokenize_texts(teacher, texts)
         emb = encode_tokens(teacher, tokens, 256, "cpu")
         fp = teacher.fingerprint()
-        save_embeddings(d / "teacher_text.npz", emb, list(needed), {"fingerprint": fp})
+        provenance = {"fingerprint": fp, "teacher_fingerprint": fp, "checksum": benchmark_checksum(bench.root)}
+        save_embeddings(d / "teacher_text.npz", emb, list(needed), provenance)
         with open(d / "tokens.npz", "wb") as f:
             np.savez(f, ids=np.asarray(needed, dtype=str), **{k: v.numpy() for k, v in tokens.items()})
         image_ids = bench.split_images("train")["image_id"].tolist()
         img = encode_images(teacher, [bench.image_path(i) for i in image_ids], 256, "cpu")
-        save_embeddings(d / "images.npz", img, image_ids, {"fingerprint": fp})
+        save_embeddings(d / "images.npz", img, image_ids, provenance)
     cached = load_training_corpus(d / "distillation.csv", d / "teacher_text.npz", d / "tokens.npz",
                                   d / "images.npz", fingerprint=fp)
 

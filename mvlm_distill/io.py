@@ -24,7 +24,55 @@ class CacheMismatchError(RuntimeError):
     """A cached file was made from another model or other data."""
 
 
-def _ordinary_mode(path: Path, mode: int) -> None:
+class NonFiniteEmbeddingError(ValueError):
+    """A model produced NaN or infinite embeddings (nothing is written)."""
+
+
+# Provenance fields of every embedding file and manifest: ``fingerprint`` (the model that made the
+# vectors), ``teacher_fingerprint`` (the teacher its row belongs to: the teacher itself, or the one a
+# student was built from), ``checksum`` (mvlm_distill.data.formats.benchmark_checksum of the benchmark).
+SOURCES = {"teacher_fingerprint": "teachers", "checksum": "benchmark tables"}
+
+
+def check_same_source(key: str, first_path, first_meta: dict, second_path, second_meta: dict) -> None:
+    """Refuse to combine two files whose ``key`` (a field of :data:`SOURCES`) differs, naming both."""
+    first, second = first_meta.get(key), second_meta.get(key)
+    if first is not None and first == second:
+        return
+    for path, value in ((first_path, first), (second_path, second)):
+        if value is None:
+            raise CacheMismatchError(f"{path}: records no {key} (made by an older version), so it cannot be "
+                                     f"checked against {second_path if path == first_path else first_path}; "
+                                     f"delete it to rebuild")
+    hint = {"teacher_fingerprint": "the teacher changed after one of them was made; rebuild the stale one from the "
+                                   "current teacher (snakemake --forcerun cache_images cache_teacher_text distill "
+                                   "embed_texts) or restore the teacher's weights",
+            "checksum": "the benchmark changed after one of them was made; rebuild the stale one "
+                        "(snakemake --forcerun cache_images cache_teacher_text embed_texts)"}[key]
+    raise CacheMismatchError(
+        f"{first_path} ({key} {first!r}) and {second_path} ({key} {second!r}) come from different "
+        f"{SOURCES[key]}, so they cannot be combined: {hint}"
+    )
+
+
+def _check_finite(path, embeddings: np.ndarray, ids: list[str], meta: dict, rows=None) -> None:
+    """Refuse NaN or infinite vectors before anything is written, naming the model and the first bad id."""
+    if embeddings.ndim != 2 or np.isfinite(embeddings).all():
+        return
+    bad = ~np.isfinite(embeddings).all(axis=1)
+    if rows is not None:
+        bad = bad[np.asarray(rows)]
+    where = np.flatnonzero(bad)
+    if not where.size:  # the bad vectors are used by no id
+        return
+    model = meta.get("model") or meta.get("fingerprint") or "the model"
+    raise NonFiniteEmbeddingError(
+        f"{path}: {model} gives NaN or infinite embeddings ({where.size} of {len(ids)} ids, the first "
+        f"{ids[where[0]]!r}), so nothing was written; its weights are likely damaged"
+    )
+
+
+def ordinary_mode(path: Path, mode: int) -> None:
     """Give ``path`` the permissions a plain ``open``/``mkdir`` would (``mode`` less the umask)."""
     umask = os.umask(0)
     os.umask(umask)
@@ -32,14 +80,28 @@ def _ordinary_mode(path: Path, mode: int) -> None:
 
 
 @contextlib.contextmanager
+def _writable(path: Path) -> Iterator[None]:
+    """One sentence instead of a traceback when the folder of ``path`` cannot be written."""
+    try:
+        yield
+    except PermissionError as err:
+        folder = next(p for p in path.parents if p.exists())  # the folder that refused the new entry
+        raise PermissionError(
+            f"{folder}: folder is not writable, so {path} cannot be written; make it writable "
+            f"(chmod u+w) or set results: to a folder you can write"
+        ) from None
+
+
+@contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it onto ``path`` on success."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent, suffix=path.suffix)
+    with _writable(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent, suffix=path.suffix)
     os.close(fd)
     tmp = Path(tmp)
-    _ordinary_mode(tmp, 0o666)  # mkstemp makes 0600 files; results are shared like any other output
+    ordinary_mode(tmp, 0o666)  # mkstemp makes 0600 files; results are shared like any other output
     try:
         yield tmp
         os.replace(tmp, path)
@@ -92,6 +154,7 @@ def save_embeddings(
         if problem:
             raise ValueError(f"{path}: {problem}")
         arrays["rows"] = rows.astype(np.int32)
+    _check_finite(path, embeddings, ids, meta, rows)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
             np.savez(
@@ -101,6 +164,15 @@ def save_embeddings(
                 meta=np.asarray(json.dumps(meta, sort_keys=True)),
                 **arrays,
             )
+
+
+def embedding_meta(path: str | os.PathLike) -> dict:
+    """Only the provenance of an embedding file (the vectors are not read)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return json.loads(str(z["meta"]))
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as err:
+        raise CacheMismatchError(f"{path}: not a readable embedding file ({err})") from None
 
 
 def load_embeddings(path: str | os.PathLike, expect: dict | None = None) -> tuple[np.ndarray, list[str], dict]:
@@ -172,9 +244,10 @@ def text_embedding_file(directory: str | os.PathLike, language: str, part: str =
 def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary folder next to ``path``; rename it onto ``path`` on success, remove it on failure."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
-    _ordinary_mode(tmp, 0o777)  # mkdtemp makes 0700 folders
+    with _writable(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    ordinary_mode(tmp, 0o777)  # mkdtemp makes 0700 folders
     try:
         yield tmp
         if path.is_dir() and not path.is_symlink():
@@ -211,6 +284,7 @@ def save_text_embeddings(
         )
     if len(file_of_row) and not 0 <= file_of_row.min() <= file_of_row.max() < len(files):
         raise ValueError(f"{directory}: a file number is outside the {len(files)} files")
+    _check_finite(directory, distinct, ids, meta, inverse)
     dim = distinct.shape[1] if distinct.ndim == 2 else 0
     order = np.argsort(file_of_row, kind="stable")  # each file's ids keep their relative order
     bounds = np.searchsorted(file_of_row[order], np.arange(len(files) + 1))

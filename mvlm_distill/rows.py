@@ -27,3 +27,12 @@ def load_row_model(spec: dict, method: str, source_dir: str | Path | None, devic
     if method == "init":
         return build_student(load_teacher(spec, source_dir, device), spec["student_layers"])
     return load_model({"source": "saved", "path": str(source_dir)}, device=device)
+
+
+def row_provenance(model, name: str, method: str = "teacher", seed=None) -> dict:
+    """The provenance fields (``mvlm_distill.io.SOURCES``) of what ``model`` computes for a result row:
+    its own fingerprint, the teacher the row belongs to, and a name for messages."""
+    fingerprint = model.fingerprint()
+    teacher = fingerprint if method == "teacher" else model.meta.get("teacher_fingerprint")
+    label = f"{name} {method}" if method in REFERENCES else f"{name} {method} seed{seed}"
+    return {"fingerprint": fingerprint, "teacher_fingerprint": teacher, "model": label}

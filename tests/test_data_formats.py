@@ -101,7 +101,11 @@ def test_write_without_vqa_removes_stale_vqa(bench_dir):
 
 
 def _rewrite(root, name, frame):
+    """A table edited by hand, in a folder made by hand (no checksums in meta.json, so only validation applies)."""
     frame.to_csv(root / name, index=False)
+    meta = json.loads((root / "meta.json").read_text())
+    meta.pop("checksums", None)
+    (root / "meta.json").write_text(json.dumps(meta))
 
 
 def _read(root, name):

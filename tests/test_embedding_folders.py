@@ -39,13 +39,14 @@ def row(tmp_path_factory):
     rng = np.random.default_rng(0)
     distinct = rng.normal(size=(len(unique), 8)).astype(np.float32)
     checksum = benchmark_checksum(root)
-    meta = {"fingerprint": "f1", "checksum": checksum, "kind": "text", "text_layers": 2,
+    meta = {"fingerprint": "f1", "teacher_fingerprint": "t1", "checksum": checksum, "kind": "text", "text_layers": 2,
             "text_parameters": 100, "total_parameters": 300}
     files, file_of_row = evaluation_files(captions, bench.vqa, bench.languages)
     save_text_embeddings(work / "texts", distinct, inverse, ids, files, file_of_row, meta)
     image_ids = bench.split_images("test")["image_id"].tolist()
     image_emb = rng.normal(size=(len(image_ids), 8)).astype(np.float32)
-    save_embeddings(work / "images.npz", image_emb, image_ids, {"checksum": checksum})
+    save_embeddings(work / "images.npz", image_emb, image_ids,
+                    {"fingerprint": "t1", "teacher_fingerprint": "t1", "checksum": checksum, "kind": "image"})
     return {"work": work, "bench": bench, "texts": work / "texts", "images": work / "images.npz",
             "all": (distinct[inverse], ids), "image": (image_emb, image_ids), "meta": meta}
 
@@ -150,8 +151,8 @@ def test_bad_folders_name_the_file(row, tmp_path):
     # a folder made from other data
     manifest = load_manifest(texts)
     (texts / "manifest.json").write_text('{"checksum": "stale", "languages": ["en", "de", "th"]}')
-    with pytest.raises(CacheMismatchError, match=rf"manifest\.json: made with checksum='stale' but "
-                                                 rf"'{manifest['checksum']}' is expected"):
+    with pytest.raises(CacheMismatchError, match=rf"texts/manifest\.json \(checksum 'stale'\) and .*synthetic/meta\.json "
+                                                 rf"\(checksum '{manifest['checksum']}'\) come from different benchmark tables"):
         _score(row, "en", texts)
     (texts / "manifest.json").unlink()
     with pytest.raises(CacheMismatchError, match=r"texts/manifest\.json: not a readable embedding manifest"):

@@ -18,7 +18,7 @@ def _fake_embeddings(bench, tmp_path, dim=8):
     rng = np.random.default_rng(0)
     captions = bench.split_captions("test")
     ids, _ = evaluation_texts(captions, bench.vqa)
-    meta = {"checksum": benchmark_checksum(bench.root)}
+    meta = {"checksum": benchmark_checksum(bench.root), "teacher_fingerprint": "t1"}
     texts, images = tmp_path / "texts", tmp_path / "images.npz"
     unit = lambda n: (v := rng.normal(size=(n, dim))) / np.linalg.norm(v, axis=1, keepdims=True)  # noqa: E731
     files, file_of_row = evaluation_files(captions, bench.vqa, bench.languages)

@@ -7,7 +7,8 @@ A benchmark is a folder (the full contract is in ``docs/formats.md``)::
     captions.csv       image_id, split, language, caption_id, parallel_id, text
     vqa.csv            question_id, parallel_id, image_id, language, question, answer, candidates
                        (optional; candidates is a JSON list of strings that contains answer)
-    meta.json          name, languages, splits, source, optional ceiling, ...
+    meta.json          name, languages, splits, source, optional ceiling, ...,
+                       and the checksums of the tables as written (verified when read)
 
 Every problem is reported as a :class:`BenchmarkError` whose message is one
 sentence that starts with the offending file's path.
@@ -33,6 +34,8 @@ IMAGES_CSV = "images.csv"
 CAPTIONS_CSV = "captions.csv"
 VQA_CSV = "vqa.csv"
 META_JSON = "meta.json"
+TABLES = (IMAGES_CSV, CAPTIONS_CSV, VQA_CSV)
+CHECKSUMS = "checksums"  # meta.json field: {table file name: file_checksum} as write_benchmark wrote them
 
 
 class BenchmarkError(ValueError):
@@ -272,8 +275,9 @@ def write_benchmark(root: str | os.PathLike, images: pd.DataFrame, captions: pd.
     Image files must already be under ``root`` (normally ``root/images/``); their
     existence is checked, not their content. ``vqa['candidates']`` holds lists of
     strings (or JSON list strings); it is stored as a JSON list string. Each file
-    is written atomically, meta.json last; a stale vqa.csv is removed when ``vqa``
-    is None.
+    is written atomically, meta.json last, with the checksums of the tables
+    (``read_benchmark`` refuses a table changed since); a stale vqa.csv is removed
+    when ``vqa`` is None.
     """
     root = Path(root)
     images = _as_str_frame(images, IMAGE_COLUMNS)
@@ -294,7 +298,34 @@ def write_benchmark(root: str | os.PathLike, images: pd.DataFrame, captions: pd.
         write_csv(root / VQA_CSV, stored)
     elif (root / VQA_CSV).exists():
         (root / VQA_CSV).unlink()
+    meta[CHECKSUMS] = {name: file_checksum(root / name) for name in TABLES if (root / name).exists()}
     write_json(root / META_JSON, meta)
+
+
+def _verify_checksums(root: Path, meta: dict) -> None:
+    """Each table must be the file preparation wrote (meta.json ``checksums``); a benchmark folder
+    made by hand without that field is read unchecked."""
+    recorded = meta.get(CHECKSUMS)
+    if recorded is None:
+        return
+    if not isinstance(recorded, dict):
+        raise BenchmarkError(f"{root / META_JSON}: field {CHECKSUMS!r} must map table file names to checksums.")
+    for name in TABLES:
+        path = root / name
+        if name not in recorded:
+            if path.exists():
+                raise BenchmarkError(f"{path}: not listed in the checksums of {root / META_JSON}, so it was added "
+                                     f"after preparation; {REPREPARE}.")
+            continue
+        if not path.is_file():
+            raise BenchmarkError(f"{path}: file does not exist.")
+        if file_checksum(path) != recorded[name]:
+            raise BenchmarkError(f"{path}: differs from the checksum that {root / META_JSON} recorded when the "
+                                 f"benchmark was prepared (the table was changed or truncated); {REPREPARE}.")
+
+
+REPREPARE = ("rerun the preparation (snakemake --forcerun prepare_benchmark) to rebuild the benchmark "
+             "from its source and record new checksums")
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -324,11 +355,14 @@ def read_meta(root: str | os.PathLike) -> dict:
 def read_benchmark(root: str | os.PathLike, check_images: bool = False, validate: bool = True) -> Benchmark:
     """Read and validate a benchmark folder; ``check_images`` also opens every image file.
 
+    Tables whose checksum differs from the one meta.json recorded at preparation are refused.
+
     ``validate=False`` checks only the columns: for the many light per-language jobs that read a
     benchmark already validated when it was written and when its embeddings were made.
     """
     root = Path(root)
     meta = read_meta(root)
+    _verify_checksums(root, meta)
     images = _read_csv(root / IMAGES_CSV)
     captions = _read_csv(root / CAPTIONS_CSV)
     vqa = None

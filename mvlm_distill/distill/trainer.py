@@ -290,17 +290,28 @@ def _write_log(path, rows: list[dict]) -> None:
 
 
 def load_training_corpus(items_path, teacher_text_path, tokens_path, images_path, fingerprint: str) -> TrainingCorpus:
-    """Assemble the per-item tensors from the caches; refuses caches made by another teacher."""
+    """Assemble the per-item tensors from the caches; refuses caches made by another teacher, from
+    another benchmark, or for another corpus selection than ``items_path``."""
+    import json
+
     import pandas as pd
 
-    from mvlm_distill.io import CacheMismatchError, load_embeddings
+    from mvlm_distill.io import CacheMismatchError, check_same_source, file_checksum, load_embeddings
 
     items = pd.read_csv(items_path, dtype=str, keep_default_na=False)
-    text, text_ids, _ = load_embeddings(teacher_text_path, expect={"fingerprint": fingerprint})
-    image, image_ids, _ = load_embeddings(images_path, expect={"fingerprint": fingerprint})
+    text, text_ids, text_meta = load_embeddings(teacher_text_path, expect={"fingerprint": fingerprint})
+    image, image_ids, image_meta = load_embeddings(images_path, expect={"fingerprint": fingerprint})
+    check_same_source("checksum", teacher_text_path, text_meta, images_path, image_meta)
+    if text_meta.get("corpus_checksum") not in (None, file_checksum(items_path)):
+        raise CacheMismatchError(f"{teacher_text_path}: made for another selection than {items_path} (the corpus "
+                                 f"changed since); rebuild it (snakemake --forcerun cache_teacher_text)")
     with np.load(tokens_path, allow_pickle=False) as z:
         token_ids = z["ids"].tolist()
         input_ids, attention_mask = z["input_ids"], z["attention_mask"]
+        token_meta = json.loads(str(z["meta"])) if "meta" in z.files else None
+    if token_meta is not None and token_meta.get("fingerprint") != text_meta.get("fingerprint"):
+        raise CacheMismatchError(f"{tokens_path}: tokenised by another teacher than {teacher_text_path}; "
+                                 f"delete both to rebuild")
     if token_ids != text_ids:
         raise CacheMismatchError(f"{tokens_path}: token ids do not match {teacher_text_path}; delete both to rebuild")
     row = {cid: i for i, cid in enumerate(text_ids)}

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from mvlm_distill.evaluate.consistency import consistency, image_consistency
 from mvlm_distill.evaluate.score import IdIndex, empty_ranks, metrics_table, score_language
-from mvlm_distill.data.formats import benchmark_checksum
+from mvlm_distill.data.formats import META_JSON, benchmark_checksum
 from mvlm_distill.io import (
+    MANIFEST,
     CacheMismatchError,
+    check_same_source,
     load_caption_embeddings,
     load_embeddings,
     load_manifest,
@@ -26,9 +30,13 @@ def score_row_language(bench, texts_dir, images_path, *, language: str, split: s
     read, and English captions' when there are parallel captions to compare with.
     """
     # both caches must come from this very benchmark (a stale cache would score the wrong data)
-    checksum = benchmark_checksum(bench.root)
-    manifest = load_manifest(texts_dir, expect={"checksum": checksum})
-    image_emb, image_ids, _ = load_embeddings(images_path, expect={"checksum": checksum})
+    # and from one teacher (a row's texts against another teacher's images are no result at all)
+    tables = _benchmark_provenance(bench)
+    manifest = load_manifest(texts_dir)
+    image_emb, image_ids, image_meta = load_embeddings(images_path)
+    check_same_source("checksum", Path(texts_dir) / MANIFEST, manifest, *tables)
+    check_same_source("checksum", images_path, image_meta, *tables)
+    check_same_source("teacher_fingerprint", Path(texts_dir) / MANIFEST, manifest, images_path, image_meta)
 
     def texts(lang: str, part: str):
         """One text file, each distinct text stored once, and the index of its ids into it."""
@@ -84,6 +92,11 @@ def score_row_language(bench, texts_dir, images_path, *, language: str, split: s
     return ranks, metrics, consistency_rows
 
 
+def _benchmark_provenance(bench) -> tuple:
+    """``(meta.json path, {"checksum": ...})`` of a benchmark, for ``check_same_source``."""
+    return Path(bench.root) / META_JSON, {"checksum": benchmark_checksum(bench.root)}
+
+
 def parallel_pairs(captions: pd.DataFrame, english: pd.DataFrame) -> pd.DataFrame:
     """Captions of a language joined to their English translations by parallel_id."""
     captions = captions[captions["parallel_id"] != ""]
@@ -111,6 +124,7 @@ def cluster_row(bench, texts_dir, *, split: str, languages: list[str], seed: int
     groups = sorted(complete[complete == len(set(captions["language"]))].index)
     captions = captions[captions[group].isin(groups)]
     # the caption files of these languages only (no VQA prompts, no other language)
+    check_same_source("checksum", Path(texts_dir) / MANIFEST, load_manifest(texts_dir), *_benchmark_provenance(bench))
     text_emb, text_ids, meta = load_caption_embeddings(texts_dir, list(dict.fromkeys(captions["language"])))
     text_index = IdIndex(text_ids)
     emb = text_emb[text_index.rows(captions["caption_id"])]

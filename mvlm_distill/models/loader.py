@@ -89,6 +89,8 @@ def _load_saved(directory: Path) -> VisionLanguageModel:
         from .transformers_backend import load_saved
     else:
         raise ModelLoadError(f"{directory}/{MANIFEST}: unknown library {library!r}")
+    weights = directory / manifest.get("weights", "")
+    check_weight_file(weights)
     vlm = load_saved(directory, manifest)
     vlm.meta = dict(manifest.get("meta", {}))
     if vlm.meta.get("role") == "student":
@@ -97,7 +99,37 @@ def _load_saved(directory: Path) -> VisionLanguageModel:
         vlm.freeze_image_tower()
     vlm.text_normalization = check_text_normalization(manifest.get("text_normalization"),
                                                       str(directory / MANIFEST))
+    _check_finite_weights(vlm, weights)
     return vlm
+
+
+def check_weight_file(path: Path) -> None:
+    """A saved weights file must exist and have a readable safetensors header (the libraries' own
+    errors, e.g. ``header too large``, do not say which file)."""
+    if not path.is_file():
+        raise ModelLoadError(f"{path}: weights file does not exist; the model folder is incomplete")
+    if path.suffix != ".safetensors":
+        return
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            f.keys()
+    except Exception as err:  # SafetensorError and OSError: a damaged or truncated file
+        raise ModelLoadError(
+            f"{path}: not a readable safetensors file ({type(err).__name__}: {err}); the file is damaged, "
+            f"so restore it or rebuild the model") from None
+
+
+def _check_finite_weights(vlm: VisionLanguageModel, weights: Path) -> None:
+    """NaN or infinite parameters only give NaN embeddings later; name the file now."""
+    import torch
+
+    for name, parameter in vlm.model.named_parameters():
+        if not torch.isfinite(parameter).all():
+            raise ModelLoadError(
+                f"{weights}: parameter {name} holds NaN or infinite values; the weights are damaged, "
+                f"so restore the file or rebuild the model")
 
 
 def save_model(model: VisionLanguageModel, directory: str | os.PathLike) -> None:
@@ -105,7 +137,7 @@ def save_model(model: VisionLanguageModel, directory: str | os.PathLike) -> None
 
     The manifest is written last: a folder without it is an interrupted save.
     """
-    from ..io import write_json
+    from ..io import ordinary_mode, write_json
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -113,6 +145,9 @@ def save_model(model: VisionLanguageModel, directory: str | os.PathLike) -> None
     if stale.exists():
         stale.unlink()
     fields = model.save(directory)
+    for path in directory.rglob("*"):
+        if path.is_file():
+            ordinary_mode(path, 0o666)  # safetensors writes its files 0600; outputs are shared like any other
     manifest = {
         "format_version": MANIFEST_VERSION,
         "family": model.family,

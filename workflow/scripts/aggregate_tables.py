@@ -7,7 +7,7 @@ from mvlm_distill.logs import log_to
 with log_to(snakemake.log[0]):
     import pandas as pd
 
-    from mvlm_distill.io import load_manifest, write_csv
+    from mvlm_distill.io import MANIFEST, check_same_source, load_manifest, write_csv
     from mvlm_distill.report import tables
 
     scores = Path(snakemake.input.metrics[0]).parents[4]  # {results}/scores
@@ -22,6 +22,19 @@ with log_to(snakemake.log[0]):
 
     def keyed(paths, suffix):
         return [(keys(p, suffix), tables.read_table(p)) for p in paths]
+
+    rows, first_of = [], {}
+    for path in snakemake.input.embeddings:
+        k = keys(path, None, root=scores.parent / "embeddings")
+        meta = load_manifest(path)  # the row's text embedding folder: model provenance and sizes
+        # the rows of a model share one teacher, those of a benchmark one version of its tables
+        for field, group in (("teacher_fingerprint", k["model"]), ("checksum", k["benchmark"])):
+            first, first_meta = first_of.setdefault((field, group), (path, meta))
+            check_same_source(field, Path(first) / MANIFEST, first_meta, Path(path) / MANIFEST, meta)
+        if k["method"] in tables.REFERENCES:
+            rows.append({"model": k["model"], "role": "teacher" if k["method"] == "teacher" else "student",
+                         **{c: meta.get(c) for c in ("text_layers", "text_parameters", "total_parameters")}})
+    parameters = pd.DataFrame(rows, columns=tables.PARAMETERS_COLUMNS).drop_duplicates(["model", "role"])
 
     metrics = tables.aggregate_metrics(keyed(snakemake.input.metrics, ".metrics.csv"))
     write_csv(snakemake.output.metrics, metrics)
@@ -52,12 +65,4 @@ with log_to(snakemake.log[0]):
               long_table(keyed(snakemake.input.consistency, ".consistency.csv"), tables.CONSISTENCY_COLUMNS))
     write_csv(snakemake.output.clustering, long_table(keyed(snakemake.input.clustering, None), tables.CLUSTERING_COLUMNS))
 
-    rows = []
-    for path in snakemake.input.embeddings:
-        k = keys(path, None, root=scores.parent / "embeddings")
-        if k["method"] in tables.REFERENCES:
-            meta = load_manifest(path)  # the row's text embedding folder: model provenance and sizes
-            rows.append({"model": k["model"], "role": "teacher" if k["method"] == "teacher" else "student",
-                         **{c: meta.get(c) for c in ("text_layers", "text_parameters", "total_parameters")}})
-    parameters = pd.DataFrame(rows, columns=tables.PARAMETERS_COLUMNS).drop_duplicates(["model", "role"])
     write_csv(snakemake.output.parameters, parameters)

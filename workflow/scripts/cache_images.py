@@ -10,7 +10,7 @@ with log_to(snakemake.log[0]):
     from mvlm_distill.data.formats import benchmark_checksum, read_benchmark
     from mvlm_distill.distill.embed import encode_images, pick_device
     from mvlm_distill.io import save_embeddings
-    from mvlm_distill.rows import load_teacher
+    from mvlm_distill.rows import load_teacher, row_provenance
 
     torch.set_num_threads(snakemake.threads)
     device = pick_device()
@@ -21,6 +21,7 @@ with log_to(snakemake.log[0]):
     images = bench.images[bench.images["split"] == snakemake.wildcards.split]
     ids = images["image_id"].tolist()
     emb = encode_images(teacher, [bench.image_path(i) for i in ids], snakemake.params.batch_size, device)
-    meta = {"fingerprint": teacher.fingerprint(), "checksum": benchmark_checksum(root), "kind": "image"}
+    meta = {**row_provenance(teacher, snakemake.params.spec["name"]), "checksum": benchmark_checksum(root),
+            "benchmark": snakemake.wildcards.benchmark, "kind": "image"}
     save_embeddings(snakemake.output[0], emb, ids, meta)
     print(f"{len(ids)} images encoded on {device}")

@@ -5,14 +5,16 @@ from pathlib import Path
 from mvlm_distill.logs import log_to
 
 with log_to(snakemake.log[0]):
+    import json
+
     import numpy as np
     import pandas as pd
     import torch
 
     from mvlm_distill.data.formats import benchmark_checksum, read_benchmark
     from mvlm_distill.distill.embed import encode_tokens, pick_device, tokenize_texts
-    from mvlm_distill.io import atomic_path, save_embeddings
-    from mvlm_distill.rows import load_teacher
+    from mvlm_distill.io import CacheMismatchError, atomic_path, file_checksum, save_embeddings
+    from mvlm_distill.rows import load_teacher, row_provenance
 
     torch.set_num_threads(snakemake.threads)
     device = pick_device()
@@ -22,12 +24,20 @@ with log_to(snakemake.log[0]):
     bench = read_benchmark(root)
     items = pd.read_csv(snakemake.input.corpus, dtype=str, keep_default_na=False)
     needed = pd.unique(pd.concat([items["caption_id"], items["english_caption_id"]]))
-    texts = bench.captions.set_index("caption_id").loc[needed, "text"].tolist()
+    text_of = bench.captions.set_index("caption_id")["text"]
+    unknown = [c for c in needed if c not in text_of.index]
+    if unknown:
+        raise CacheMismatchError(f"{snakemake.input.corpus}: caption {unknown[0]!r} is not in {root / 'captions.csv'}; "
+                                 f"the corpus was selected from another benchmark (snakemake --forcerun select_corpus)")
+    texts = text_of.loc[needed].tolist()
     teacher = load_teacher(spec, teacher_dir, device)
     tokens = tokenize_texts(teacher, texts)
     emb = encode_tokens(teacher, tokens, snakemake.params.batch_size, device)
-    meta = {"fingerprint": teacher.fingerprint(), "checksum": benchmark_checksum(root), "kind": "text"}
+    # the corpus file's checksum too: distillation refuses caches made for another selection
+    meta = {**row_provenance(teacher, spec["name"]), "checksum": benchmark_checksum(root),
+            "corpus_checksum": file_checksum(snakemake.input.corpus), "kind": "text"}
     save_embeddings(snakemake.output.teacher_text, emb, list(needed), meta)
     with atomic_path(snakemake.output.tokens) as tmp, open(tmp, "wb") as f:
-        np.savez(f, ids=np.asarray(needed, dtype=str), **{k: v.numpy() for k, v in tokens.items()})
+        np.savez(f, ids=np.asarray(needed, dtype=str), meta=np.asarray(json.dumps({**meta, "kind": "tokens"})),
+                 **{k: v.numpy() for k, v in tokens.items()})
     print(f"{len(needed)} corpus captions encoded and tokenised on {device}")

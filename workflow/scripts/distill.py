@@ -11,6 +11,7 @@ with log_to(snakemake.log[0]):
     from mvlm_distill.distill.embed import pick_device
     from mvlm_distill.distill.losses import build_loss
     from mvlm_distill.distill.trainer import TrainingSettings, distill, load_training_corpus
+    from mvlm_distill.io import embedding_meta, file_checksum
     from mvlm_distill.models import build_student, save_model
     from mvlm_distill.rows import load_teacher
 
@@ -29,6 +30,9 @@ with log_to(snakemake.log[0]):
     )
     torch.manual_seed(seed)
     student = build_student(teacher, spec["student_layers"])
+    # the student records the data it learnt from (its teacher's fingerprint is set by build_student)
+    student.meta["corpus_checksum"] = embedding_meta(snakemake.input.teacher_text).get("checksum")
+    student.meta["corpus_items_checksum"] = file_checksum(snakemake.input.corpus)
     loss_fn = build_loss(snakemake.params.weights, teacher.family, **settings.get("temperatures", {}))
     train = TrainingSettings.from_config(settings, seed)
     state_dir = Path(snakemake.params.state_dir)

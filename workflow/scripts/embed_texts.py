@@ -14,7 +14,7 @@ with log_to(snakemake.log[0]):
     from mvlm_distill.data.formats import benchmark_checksum, read_benchmark
     from mvlm_distill.distill.embed import encode_distinct, evaluation_files, evaluation_texts, pick_device
     from mvlm_distill.io import save_text_embeddings
-    from mvlm_distill.rows import load_row_model
+    from mvlm_distill.rows import load_row_model, row_provenance
 
     torch.set_num_threads(snakemake.threads)
     device = pick_device()
@@ -28,8 +28,9 @@ with log_to(snakemake.log[0]):
     ids, texts = evaluation_texts(captions, vqa)
     distinct, inverse = encode_distinct(model, texts, snakemake.params.batch_size, device)
     meta = {
-        "fingerprint": model.fingerprint(),
+        **row_provenance(model, spec["name"], method, snakemake.wildcards.seed),
         "checksum": benchmark_checksum(root),
+        "benchmark": snakemake.wildcards.benchmark,
         "kind": "text",
         "text_layers": model.text_layer_count(),
         "text_parameters": model.text_parameter_count(),

@@ -11,7 +11,8 @@ with log_to(snakemake.log[0]):
     import torch
 
     from mvlm_distill.data import lexicon
-    from mvlm_distill.data.formats import load_image, read_benchmark
+    from mvlm_distill.data.formats import benchmark_checksum, load_image, read_benchmark
+    from mvlm_distill.io import file_checksum
     from mvlm_distill.models import build_toy_teacher, build_toy_tokenizer, pretrain_teacher, save_model
 
     torch.set_num_threads(snakemake.threads)
@@ -37,6 +38,8 @@ with log_to(snakemake.log[0]):
             seed=settings.get("seed", 0),
             log_path=work / "pretrain_log.csv",
         )
+        teacher.meta["pretraining_checksum"] = benchmark_checksum(bench.root)  # the data it learnt from
+        teacher.meta["pretraining_pairs_checksum"] = file_checksum(snakemake.input.pairs)
         save_model(teacher, work / "model")
         shutil.move(str(work / "pretrain_log.csv"), work / "model" / "pretrain_log.csv")
         (work / "model").rename(out)  # complete or absent, never partial
