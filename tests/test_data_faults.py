@@ -103,11 +103,11 @@ def aggregate_tables(results, methods=("teacher", "init")):
         return [score_outputs(results, method)[kind] for method in methods]
 
     job = Job(results, "aggregate_tables", None, None,
-              {"models": {"toy": {"family": "clip"}}, "n_resamples": 20, "alpha": 0.05})
+              {"models": {"toy": {"family": "clip"}}, "n_resamples": 20, "n_boot": 20, "alpha": 0.05})
     job.input = type("Input", (), {"metrics": scores("metrics"), "ranks": scores("ranks"),
                                    "consistency": scores("consistency"), "clustering": [],
                                    "embeddings": [texts_dir(results, method) for method in methods]})()
-    names = ("metrics", "summary", "significance", "consistency", "clustering", "parameters")
+    names = ("metrics", "summary", "significance", "comparisons", "consistency", "clustering", "parameters")
     job.output = Files(**{name: results / "tables" / f"{name}.csv" for name in names})
     run_script("aggregate_tables", job)
 
