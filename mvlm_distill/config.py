@@ -149,8 +149,6 @@ def check_config(config: dict, schema_path: str | Path = SCHEMA_PATH, base_dir: 
 
     for i, model in enumerate(config["models"]):
         key = f"models[{i}]"
-        if model.get("trim_vocabulary"):
-            raise ConfigError(f"{key}.trim_vocabulary: vocabulary trimming is not implemented yet; set it to false.")
         if model["source"] != "toy" and not model.get("checkpoint"):
             raise ConfigError(f"{key}.checkpoint: required for source {model['source']!r} (model {model['name']!r}).")
         for field in ("checkpoint", "pretrained"):
@@ -182,6 +180,8 @@ def check_config(config: dict, schema_path: str | Path = SCHEMA_PATH, base_dir: 
             raise ConfigError(f"methods.{method}.{negative[0]}: loss weights must not be negative.")
         if not any(w > 0 for w in weights.values()):
             raise ConfigError(f"methods.{method}: all loss weights are zero; give at least one a positive weight.")
+
+    _check_exports(config, base_dir)
 
     benches = config["benchmarks"]
     corpus = config["corpus"]["benchmark"]
@@ -219,6 +219,21 @@ def check_config(config: dict, schema_path: str | Path = SCHEMA_PATH, base_dir: 
             if not any(v > 0 for v in fractions.values()):
                 raise ConfigError(f"{section}.language_fraction: every fraction is zero; the corpus would be empty.")
     return config
+
+
+def _check_exports(config: dict, base_dir: Path) -> None:
+    """The extra trimming text exists; each published export is one the study makes."""
+    extra = config.get("export", {}).get("extra_text")
+    if extra and not (base_dir / extra).is_file():
+        raise ConfigError(f"export.extra_text: file {extra!r} does not exist.")
+    models = {m["name"] for m in config["models"]}
+    for i, entry in enumerate(config.get("publish", {}).get("repositories", [])):
+        model, method, seed = entry["export"].split("/")
+        if model not in models or method not in config["methods"] or int(seed[len("seed"):]) not in config["seeds"]:
+            raise ConfigError(
+                f"publish.repositories[{i}].export: {entry['export']!r} is not an export of this study "
+                f"(model/method/seedN with a configured model, method and seed)."
+            )
 
 
 def _check_paths(config: dict, base_dir: Path) -> None:

@@ -39,6 +39,7 @@ validate(config, workflow.source_path("../schemas/config.schema.yaml"))
 R = config["results"]
 MODELS = {m["name"]: m for m in config["models"]}
 TOY_MODELS = [name for name, m in MODELS.items() if m["source"] == "toy"]
+TRIMMED_MODELS = [name for name, m in MODELS.items() if m.get("trim_vocabulary")]
 METHODS = list(config["methods"])
 LANGUAGES = list(config["languages"])
 SEEDS = [str(s) for s in config["seeds"]]

@@ -1,5 +1,6 @@
 """Rule aggregate_tables: per-language score files -> the tidy tables of the study (README: outputs)."""
 
+import json
 from pathlib import Path
 
 from mvlm_distill.logs import log_to
@@ -53,5 +54,12 @@ with log_to(snakemake.log[0]):
             meta = load_manifest(path)  # the row's text embedding folder: model provenance and sizes
             rows.append({"model": k["model"], "role": "teacher" if k["method"] == "teacher" else "student",
                          **{c: meta.get(c) for c in ("text_layers", "text_parameters", "total_parameters")}})
+    for path in snakemake.input.vocabularies:  # models with trim_vocabulary: the exported student's size
+        vocabulary = json.loads(Path(path).read_text(encoding="utf-8"))
+        removed = (vocabulary["vocabulary_size"] - vocabulary["kept"]) * vocabulary["embedding_width"]
+        for row in [r for r in rows if r["model"] == Path(path).stem and r["role"] == "student"][:1]:
+            rows.append({**row, "role": "student (trimmed vocabulary)",
+                         "text_parameters": row["text_parameters"] - removed,
+                         "total_parameters": row["total_parameters"] - removed})
     parameters = pd.DataFrame(rows, columns=tables.PARAMETERS_COLUMNS).drop_duplicates(["model", "role"])
     write_csv(snakemake.output.parameters, parameters)
