@@ -144,7 +144,8 @@ def model_card(info: dict, facts: dict, metrics: pd.DataFrame, examples: list[st
     if info.get("trimmed"):
         u = info["untrimmed"]
         trimmed = (f"\n\n**Vocabulary trimming.** The text vocabulary keeps the {info['vocabulary_size']:,} of "
-                   f"{u['vocabulary_size']:,} tokens that the distillation corpus in the study's languages"
+                   f"{u['vocabulary_size']:,} tokens that the training corpus (the `{facts['corpus']['split']}` split of "
+                   f"`{facts['corpus']['benchmark']}`) in the study's languages"
                    f"{' and an extra text sample' if facts.get('extra_text') else ''} use, plus the special and "
                    f"byte-fallback tokens; the token embedding matrix shrinks from {_count(u['token_embedding_parameters'])} "
                    f"to {_count(info['token_embedding_parameters'])} parameters. Text covered by those tokens is "

@@ -223,11 +223,11 @@ def export_student(student_dir: str | os.PathLike, out_dir: str | os.PathLike, *
 
 
 def check_captions(captions, languages: list[str], per_language: int = 2) -> list[str]:
-    """A few captions of each language (the first ``per_language`` of the table) for the export check."""
+    """A few captions of each language, spread over the table, for the export check."""
     texts = []
     for language in languages:
         rows = captions[captions["language"] == language]["text"].tolist()
-        texts += rows[:per_language]
+        texts += rows[:: max(1, len(rows) // per_language)][:per_language]
     if not texts:
         raise ExportError(f"no captions in the languages {languages} to check the export with")
     return texts

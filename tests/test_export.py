@@ -129,6 +129,25 @@ def test_stock_loaders_open_the_export_from_another_directory(student_dir, tmp_p
     np.testing.assert_allclose(torch.nn.functional.normalize(image, dim=-1).numpy(), teacher_images, atol=1e-5)
 
 
+def test_trimmed_export_loads_with_stock_libraries_and_embeds_like_the_student(student_dir, tmp_path, monkeypatch):
+    from mvlm_distill.models.vocabulary import kept_token_ids
+
+    student = load_model({"source": "saved", "path": str(student_dir / "student")})
+    kept = kept_token_ids(student, CAPTIONS)
+    out = tmp_path / "trimmed"
+    info = _export(student_dir, out, str(out), kept_token_ids=kept)
+    assert info["trimmed"] and info["vocabulary_size"] == len(kept) < info["untrimmed"]["vocabulary_size"]
+    monkeypatch.chdir(tmp_path)
+    if info["family"] == "clip":
+        text = _stock_clip(str(out), CAPTIONS)[2]
+    else:
+        text = _stock_siglip2(str(out), CAPTIONS, info["context_length"])[2]
+    np.testing.assert_allclose(text, _pipeline_embeddings(student_dir / "student", CAPTIONS), atol=1e-5)
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert "**Vocabulary trimming.**" in card and "vocabulary-trimming" in card
+    assert f"| student, trimmed vocabulary (this export) | 2 | {len(kept):,} |" in card
+
+
 def test_every_output_is_readable_by_the_group(student_dir, tmp_path):
     old = os.umask(0o077)  # a private umask must not leak into a shared export
     try:
