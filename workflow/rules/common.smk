@@ -127,6 +127,27 @@ def student_dirs():
     ]
 
 
+EXTRA_TEXT = config.get("export", {}).get("extra_text")
+PUBLISH_CONFIG = config.get("publish", {})
+PUBLISH = {entry["export"]: entry for entry in PUBLISH_CONFIG.get("repositories", [])}
+
+
+def export_dirs():
+    return [
+        f"{R}/exports/{model}/{method}/seed{seed}"
+        for model in MODELS
+        for method in METHODS
+        for seed in SEEDS
+    ]
+
+
+def vocabulary_file(wildcards):
+    """The kept-token list of a model that trims its vocabulary (nothing otherwise)."""
+    if wildcards.model in TRIMMED_MODELS:
+        return [f"{R}/vocabulary/{wildcards.model}.json"]
+    return []
+
+
 def report_files():
     return [f"{R}/reports/{language}.html" for language in LANGUAGES] + [
         f"{R}/reports/index.html"

@@ -1,26 +1,6 @@
 # Exports: each student as a folder stock open_clip / transformers loaders open, with a model card;
 # vocabulary trimming per model (trim_vocabulary: true); publishing to the Hub only when asked for.
 
-EXTRA_TEXT = config.get("export", {}).get("extra_text")
-PUBLISH_CONFIG = config.get("publish", {})
-PUBLISH = {entry["export"]: entry for entry in PUBLISH_CONFIG.get("repositories", [])}
-
-
-def export_dirs():
-    return [
-        f"{R}/exports/{model}/{method}/seed{seed}"
-        for model in MODELS
-        for method in METHODS
-        for seed in SEEDS
-    ]
-
-
-def vocabulary_file(wildcards):
-    """The kept-token list of a model that trims its vocabulary (nothing otherwise)."""
-    if wildcards.model in TRIMMED_MODELS:
-        return [f"{R}/vocabulary/{wildcards.model}.json"]
-    return []
-
 
 rule trim_vocabulary:
     input:
@@ -76,6 +56,11 @@ rule export_student:
         extra_text=EXTRA_TEXT,
     script:
         "../scripts/export_student.py"
+
+
+# the login node talks to the Hub; compute nodes often cannot
+localrules:
+    publish_exports,
 
 
 # Opt-in: `snakemake publish_exports` with `publish.repositories` in the config (never a default
