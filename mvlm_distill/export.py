@@ -110,14 +110,14 @@ def point_text_tower(folder: str | os.PathLike, name: str | None = None) -> None
 # ----------------------------------------------------------------------------- stock loading
 
 
-def stock_text_embeddings(folder: str | os.PathLike, family: str, texts: list[str], context_length: int,
+def stock_text_embeddings(folder: str | os.PathLike, library: str, texts: list[str], context_length: int,
                           tokenizer: str = "auto") -> np.ndarray:
     """L2-normalised text embeddings of ``texts`` computed with the libraries' public loaders only."""
     import torch
 
     folder = str(folder)
     with torch.no_grad():
-        if family == "clip":
+        if library == "open_clip":
             import open_clip
 
             model, _, _ = open_clip.create_model_and_transforms(f"local-dir:{folder}")
@@ -180,10 +180,10 @@ def export_student(student_dir: str | os.PathLike, out_dir: str | os.PathLike, *
             shutil.rmtree(out)
         work.rename(out)
         tokenizer = "open_clip"
-        if exported.family == "siglip2" or exported.library == "transformers":
+        if exported.library == "transformers":
             tokenizer = "auto" if _stock_tokenizer_matches(out, exported, check_texts) else "fast"
-        stock = stock_text_embeddings(out, exported.family if exported.library == "transformers" else "clip",
-                                      check_texts, exported.context_length, tokenizer=tokenizer)
+        stock = stock_text_embeddings(out, exported.library, check_texts, exported.context_length,
+                                      tokenizer=tokenizer)
         diff = float(np.abs(stock - reference).max())
         if not diff <= EMBEDDING_TOLERANCE:
             raise ExportError(f"{out}: stock-loaded text embeddings differ from the pipeline's by {diff:.2e} "
