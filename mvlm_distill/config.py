@@ -383,8 +383,6 @@ def default_layer_map(n_layers: int) -> list[int]:
 
 def _check_model(config: dict, i: int, model: dict, base_dir: Path) -> None:
     key = f"models[{i}]"
-    if model.get("trim_vocabulary"):
-        raise ConfigError(f"{key}.trim_vocabulary: vocabulary trimming is not implemented yet; set it to false.")
     if model["source"] != "toy" and not model.get("checkpoint"):
         raise ConfigError(f"{key}.checkpoint: required for source {model['source']!r} (model {model['name']!r}).")
     if model["source"] != "toy" and "toy" in model:
@@ -440,6 +438,8 @@ def check_config(config: dict, schema_path: str | Path = SCHEMA_PATH, base_dir: 
                           f"({distill['steps']}), so the learning rate would never reach its peak; "
                           "give fewer warm-up steps than steps.")
 
+    _check_exports(config, base_dir)
+
     benches = config["benchmarks"]
     corpus = config["corpus"]["benchmark"]
     if corpus not in benches:
@@ -479,6 +479,21 @@ def check_config(config: dict, schema_path: str | Path = SCHEMA_PATH, base_dir: 
             if not any(v > 0 for v in fractions.values()):
                 raise ConfigError(f"{section}.language_fraction: every fraction is zero; the corpus would be empty.")
     return config
+
+
+def _check_exports(config: dict, base_dir: Path) -> None:
+    """The extra trimming text exists; each published export is one the study makes."""
+    extra = config.get("export", {}).get("extra_text")
+    if extra and not (base_dir / extra).is_file():
+        raise ConfigError(f"export.extra_text: file {extra!r} does not exist.")
+    models = {m["name"] for m in config["models"]}
+    for i, entry in enumerate(config.get("publish", {}).get("repositories", [])):
+        model, method, seed = entry["export"].split("/")
+        if model not in models or method not in config["methods"] or int(seed[len("seed"):]) not in config["seeds"]:
+            raise ConfigError(
+                f"publish.repositories[{i}].export: {entry['export']!r} is not an export of this study "
+                f"(model/method/seedN with a configured model, method and seed)."
+            )
 
 
 def _check_paths(config: dict, base_dir: Path) -> None:

@@ -39,6 +39,7 @@ validate(config, workflow.source_path("../schemas/config.schema.yaml"))
 R = config["results"]
 MODELS = {m["name"]: m for m in config["models"]}
 TOY_MODELS = [name for name, m in MODELS.items() if m["source"] == "toy"]
+TRIMMED_MODELS = [name for name, m in MODELS.items() if m.get("trim_vocabulary")]
 METHODS = list(config["methods"])
 LANGUAGES = list(config["languages"])
 SEEDS = [str(s) for s in config["seeds"]]
@@ -124,6 +125,27 @@ def student_dirs():
         for method in METHODS
         for seed in SEEDS
     ]
+
+
+EXTRA_TEXT = config.get("export", {}).get("extra_text")
+PUBLISH_CONFIG = config.get("publish", {})
+PUBLISH = {entry["export"]: entry for entry in PUBLISH_CONFIG.get("repositories", [])}
+
+
+def export_dirs():
+    return [
+        f"{R}/exports/{model}/{method}/seed{seed}"
+        for model in MODELS
+        for method in METHODS
+        for seed in SEEDS
+    ]
+
+
+def vocabulary_file(wildcards):
+    """The kept-token list of a model that trims its vocabulary (nothing otherwise)."""
+    if wildcards.model in TRIMMED_MODELS:
+        return [f"{R}/vocabulary/{wildcards.model}.json"]
+    return []
 
 
 def report_files():

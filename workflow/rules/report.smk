@@ -8,6 +8,7 @@ rule aggregate_tables:
         consistency=score_files("consistency.csv"),
         clustering=clustering_files(),
         embeddings=embedding_dirs(),
+        vocabularies=[f"{R}/vocabulary/{model}.json" for model in TRIMMED_MODELS],
     output:
         metrics=report(
             f"{R}/tables/metrics.csv",

@@ -1,5 +1,6 @@
 """Rule aggregate_tables: per-language score files -> the tidy tables of the study (README: outputs)."""
 
+import json
 from pathlib import Path
 
 from mvlm_distill.logs import log_to
@@ -34,7 +35,6 @@ with log_to(snakemake.log[0]):
         if k["method"] in tables.REFERENCES:
             rows.append({"model": k["model"], "role": "teacher" if k["method"] == "teacher" else "student",
                          **{c: meta.get(c) for c in ("text_layers", "text_parameters", "total_parameters")}})
-    parameters = pd.DataFrame(rows, columns=tables.PARAMETERS_COLUMNS).drop_duplicates(["model", "role"])
 
     metrics = tables.aggregate_metrics(keyed(snakemake.input.metrics, ".metrics.csv"))
     write_csv(snakemake.output.metrics, metrics)
@@ -65,4 +65,12 @@ with log_to(snakemake.log[0]):
               long_table(keyed(snakemake.input.consistency, ".consistency.csv"), tables.CONSISTENCY_COLUMNS))
     write_csv(snakemake.output.clustering, long_table(keyed(snakemake.input.clustering, None), tables.CLUSTERING_COLUMNS))
 
+    for path in snakemake.input.vocabularies:  # models with trim_vocabulary: the exported student's size
+        vocabulary = json.loads(Path(path).read_text(encoding="utf-8"))
+        removed = (vocabulary["vocabulary_size"] - vocabulary["kept"]) * vocabulary["embedding_width"]
+        for row in [r for r in rows if r["model"] == Path(path).stem and r["role"] == "student"][:1]:
+            rows.append({**row, "role": "student (trimmed vocabulary)",
+                         "text_parameters": row["text_parameters"] - removed,
+                         "total_parameters": row["total_parameters"] - removed})
+    parameters = pd.DataFrame(rows, columns=tables.PARAMETERS_COLUMNS).drop_duplicates(["model", "role"])
     write_csv(snakemake.output.parameters, parameters)

@@ -1,0 +1,233 @@
+"""Student exports: folders that stock open_clip / transformers loaders open from any working directory.
+
+Layouts (every file 0644, every folder 0755)::
+
+    CLIP family (open_clip)                  SigLIP2 family (transformers)
+    open_clip_config.json                    config.json, model.safetensors   (save_pretrained)
+    open_clip_model.safetensors              preprocessor_config.json         (image processor)
+    config.json          HF text tower       tokenizer.json, tokenizer_config.json
+    tokenizer.json, tokenizer_config.json    README.md, mvlm_export.json
+    README.md, mvlm_export.json
+
+open_clip 3.3 builds an HF text tower with ``AutoConfig.from_pretrained(text_cfg.hf_model_name)``,
+resolved against the working directory, not the ``local-dir:`` folder. The export therefore names
+its own folder by absolute path there (written when exporting; :func:`point_text_tower` rewrites it
+after a move, and publishing writes the Hub repository id instead, whose root then holds the text
+tower's ``config.json``). ``get_tokenizer("local-dir:...")`` reads the tokenizer from the folder.
+
+transformers 5 gives any folder whose ``config.json`` is ``model_type: siglip2`` its own
+``Siglip2Tokenizer`` (a lowercasing Gemma BPE rebuilt from ``tokenizer.json``), whatever the
+tokenizer config says. That is the real SigLIP2 tokenizer; a student with another vocabulary
+(the toy Unigram one) keeps it only through ``PreTrainedTokenizerFast.from_pretrained(folder)``.
+:func:`export_student` checks which stock tokenizer reproduces the pipeline's token ids and the
+card's usage snippet uses that one.
+
+``mvlm_export.json`` records what the export was checked against: the pipeline's text embeddings
+of a few captions per language, recomputed through the stock loaders.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+EXPORT_INFO = "mvlm_export.json"
+CARD = "README.md"
+OPEN_CLIP_CONFIG = "open_clip_config.json"
+OPEN_CLIP_WEIGHTS = "open_clip_model.safetensors"
+FILE_MODE, DIR_MODE = 0o644, 0o755
+#: largest difference between stock-loaded and pipeline text embeddings an export may show
+EMBEDDING_TOLERANCE = 1e-5
+
+
+class ExportError(RuntimeError):
+    """An export could not be written or does not reproduce the pipeline's student."""
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def _write_open_clip(vlm, folder: Path, text_tower_name: str) -> None:
+    from safetensors.torch import save_file
+
+    from .models.openclip_backend import _plain_state_dict
+
+    cfg = copy.deepcopy(vlm.saved_model_cfg())
+    if vlm.is_hf_text:
+        cfg["text_cfg"]["hf_model_name"] = text_tower_name
+        cfg["text_cfg"]["hf_tokenizer_name"] = text_tower_name
+        vlm.model.text.config.save_pretrained(folder)
+    (folder / OPEN_CLIP_CONFIG).write_text(
+        json.dumps({"model_cfg": cfg, "preprocess_cfg": vlm.preprocess_cfg}, indent=2) + "\n", encoding="utf-8")
+    inner = getattr(vlm.tokenizer, "tokenizer", None)
+    if inner is not None:
+        inner.save_pretrained(folder)
+    save_file(_plain_state_dict(vlm.model), str(folder / OPEN_CLIP_WEIGHTS), metadata={"format": "pt"})
+
+
+def _write_transformers(vlm, folder: Path) -> None:
+    from transformers.utils import logging as hf_logging
+
+    config_logger = hf_logging.get_logger("transformers.configuration_utils")
+    level = config_logger.level
+    config_logger.setLevel(hf_logging.ERROR)  # default-config diffs warn about ids this model does not use
+    try:
+        vlm.model.save_pretrained(folder, safe_serialization=True)
+    finally:
+        config_logger.setLevel(level)
+    vlm.image_processor.save_pretrained(folder)
+    vlm.tokenizer.save_pretrained(folder)
+
+
+def ordinary_permissions(folder: Path) -> None:
+    """0644 files, 0755 folders: an export is read by a whole group (safetensors writes 0600)."""
+    os.chmod(folder, DIR_MODE)
+    for root, dirs, files in os.walk(folder):
+        for d in dirs:
+            os.chmod(Path(root) / d, DIR_MODE)
+        for f in files:
+            os.chmod(Path(root) / f, FILE_MODE)
+
+
+def point_text_tower(folder: str | os.PathLike, name: str | None = None) -> None:
+    """Name the HF text tower in ``open_clip_config.json`` by ``name`` (default: the folder's absolute path)."""
+    folder = Path(folder)
+    path = folder / OPEN_CLIP_CONFIG
+    full = json.loads(path.read_text(encoding="utf-8"))
+    text_cfg = full["model_cfg"].get("text_cfg", {})
+    if not text_cfg.get("hf_model_name"):
+        return
+    target = name or str(folder.resolve())
+    text_cfg["hf_model_name"] = text_cfg["hf_tokenizer_name"] = target
+    path.write_text(json.dumps(full, indent=2) + "\n", encoding="utf-8")
+
+
+# ----------------------------------------------------------------------------- stock loading
+
+
+def stock_text_embeddings(folder: str | os.PathLike, library: str, texts: list[str], context_length: int,
+                          tokenizer: str = "auto") -> np.ndarray:
+    """L2-normalised text embeddings of ``texts`` computed with the libraries' public loaders only."""
+    import torch
+
+    folder = str(folder)
+    with torch.no_grad():
+        if library == "open_clip":
+            import open_clip
+
+            model, _, _ = open_clip.create_model_and_transforms(f"local-dir:{folder}")
+            tok = open_clip.get_tokenizer(f"local-dir:{folder}")
+            features = model.eval().encode_text(tok(texts))
+        else:
+            import transformers
+
+            model = transformers.AutoModel.from_pretrained(folder).eval()
+            tok_class = transformers.AutoTokenizer if tokenizer == "auto" else transformers.PreTrainedTokenizerFast
+            tok = tok_class.from_pretrained(folder)
+            inputs = tok(texts, padding="max_length", max_length=context_length, truncation=True,
+                         return_tensors="pt")
+            out = model.get_text_features(**inputs)
+            features = getattr(out, "pooler_output", out)
+        return torch.nn.functional.normalize(features, dim=-1).numpy()
+
+
+def _stock_tokenizer_matches(folder: Path, vlm, texts: list[str]) -> bool:
+    """Whether ``AutoTokenizer`` on the export gives the pipeline's token ids."""
+    import transformers
+
+    tok = transformers.AutoTokenizer.from_pretrained(str(folder))
+    ids = tok(texts, padding="max_length", max_length=vlm.context_length, truncation=True,
+              return_tensors="pt")["input_ids"]
+    return ids.shape == vlm.tokenize(texts)["input_ids"].shape and bool((ids == vlm.tokenize(texts)["input_ids"]).all())
+
+
+# ----------------------------------------------------------------------------- the export
+
+
+def export_student(student_dir: str | os.PathLike, out_dir: str | os.PathLike, *, check_texts: list[str],
+                   kept_token_ids: list[int] | None = None, card=None) -> dict:
+    """Write the export of the student in ``student_dir`` to ``out_dir``; returns its ``mvlm_export.json``.
+
+    ``check_texts``: captions (several languages, covered by the trimmed vocabulary if any) whose
+    stock-loaded embeddings must equal the pipeline's. ``kept_token_ids``: trim the vocabulary to these
+    ids. ``card``: a callable ``card(info) -> str`` writing the model card from the export's facts.
+    """
+    import torch
+
+    from .models import load_model
+    from .models.vocabulary import embedding_parameter_count, embedding_rows, trim_vocabulary
+
+    student = load_model({"source": "saved", "path": str(student_dir)})
+    with torch.no_grad():
+        reference = student.encode_text(student.tokenize(check_texts)).numpy()
+    exported = trim_vocabulary(student, kept_token_ids) if kept_token_ids is not None else student
+    out = Path(out_dir)
+    final = out.resolve()
+    work = out.parent / f".{out.name}.tmp"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    try:
+        if exported.library == "open_clip":
+            _write_open_clip(exported, work, str(final))
+        else:
+            _write_transformers(exported, work)
+        if out.exists():
+            shutil.rmtree(out)
+        work.rename(out)
+        tokenizer = "open_clip"
+        if exported.library == "transformers":
+            tokenizer = "auto" if _stock_tokenizer_matches(out, exported, check_texts) else "fast"
+        stock = stock_text_embeddings(out, exported.library, check_texts, exported.context_length,
+                                      tokenizer=tokenizer)
+        diff = float(np.abs(stock - reference).max())
+        if not diff <= EMBEDDING_TOLERANCE:
+            raise ExportError(f"{out}: stock-loaded text embeddings differ from the pipeline's by {diff:.2e} "
+                              f"(tolerance {EMBEDDING_TOLERANCE:.0e})")
+        info = {
+            "family": exported.family,
+            "library": exported.library,
+            "student_fingerprint": student.fingerprint(),
+            "meta": student.meta,
+            "context_length": exported.context_length,
+            "stock_tokenizer": tokenizer,
+            "checked_texts": len(check_texts),
+            "max_embedding_difference": diff,
+            "text_parameters": exported.text_parameter_count(),
+            "total_parameters": exported.total_parameter_count(),
+            "image_parameters": exported.image_parameter_count(),
+            "token_embedding_parameters": embedding_parameter_count(exported),
+            "vocabulary_size": embedding_rows(exported),
+            "untrimmed": {
+                "text_parameters": student.text_parameter_count(),
+                "total_parameters": student.total_parameter_count(),
+                "token_embedding_parameters": embedding_parameter_count(student),
+                "vocabulary_size": embedding_rows(student),
+            },
+            "trimmed": kept_token_ids is not None,
+        }
+        if card is not None:
+            (out / CARD).write_text(card(info), encoding="utf-8")
+        (out / EXPORT_INFO).write_text(json.dumps(info, indent=2, sort_keys=True, default=str) + "\n",
+                                       encoding="utf-8")
+        ordinary_permissions(out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(out, ignore_errors=True)
+        raise
+    return info
+
+
+def check_captions(captions, languages: list[str], per_language: int = 2) -> list[str]:
+    """A few captions of each language, spread over the table, for the export check."""
+    texts = []
+    for language in languages:
+        rows = captions[captions["language"] == language]["text"].tolist()
+        texts += rows[:: max(1, len(rows) // per_language)][:per_language]
+    if not texts:
+        raise ExportError(f"no captions in the languages {languages} to check the export with")
+    return texts

@@ -1,0 +1,71 @@
+"""Publishing exports to the Hugging Face Hub (opt-in rule publish_exports; never run by default).
+
+A Hub copy differs from the local export in two places: ``open_clip_config.json`` names the text
+tower by the repository id (``hf-hub:`` loading then fetches the tower's ``config.json`` from the
+same repository), and the card's usage snippet loads from the repository.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from .card import SNIPPET_FOLDER
+from .export import EXPORT_INFO, OPEN_CLIP_CONFIG
+
+
+class PublishError(ValueError):
+    """A publish entry names no export or a repository id the Hub would refuse."""
+
+
+def hub_files(export_dir: str | os.PathLike, repo_id: str) -> dict[str, bytes]:
+    """``path in repository -> content`` of the Hub copy of an export."""
+    folder = Path(export_dir)
+    if not (folder / EXPORT_INFO).is_file():
+        raise PublishError(f"{folder}: not an export (no {EXPORT_INFO}); run the export_student rule first")
+    files = {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    if OPEN_CLIP_CONFIG in files:
+        full = json.loads(files[OPEN_CLIP_CONFIG])
+        text_cfg = full["model_cfg"].get("text_cfg", {})
+        if text_cfg.get("hf_model_name"):
+            text_cfg["hf_model_name"] = text_cfg["hf_tokenizer_name"] = repo_id
+        files[OPEN_CLIP_CONFIG] = (json.dumps(full, indent=2) + "\n").encode()
+    if "README.md" in files:
+        card = files["README.md"].decode("utf-8")
+        lines = card.split("\n")
+        prefix = SNIPPET_FOLDER.split("{")[0]
+        lines = [SNIPPET_FOLDER.format(folder=repo_id) if line.startswith(prefix) else line for line in lines]
+        files["README.md"] = "\n".join(lines).replace('f"local-dir:{export_dir}"', 'f"hf-hub:{export_dir}"').encode()
+    return files
+
+
+def check_repo_id(repo_id: str) -> str:
+    parts = repo_id.split("/")
+    if len(parts) != 2 or not all(parts) or any(c.isspace() for c in repo_id):
+        raise PublishError(f"publish.repositories: repo_id {repo_id!r} must look like 'owner/name'")
+    return repo_id
+
+
+def publish_exports(entries: list[dict], exports_root: str | os.PathLike, dry_run: bool = True) -> list[dict]:
+    """Upload each entry's export (``export: model/method/seedN``, ``repo_id``, ``private``).
+
+    Returns the plan: repository, visibility and the files (with sizes) uploaded, or that would be with
+    ``dry_run`` (then nothing contacts the Hub).
+    """
+    plan = []
+    for entry in entries:
+        repo_id = check_repo_id(entry["repo_id"])
+        files = hub_files(Path(exports_root) / entry["export"], repo_id)
+        plan.append({"export": entry["export"], "repo_id": repo_id, "private": bool(entry.get("private", True)),
+                     "files": {name: len(content) for name, content in files.items()}, "dry_run": dry_run})
+        if dry_run:
+            continue
+        from huggingface_hub import CommitOperationAdd, HfApi
+
+        api = HfApi()
+        api.create_repo(repo_id, private=bool(entry.get("private", True)), exist_ok=True)
+        api.create_commit(repo_id, operations=[CommitOperationAdd(path_in_repo=name, path_or_fileobj=content)
+                                               for name, content in files.items()],
+                          commit_message=f"Upload {entry['export']} (mvlm-distill export)")
+    return plan

@@ -1,0 +1,54 @@
+"""Rule export_student: a student as a folder stock loaders open, with its model card."""
+
+import json
+from pathlib import Path
+
+from mvlm_distill.logs import log_to
+
+with log_to(snakemake.log[0]):
+    import pandas as pd
+
+    from mvlm_distill.card import model_card
+    from mvlm_distill.export import check_captions, export_student
+    from mvlm_distill.report.tables import read_table
+
+    wc = snakemake.wildcards
+    spec = snakemake.params.spec
+    corpus = snakemake.params.corpus
+    captions = pd.read_csv(snakemake.input.captions, dtype=str, keep_default_na=False)
+    captions = captions[captions["split"] == corpus.get("split", "train")]
+    texts = check_captions(captions, snakemake.params.languages)
+    items = pd.read_csv(snakemake.input.corpus, dtype=str, keep_default_na=False)
+    parameters = read_table(snakemake.input.parameters)
+    teacher_row = parameters[(parameters["model"] == wc.model) & (parameters["role"] == "teacher")]
+    kept = None
+    if snakemake.input.vocabulary:
+        kept = json.loads(Path(snakemake.input.vocabulary[0]).read_text(encoding="utf-8"))["kept_ids"]
+    if spec["source"] == "toy":
+        description = "a toy teacher pretrained by this pipeline on the synthetic benchmark"
+    else:
+        description = f"{spec['source']} checkpoint `{spec.get('checkpoint')}`" + (
+            f", pretrained `{spec['pretrained']}`" if spec.get("pretrained") else "")
+    facts = {
+        "name": f"{wc.model}-{wc.kd_method}-seed{wc.seed}",
+        "folder": str(Path(snakemake.output[0])),
+        "model": wc.model,
+        "method": wc.kd_method,
+        "weights": snakemake.params.weights,
+        "seed": int(wc.seed),
+        "teacher": {"name": wc.model, "description": description},
+        "license": spec.get("license") or ("apache-2.0" if spec["source"] == "toy" else "other"),
+        "base_model": spec.get("checkpoint") if spec["source"] == "hf" and not Path(spec.get("checkpoint", "")).exists()
+        else None,
+        "languages": snakemake.params.languages,
+        "distillation": snakemake.params.distillation,
+        "corpus": {"benchmark": corpus["benchmark"], "split": corpus.get("split", "train"),
+                   "items_per_language": items.groupby("language").size().to_dict()},
+        "teacher_parameters": teacher_row.iloc[0].to_dict() if len(teacher_row) else None,
+        "extra_text": snakemake.params.extra_text,
+    }
+    metrics = read_table(snakemake.input.metrics)
+    info = export_student(snakemake.input.student, snakemake.output[0], check_texts=texts, kept_token_ids=kept,
+                          card=lambda info: model_card(info, facts, metrics, texts[:4]))
+    print(f"exported to {snakemake.output[0]}: stock tokenizer {info['stock_tokenizer']}, "
+          f"max embedding difference {info['max_embedding_difference']:.1e} on {len(texts)} captions")
