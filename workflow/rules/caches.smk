@@ -19,8 +19,7 @@ rule cache_images:
         mem_mb=mem_mb(rule_resource("cache_images", "mem_mb", 4000)),
         runtime=runtime_minutes(rule_resource("cache_images", "runtime", 30)),
     params:
-        spec=lambda wildcards: MODELS[wildcards.model],
-        batch_size=config["evaluation"]["batch_size"],
+        settings=cache_images_params,
     script:
         "../scripts/cache_images.py"
 
@@ -45,7 +44,6 @@ rule cache_teacher_text:
         mem_mb=mem_mb(rule_resource("cache_teacher_text", "mem_mb", 4000)),
         runtime=runtime_minutes(rule_resource("cache_teacher_text", "runtime", 30)),
     params:
-        spec=lambda wildcards: MODELS[wildcards.model],
-        batch_size=config["evaluation"]["batch_size"],
+        settings=cache_teacher_text_params,
     script:
         "../scripts/cache_teacher_text.py"

@@ -13,6 +13,7 @@ from mvlm_distill.config import (
     grid_languages,
     has_captions,
 )
+from mvlm_distill.distill.keys import LOSS_TEMPERATURES, TRAINING_KEYS
 
 # A study config given with --configfile is complete: it replaces config.yaml instead of being
 # merged into it (a merge would silently keep the default's benchmarks and language fractions).
@@ -155,3 +156,143 @@ def mem_mb(base):
 
 def rule_resource(rule, key, default):
     return config.get("resources", {}).get(rule, {}).get(key, default)
+
+
+# ---------------------------------------------------------------- rerun triggers
+# Snakemake reruns a job whose params changed, and everything downstream of it. So each rule's
+# params hold exactly the config values its outputs depend on, derived here, one function per
+# rule; scripts read them from snakemake.params (a value read from snakemake.config is no trigger).
+# Values that change only speed or resume bookkeeping are deliberately no param: threads,
+# distillation.checkpoint_every, resources.
+
+# model keys that do not name the teacher: the student's layer map and the toy pretraining size
+# (a toy teacher reaches its consumers as the input folder of pretrain_teacher)
+_NOT_TEACHER_KEYS = ("student_layers", "text_layers", "toy", "trim_vocabulary")
+
+
+def teacher_spec(model):
+    """What identifies a model's teacher for the rules that load it."""
+    spec = MODELS[model]
+    if spec["source"] == "toy":
+        return {k: spec[k] for k in ("name", "family", "source")}
+    return {k: v for k, v in spec.items() if k not in _NOT_TEACHER_KEYS}
+
+
+def prepare_benchmark_params(wildcards):
+    spec = config["benchmarks"][wildcards.benchmark]
+    params = {"spec": spec}
+    if spec["kind"] != "synthetic":  # generated, reads no files
+        params["data_root"] = config.get("data_root", "data")
+    return params
+
+
+def select_pretraining_params(wildcards):
+    pre = config.get("teacher_pretraining", {})
+    return {
+        "split": config["corpus"]["split"],
+        "language_fraction": pre.get("language_fraction", {"en": 1.0}),
+        "seed": pre.get("seed", 0),
+    }
+
+
+def select_corpus_params(wildcards):
+    return {
+        "split": config["corpus"]["split"],
+        "language_fraction": config["distillation"].get("language_fraction"),
+    }
+
+
+def pretrain_teacher_params(wildcards):
+    spec = MODELS[wildcards.model]
+    pre = config.get("teacher_pretraining", {})
+    return {
+        "spec": {k: spec[k] for k in ("name", "family", "source", "toy") if k in spec},
+        "settings": {k: pre[k] for k in ("steps", "batch_size", "lr", "seed") if k in pre},
+    }
+
+
+def corpus_batch_size():
+    # the encoding batch changes the embeddings in the last float bits, so the caches the students
+    # learn from take theirs from the corpus block: an evaluation setting never retrains a student
+    return config["corpus"].get("batch_size", 256)
+
+
+def cache_images_params(wildcards):
+    corpus_split = (wildcards.benchmark, wildcards.split) == (CORPUS, config["corpus"]["split"])
+    return {
+        "spec": teacher_spec(wildcards.model),
+        "batch_size": (
+            corpus_batch_size()
+            if corpus_split
+            else config["evaluation"].get("batch_size", 256)
+        ),
+    }
+
+
+def cache_teacher_text_params(wildcards):
+    return {"spec": teacher_spec(wildcards.model), "batch_size": corpus_batch_size()}
+
+
+def loss_params(method):
+    """A method's loss weights and the temperatures of the losses it uses (weight > 0)."""
+    weights = config["methods"][method]
+    temperatures = config["distillation"].get("temperatures", {})
+    used = {
+        key
+        for loss, weight in weights.items()
+        if weight > 0
+        for key in LOSS_TEMPERATURES.get(loss, ())
+    }
+    return {
+        "weights": weights,
+        "temperatures": {k: v for k, v in temperatures.items() if k in used},
+    }
+
+
+def distill_params(wildcards):
+    spec = MODELS[wildcards.model]
+    settings = config["distillation"]
+    return {
+        "spec": {**teacher_spec(wildcards.model), "student_layers": spec["student_layers"]},
+        "loss": loss_params(wildcards.kd_method),
+        "training": {k: settings[k] for k in TRAINING_KEYS if k in settings},
+    }
+
+
+def embed_texts_params(wildcards):
+    """A student row loads its own folder; teacher and init rows build from the teacher."""
+    spec = teacher_spec(wildcards.model)
+    if wildcards.method == "init":
+        spec["student_layers"] = MODELS[wildcards.model]["student_layers"]
+    return {
+        "spec": spec,
+        "split": EVAL_SPLIT,
+        "batch_size": config["evaluation"].get("batch_size", 256),
+    }
+
+
+def score_language_params(wildcards):
+    return {
+        "split": EVAL_SPLIT,
+        "n_boot": config["evaluation"].get("bootstrap_resamples", 1000),
+    }
+
+
+def cluster_embeddings_params(wildcards):
+    return {
+        "split": EVAL_SPLIT,
+        "languages": BENCHMARK_LANGUAGES[wildcards.benchmark],
+    }
+
+
+def aggregate_tables_params(wildcards):
+    evaluation = config["evaluation"]
+    return {
+        "families": {name: m["family"] for name, m in MODELS.items()},
+        "n_resamples": evaluation.get("significance_resamples", 2000),
+        "alpha": evaluation.get("alpha", 0.05),
+    }
+
+
+def write_reports_params(wildcards):
+    return {"languages": LANGUAGES}

@@ -11,17 +11,33 @@ rule prepare_benchmark:
     conda:
         "../../envs/study.yaml"
     params:
-        spec=lambda wildcards: config["benchmarks"][wildcards.benchmark],
-        data_root=config.get("data_root", "data"),
+        settings=prepare_benchmark_params,
     script:
         "../scripts/prepare_benchmark.py"
+
+
+# Two rules, so that a pretraining setting never touches the students' corpus (and back).
+rule select_pretraining:
+    input:
+        benchmark_files(CORPUS),
+    output:
+        pretraining=f"{R}/corpus/pretraining.csv",
+    log:
+        f"{R}/logs/select_pretraining.log",
+    benchmark:
+        f"{R}/benchmarks/select_pretraining.tsv"
+    conda:
+        "../../envs/study.yaml"
+    params:
+        settings=select_pretraining_params,
+    script:
+        "../scripts/select_corpus.py"
 
 
 rule select_corpus:
     input:
         benchmark_files(CORPUS),
     output:
-        pretraining=f"{R}/corpus/pretraining.csv",
         distillation=f"{R}/corpus/distillation.csv",
     log:
         f"{R}/logs/select_corpus.log",
@@ -30,8 +46,6 @@ rule select_corpus:
     conda:
         "../../envs/study.yaml"
     params:
-        split=config["corpus"]["split"],
-        pretraining=config.get("teacher_pretraining", {}),
-        distillation=config["distillation"],
+        settings=select_corpus_params,
     script:
         "../scripts/select_corpus.py"

@@ -20,8 +20,6 @@ rule embed_texts:
         mem_mb=mem_mb(rule_resource("embed_texts", "mem_mb", 4000)),
         runtime=runtime_minutes(rule_resource("embed_texts", "runtime", 30)),
     params:
-        spec=lambda wildcards: MODELS[wildcards.model],
-        split=EVAL_SPLIT,
-        batch_size=config["evaluation"]["batch_size"],
+        settings=embed_texts_params,
     script:
         "../scripts/embed_texts.py"

@@ -16,11 +16,12 @@ with log_to(snakemake.log[0]):
     device = pick_device()
     root = Path(snakemake.input[-1]).parent
     bench = read_benchmark(root)
-    teacher_dir = snakemake.input[0] if snakemake.params.spec["source"] == "toy" else None
-    teacher = load_teacher(snakemake.params.spec, teacher_dir, device)
+    spec, batch_size = snakemake.params.settings["spec"], snakemake.params.settings["batch_size"]
+    teacher_dir = snakemake.input[0] if spec["source"] == "toy" else None
+    teacher = load_teacher(spec, teacher_dir, device)
     images = bench.images[bench.images["split"] == snakemake.wildcards.split]
     ids = images["image_id"].tolist()
-    emb = encode_images(teacher, [bench.image_path(i) for i in ids], snakemake.params.batch_size, device)
+    emb = encode_images(teacher, [bench.image_path(i) for i in ids], batch_size, device)
     meta = {"fingerprint": teacher.fingerprint(), "checksum": benchmark_checksum(root), "kind": "image"}
     save_embeddings(snakemake.output[0], emb, ids, meta)
     print(f"{len(ids)} images encoded on {device}")

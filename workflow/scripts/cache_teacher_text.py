@@ -16,7 +16,7 @@ with log_to(snakemake.log[0]):
 
     torch.set_num_threads(snakemake.threads)
     device = pick_device()
-    spec = snakemake.params.spec
+    spec = snakemake.params.settings["spec"]
     teacher_dir = snakemake.input[0] if spec["source"] == "toy" else None
     root = Path(snakemake.input[1 if teacher_dir else 0]).parent
     bench = read_benchmark(root)
@@ -25,7 +25,7 @@ with log_to(snakemake.log[0]):
     texts = bench.captions.set_index("caption_id").loc[needed, "text"].tolist()
     teacher = load_teacher(spec, teacher_dir, device)
     tokens = tokenize_texts(teacher, texts)
-    emb = encode_tokens(teacher, tokens, snakemake.params.batch_size, device)
+    emb = encode_tokens(teacher, tokens, snakemake.params.settings["batch_size"], device)
     meta = {"fingerprint": teacher.fingerprint(), "checksum": benchmark_checksum(root), "kind": "text"}
     save_embeddings(snakemake.output.teacher_text, emb, list(needed), meta)
     with atomic_path(snakemake.output.tokens) as tmp, open(tmp, "wb") as f:
