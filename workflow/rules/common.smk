@@ -207,7 +207,9 @@ def pretrain_teacher_params(wildcards):
     pre = config.get("teacher_pretraining", {})
     return {
         "spec": {k: spec[k] for k in ("name", "family", "source", "toy") if k in spec},
-        "settings": {k: pre[k] for k in ("steps", "batch_size", "lr", "seed") if k in pre},
+        "settings": {
+            k: pre[k] for k in ("steps", "batch_size", "lr", "seed") if k in pre
+        },
     }
 
 
@@ -218,7 +220,10 @@ def corpus_batch_size():
 
 
 def cache_images_params(wildcards):
-    corpus_split = (wildcards.benchmark, wildcards.split) == (CORPUS, config["corpus"]["split"])
+    corpus_split = (wildcards.benchmark, wildcards.split) == (
+        CORPUS,
+        config["corpus"]["split"],
+    )
     return {
         "spec": teacher_spec(wildcards.model),
         "batch_size": (
@@ -253,7 +258,10 @@ def distill_params(wildcards):
     spec = MODELS[wildcards.model]
     settings = config["distillation"]
     return {
-        "spec": {**teacher_spec(wildcards.model), "student_layers": spec["student_layers"]},
+        "spec": {
+            **teacher_spec(wildcards.model),
+            "student_layers": spec["student_layers"],
+        },
         "loss": loss_params(wildcards.kd_method),
         "training": {k: settings[k] for k in TRAINING_KEYS if k in settings},
     }
