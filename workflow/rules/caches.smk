@@ -5,6 +5,7 @@ rule cache_images:
     input:
         teacher_dir,
         benchmark_files("{benchmark}"),
+        hub=model_hub,
     output:
         f"{R}/caches/{{model}}/{{benchmark}}/{{split}}.images.npz",
     log:
@@ -29,6 +30,7 @@ rule cache_teacher_text:
         teacher_dir,
         benchmark_files(CORPUS),
         corpus=f"{R}/corpus/distillation.csv",
+        hub=model_hub,
     output:
         teacher_text=f"{R}/caches/{{model}}/corpus/teacher_text.npz",
         tokens=f"{R}/caches/{{model}}/corpus/tokens.npz",

@@ -1,5 +1,6 @@
 # Config validation, the grid, and input functions shared by every rule file.
 import copy
+import os
 import re
 import sys
 from pathlib import Path
@@ -14,6 +15,12 @@ from mvlm_distill.config import (
     has_captions,
 )
 from mvlm_distill.distill.keys import LOSS_TEMPERATURES, TRAINING_KEYS
+from mvlm_distill.hub import (
+    DEFAULT_CACHE,
+    benchmark_fetch_keys,
+    hub_env,
+    model_fetch_keys,
+)
 
 # A study config given with --configfile is complete: it replaces config.yaml instead of being
 # merged into it (a merge would silently keep the default's benchmarks and language fractions).
@@ -50,6 +57,16 @@ CORPUS = config["corpus"]["benchmark"]
 EVAL_SPLIT = config["evaluation"]["split"]
 REFERENCE_SEED = "0"  # teacher and init are deterministic given the teacher
 
+# Hub artifacts: the fetch rules (localrules, on the submit host) fill the project-local cache;
+# every other job reads it offline. The user's own HF_HUB_OFFLINE is kept for the fetch step.
+HUB_CACHE = Path(config.get("hub_cache", DEFAULT_CACHE)).absolute()
+os.environ.setdefault("MVLM_FETCH_OFFLINE", os.environ.get("HF_HUB_OFFLINE", ""))
+os.environ.update(hub_env(HUB_CACHE))
+FETCHED_MODELS = [name for name, m in MODELS.items() if model_fetch_keys(m)]
+FETCHED_BENCHMARKS = [
+    b for b, spec in config["benchmarks"].items() if benchmark_fetch_keys(spec or {})
+]
+
 
 def _alternatives(values):
     return "|".join(re.escape(v) for v in values)
@@ -79,6 +96,25 @@ def benchmark_files(benchmark):
 def teacher_dir(wildcards):
     """Toy teachers are pretrained by the workflow; real ones are loaded by name or path."""
     return [f"{R}/teachers/{wildcards.model}"] if wildcards.model in TOY_MODELS else []
+
+
+def model_hub(wildcards):
+    """The fetch record of a hub model: ancient, so a re-fetch orders jobs but reruns none (what
+    the artifact is, its revision, reaches the consumers as params)."""
+    if wildcards.model in FETCHED_MODELS:
+        return [ancient(f"{R}/hub/models/{wildcards.model}.json")]
+    return []
+
+
+def benchmark_hub(wildcards):
+    if wildcards.benchmark in FETCHED_BENCHMARKS:
+        return [ancient(f"{R}/hub/benchmarks/{wildcards.benchmark}.json")]
+    return []
+
+
+def row_hub(wildcards):
+    """Teacher and init rows load the hub teacher; a student row its own saved folder."""
+    return model_hub(wildcards) if wildcards.method in REFERENCES else []
 
 
 def model_source(wildcards):
@@ -176,6 +212,14 @@ def teacher_spec(model):
     if spec["source"] == "toy":
         return {k: spec[k] for k in ("name", "family", "source")}
     return {k: v for k, v in spec.items() if k not in _NOT_TEACHER_KEYS}
+
+
+def fetch_model_params(wildcards):
+    return {"keys": model_fetch_keys(MODELS[wildcards.model])}
+
+
+def fetch_benchmark_params(wildcards):
+    return {"keys": benchmark_fetch_keys(config["benchmarks"][wildcards.benchmark])}
 
 
 def prepare_benchmark_params(wildcards):

@@ -1,7 +1,43 @@
 # Data: every benchmark in the project's format (docs/formats.md), and the training corpora.
 
 
+# Hub artifacts (models, Hub datasets) into the project-local cache, on the submit host: compute
+# nodes may have no internet, and every other job runs with HF_HUB_OFFLINE=1 (mvlm_distill/hub.py).
+rule fetch_model:
+    output:
+        f"{R}/hub/models/{{model}}.json",
+    log:
+        f"{R}/logs/fetch_model/{{model}}.log",
+    wildcard_constraints:
+        model=_alternatives(FETCHED_MODELS) if FETCHED_MODELS else "(?!)",
+    localrule: True
+    conda:
+        "../../envs/study.yaml"
+    params:
+        settings=fetch_model_params,
+    script:
+        "../scripts/fetch_hub.py"
+
+
+rule fetch_benchmark:
+    output:
+        f"{R}/hub/benchmarks/{{benchmark}}.json",
+    log:
+        f"{R}/logs/fetch_benchmark/{{benchmark}}.log",
+    wildcard_constraints:
+        benchmark=_alternatives(FETCHED_BENCHMARKS) if FETCHED_BENCHMARKS else "(?!)",
+    localrule: True
+    conda:
+        "../../envs/study.yaml"
+    params:
+        settings=fetch_benchmark_params,
+    script:
+        "../scripts/fetch_hub.py"
+
+
 rule prepare_benchmark:
+    input:
+        hub=benchmark_hub,
     output:
         benchmark_files("{benchmark}"),
     log:

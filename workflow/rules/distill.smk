@@ -8,6 +8,7 @@ rule distill:
         teacher_text=f"{R}/caches/{{model}}/corpus/teacher_text.npz",
         tokens=f"{R}/caches/{{model}}/corpus/tokens.npz",
         images=lambda wildcards: f"{R}/caches/{wildcards.model}/{CORPUS}/{config['corpus']['split']}.images.npz",
+        hub=model_hub,
     output:
         directory(f"{R}/students/{{model}}/{{kd_method}}/seed{{seed}}"),
     log:

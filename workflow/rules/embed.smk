@@ -6,6 +6,7 @@ rule embed_texts:
     input:
         model_source,
         benchmark_files("{benchmark}"),
+        hub=row_hub,
     output:
         directory(f"{R}/embeddings/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}"),
     log:

@@ -14,10 +14,10 @@ with log_to(snakemake.log[0]):
 
     torch.set_num_threads(snakemake.threads)
     device = pick_device()
-    root = Path(snakemake.input[-1]).parent
-    bench = read_benchmark(root)
     spec, batch_size = snakemake.params.settings["spec"], snakemake.params.settings["batch_size"]
     teacher_dir = snakemake.input[0] if spec["source"] == "toy" else None
+    root = Path(snakemake.input[1 if teacher_dir else 0]).parent
+    bench = read_benchmark(root)
     teacher = load_teacher(spec, teacher_dir, device)
     images = bench.images[bench.images["split"] == snakemake.wildcards.split]
     ids = images["image_id"].tolist()
