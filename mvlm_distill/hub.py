@@ -191,9 +191,25 @@ def pin_main(cache: Path, art: Artifact, commit: str) -> None:
 def how_to_place(cache: Path, art: Artifact) -> str:
     folder = repo_folder(cache, art)
     kind = "--repo-type dataset " if art.repo_type == "dataset" else ""
-    return (f"on a machine with network run `hf download {art.repo_id} {kind}--revision {art.revision} "
-            f"--cache-dir {cache}` and copy {folder} here, or put the files into "
-            f"{folder}/snapshots/<commit>/ and write <commit> into {folder}/refs/main")
+    return (f"place it by hand: on a machine with network run `hf download {art.repo_id} {kind}"
+            f"--revision {art.revision} --cache-dir DIR` and copy DIR/{folder.name} into {cache}, or put the "
+            f"repository's files into {folder}/snapshots/<commit>/ and write <commit> into {folder}/refs/main")
+
+
+def _unreachable() -> str | None:
+    """Why the Hub cannot be reached, or None; one quick try (the hub client retries for ~25 s)."""
+    import urllib.error
+    import urllib.request
+
+    from huggingface_hub import constants
+
+    try:
+        urllib.request.urlopen(constants.ENDPOINT, timeout=10).close()
+    except urllib.error.HTTPError:
+        return None  # an answer, whatever its status: the network is there
+    except OSError as err:
+        return f"{constants.ENDPOINT} is unreachable ({getattr(err, 'reason', err)})"
+    return None
 
 
 def _download(cache: Path, art: Artifact) -> str:
@@ -223,6 +239,11 @@ def fetch(art: Artifact, cache: str | os.PathLike, offline: bool = False) -> dic
             raise HubFetchError(
                 f"{art.repo_id} ({art.used_by}, revision {art.revision}) is not in {cache} and HF_HUB_OFFLINE "
                 f"is set, so it is not downloaded; {how_to_place(cache, art)}.")
+        reason = _unreachable()
+        if reason:
+            raise HubFetchError(
+                f"{art.repo_id} ({art.used_by}, revision {art.revision}) is not in {cache} and {reason}; "
+                f"{how_to_place(cache, art)}.")
         try:
             commit = _download(cache, art)
         except Exception as err:  # no network, unknown repo, gated repo: one sentence, the way out
