@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-COPIED = ("Snakefile", "config.yaml", "workflow", "envs", "profiles")
+COPIED = ("Snakefile", "config.yaml", "workflow", "envs", "profiles", "slurm")  # slurm: link to profiles/slurm
 
 
 def reduced_config(**overrides) -> dict:
@@ -36,7 +36,9 @@ def project_copy(dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     for name in COPIED:
         src = REPO / name
-        if src.is_dir():
+        if src.is_symlink():
+            (dest / name).symlink_to(os.readlink(src))
+        elif src.is_dir():
             shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(src, dest / name)

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from slurm_cluster import PROFILE_DIR, load_profile, slurm_cluster, slurm_site_overlay  # noqa: F401
+from slurm_cluster import load_profile, slurm_cluster, slurm_profile  # noqa: F401
 
 pytestmark = pytest.mark.slurm
 
@@ -104,9 +104,9 @@ rule score_language:
 def _run_snakemake(args: list[str], env: dict, cwd: Path, timeout: float):
     """Run Snakemake in its own session; kill the whole group on timeout."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "snakemake", *args],
+        ["snakemake", *args],  # as typed, the environment's snakemake on PATH
         cwd=cwd,
-        env=env,
+        env={**env, "PATH": f"{Path(sys.executable).parent}:{env['PATH']}"},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -125,22 +125,15 @@ def test_snakemake_slurm_executor(slurm_cluster, tmp_path, record_property):
     work = tmp_path / "wf"
     work.mkdir()
     (work / "Snakefile").write_text(TOY_SNAKEFILE)
-    # The repository's profile plus the test site's overlay, as a user would run it.
-    site = slurm_site_overlay(slurm_cluster, tmp_path / "site")
+    # The repository's profile with the test site's SITE values, under profiles/slurm and linked
+    # as `slurm` at the root as in the repository, run with exactly the README's command.
+    slurm_profile(slurm_cluster, work / "profiles" / "slurm")
+    (work / "slurm").symlink_to("profiles/slurm")
 
     before = {r["JobID"] for r in slurm_cluster.sacct()}
     t0 = time.monotonic()
     rc, out = _run_snakemake(
-        [
-            "--profile",
-            str(PROFILE_DIR),
-            "--profile",
-            str(site),
-            "--snakefile",
-            "Snakefile",
-            "--directory",
-            str(work),
-        ],
+        ["--profile", "slurm"],
         env=slurm_cluster.env,
         cwd=work,
         timeout=SNAKEMAKE_TIMEOUT,

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from slurm_cluster import PROFILE_DIR, slurm_cluster, slurm_site_overlay  # noqa: F401
+from slurm_cluster import slurm_cluster, slurm_profile  # noqa: F401
 from study import REPO, project_copy, reduced_config
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
@@ -45,11 +45,13 @@ def _cancel_first_running_distill(cluster, stop: threading.Event, cancelled: lis
 
 def test_reduced_grid_on_slurm(slurm_cluster, reduced_study, tmp_path):
     work = project_copy(tmp_path / "slurm")
-    (work / "study.yaml").write_text(yaml.safe_dump(reduced_config(), allow_unicode=True))
-    # squeue status polling: with sacct, plugin 2.8 waits for ever on a job cancelled by hand
-    site = slurm_site_overlay(slurm_cluster, tmp_path / "site", **{"slurm-status-command": "squeue"})
-    cmd = [sys.executable, "-m", "snakemake", "--profile", str(PROFILE_DIR), "--profile", str(site),
-           "--configfile", "study.yaml", "--slurm-logdir", str(tmp_path / "slurm-logs")]
+    # as a user does it: the study in config.yaml, the SITE lines of profiles/slurm edited for the
+    # cluster (squeue status polling: with sacct, plugin 2.8 waits for ever on a job cancelled by
+    # hand), and then exactly the README's command from the project root
+    (work / "config.yaml").write_text(yaml.safe_dump(reduced_config(), allow_unicode=True))
+    slurm_profile(slurm_cluster, work / "profiles" / "slurm", **{"slurm-status-command": "squeue"})
+    assert (work / "slurm").resolve() == (work / "profiles" / "slurm").resolve()
+    cmd = ["snakemake", "--profile", "slurm"]
     stop, cancelled = threading.Event(), []
     watcher = threading.Thread(target=_cancel_first_running_distill, args=(slurm_cluster, stop, cancelled))
     watcher.start()
@@ -83,6 +85,10 @@ def test_reduced_grid_on_slurm(slurm_cluster, reduced_study, tmp_path):
             assert row["Partition"] == slurm_cluster.partitions["cpu"], row
             assert "gres/gpu" not in row["AllocTRES"], row
 
+    # the light local rule ran beside Snakemake, not through the queue
+    assert "write_reports" not in {r["rule"] for r in jobs}
+    assert (work / "results" / "reports" / "index.html").exists()
+
     # the cancelled distillation job was retried
     assert cancelled, "no running distillation job was seen to cancel"
     states = {r["JobID"]: r["State"] for r in rows}
@@ -104,7 +110,7 @@ def test_dry_run_with_the_slurm_profile_touches_no_cluster(tmp_path):
     """Plans the whole default grid with the slurm profile, with no sbatch or sacct on PATH."""
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"}
     env.pop("SLURM_CONF", None)
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--quiet", "rules", "--profile", str(PROFILE_DIR)],
+    proc = subprocess.run(["snakemake", "--profile", "slurm", "-n", "--quiet", "rules"],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "distill" in proc.stdout and "score_language" in proc.stdout

@@ -5,6 +5,7 @@ rule cache_images:
     input:
         teacher_dir,
         benchmark_files("{benchmark}"),
+        hub=model_hub,
     output:
         f"{R}/caches/{{model}}/{{benchmark}}/{{split}}.images.npz",
     log:
@@ -19,8 +20,7 @@ rule cache_images:
         mem_mb=mem_mb(rule_resource("cache_images", "mem_mb", 4000)),
         runtime=runtime_minutes(rule_resource("cache_images", "runtime", 30)),
     params:
-        spec=lambda wildcards: MODELS[wildcards.model],
-        batch_size=config["evaluation"]["batch_size"],
+        settings=cache_images_params,
     script:
         "../scripts/cache_images.py"
 
@@ -30,6 +30,7 @@ rule cache_teacher_text:
         teacher_dir,
         benchmark_files(CORPUS),
         corpus=f"{R}/corpus/distillation.csv",
+        hub=model_hub,
     output:
         teacher_text=f"{R}/caches/{{model}}/corpus/teacher_text.npz",
         tokens=f"{R}/caches/{{model}}/corpus/tokens.npz",
@@ -45,7 +46,6 @@ rule cache_teacher_text:
         mem_mb=mem_mb(rule_resource("cache_teacher_text", "mem_mb", 4000)),
         runtime=runtime_minutes(rule_resource("cache_teacher_text", "runtime", 30)),
     params:
-        spec=lambda wildcards: MODELS[wildcards.model],
-        batch_size=config["evaluation"]["batch_size"],
+        settings=cache_teacher_text_params,
     script:
         "../scripts/cache_teacher_text.py"

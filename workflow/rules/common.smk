@@ -1,5 +1,6 @@
 # Config validation, the grid, and input functions shared by every rule file.
 import copy
+import os
 import re
 import sys
 from pathlib import Path
@@ -13,6 +14,13 @@ from mvlm_distill.config import (
     error_line,
     grid_languages,
     has_captions,
+)
+from mvlm_distill.distill.keys import LOSS_TEMPERATURES, TRAINING_KEYS
+from mvlm_distill.hub import (
+    DEFAULT_CACHE,
+    benchmark_fetch_keys,
+    hub_env,
+    model_fetch_keys,
 )
 
 # A study config given with --configfile is complete: it replaces config.yaml instead of being
@@ -50,6 +58,16 @@ CORPUS = config["corpus"]["benchmark"]
 EVAL_SPLIT = config["evaluation"]["split"]
 REFERENCE_SEED = "0"  # teacher and init are deterministic given the teacher
 
+# Hub artifacts: the fetch rules (localrules, on the submit host) fill the project-local cache;
+# every other job reads it offline. The user's own HF_HUB_OFFLINE is kept for the fetch step.
+HUB_CACHE = Path(config.get("hub_cache", DEFAULT_CACHE)).absolute()
+os.environ.setdefault("MVLM_FETCH_OFFLINE", os.environ.get("HF_HUB_OFFLINE", ""))
+os.environ.update(hub_env(HUB_CACHE))
+FETCHED_MODELS = [name for name, m in MODELS.items() if model_fetch_keys(m)]
+FETCHED_BENCHMARKS = [
+    b for b, spec in config["benchmarks"].items() if benchmark_fetch_keys(spec or {})
+]
+
 
 def _alternatives(values):
     return "|".join(re.escape(v) for v in values)
@@ -79,6 +97,25 @@ def benchmark_files(benchmark):
 def teacher_dir(wildcards):
     """Toy teachers are pretrained by the workflow; real ones are loaded by name or path."""
     return [f"{R}/teachers/{wildcards.model}"] if wildcards.model in TOY_MODELS else []
+
+
+def model_hub(wildcards):
+    """The fetch record of a hub model: ancient, so a re-fetch orders jobs but reruns none (what
+    the artifact is, its revision, reaches the consumers as params)."""
+    if wildcards.model in FETCHED_MODELS:
+        return [ancient(f"{R}/hub/models/{wildcards.model}.json")]
+    return []
+
+
+def benchmark_hub(wildcards):
+    if wildcards.benchmark in FETCHED_BENCHMARKS:
+        return [ancient(f"{R}/hub/benchmarks/{wildcards.benchmark}.json")]
+    return []
+
+
+def row_hub(wildcards):
+    """Teacher and init rows load the hub teacher; a student row its own saved folder."""
+    return model_hub(wildcards) if wildcards.method in REFERENCES else []
 
 
 def model_source(wildcards):
@@ -178,3 +215,160 @@ def mem_mb(base):
 
 def rule_resource(rule, key, default):
     return config.get("resources", {}).get(rule, {}).get(key, default)
+
+
+# ---------------------------------------------------------------- rerun triggers
+# Snakemake reruns a job whose params changed, and everything downstream of it. So each rule's
+# params hold exactly the config values its outputs depend on, derived here, one function per
+# rule; scripts read them from snakemake.params (a value read from snakemake.config is no trigger).
+# Values that change only speed or resume bookkeeping are deliberately no param: threads,
+# distillation.checkpoint_every, resources.
+
+# model keys that do not name the teacher: the student's layer map and the toy pretraining size
+# (a toy teacher reaches its consumers as the input folder of pretrain_teacher)
+_NOT_TEACHER_KEYS = ("student_layers", "text_layers", "toy", "trim_vocabulary")
+
+
+def teacher_spec(model):
+    """What identifies a model's teacher for the rules that load it."""
+    spec = MODELS[model]
+    if spec["source"] == "toy":
+        return {k: spec[k] for k in ("name", "family", "source")}
+    return {k: v for k, v in spec.items() if k not in _NOT_TEACHER_KEYS}
+
+
+def fetch_model_params(wildcards):
+    return {"keys": model_fetch_keys(MODELS[wildcards.model])}
+
+
+def fetch_benchmark_params(wildcards):
+    return {"keys": benchmark_fetch_keys(config["benchmarks"][wildcards.benchmark])}
+
+
+def prepare_benchmark_params(wildcards):
+    spec = config["benchmarks"][wildcards.benchmark]
+    params = {"spec": spec}
+    if spec["kind"] != "synthetic":  # generated, reads no files
+        params["data_root"] = config.get("data_root", "data")
+    return params
+
+
+def select_pretraining_params(wildcards):
+    pre = config.get("teacher_pretraining", {})
+    return {
+        "split": config["corpus"]["split"],
+        "language_fraction": pre.get("language_fraction", {"en": 1.0}),
+        "seed": pre.get("seed", 0),
+    }
+
+
+def select_corpus_params(wildcards):
+    return {
+        "split": config["corpus"]["split"],
+        "language_fraction": config["distillation"].get("language_fraction"),
+    }
+
+
+def pretrain_teacher_params(wildcards):
+    spec = MODELS[wildcards.model]
+    pre = config.get("teacher_pretraining", {})
+    return {
+        "spec": {k: spec[k] for k in ("name", "family", "source", "toy") if k in spec},
+        "settings": {
+            k: pre[k] for k in ("steps", "batch_size", "lr", "seed") if k in pre
+        },
+    }
+
+
+def corpus_batch_size():
+    # the encoding batch changes the embeddings in the last float bits, so the caches the students
+    # learn from take theirs from the corpus block: an evaluation setting never retrains a student
+    return config["corpus"].get("batch_size", 256)
+
+
+def cache_images_params(wildcards):
+    corpus_split = (wildcards.benchmark, wildcards.split) == (
+        CORPUS,
+        config["corpus"]["split"],
+    )
+    return {
+        "spec": teacher_spec(wildcards.model),
+        "batch_size": (
+            corpus_batch_size()
+            if corpus_split
+            else config["evaluation"].get("batch_size", 256)
+        ),
+    }
+
+
+def cache_teacher_text_params(wildcards):
+    return {"spec": teacher_spec(wildcards.model), "batch_size": corpus_batch_size()}
+
+
+def loss_params(method):
+    """A method's loss weights and the temperatures of the losses it uses (weight > 0)."""
+    weights = config["methods"][method]
+    temperatures = config["distillation"].get("temperatures", {})
+    used = {
+        key
+        for loss, weight in weights.items()
+        if weight > 0
+        for key in LOSS_TEMPERATURES.get(loss, ())
+    }
+    return {
+        "weights": weights,
+        "temperatures": {k: v for k, v in temperatures.items() if k in used},
+    }
+
+
+def distill_params(wildcards):
+    spec = MODELS[wildcards.model]
+    settings = config["distillation"]
+    return {
+        "spec": {
+            **teacher_spec(wildcards.model),
+            "student_layers": spec["student_layers"],
+        },
+        "loss": loss_params(wildcards.kd_method),
+        "training": {k: settings[k] for k in TRAINING_KEYS if k in settings},
+    }
+
+
+def embed_texts_params(wildcards):
+    """A student row loads its own folder; teacher and init rows build from the teacher."""
+    spec = teacher_spec(wildcards.model)
+    if wildcards.method == "init":
+        spec["student_layers"] = MODELS[wildcards.model]["student_layers"]
+    return {
+        "spec": spec,
+        "split": EVAL_SPLIT,
+        "batch_size": config["evaluation"].get("batch_size", 256),
+    }
+
+
+def score_language_params(wildcards):
+    return {
+        "split": EVAL_SPLIT,
+        "n_boot": config["evaluation"].get("bootstrap_resamples", 1000),
+    }
+
+
+def cluster_embeddings_params(wildcards):
+    return {
+        "split": EVAL_SPLIT,
+        "languages": BENCHMARK_LANGUAGES[wildcards.benchmark],
+    }
+
+
+def aggregate_tables_params(wildcards):
+    evaluation = config["evaluation"]
+    return {
+        "families": {name: m["family"] for name, m in MODELS.items()},
+        "n_resamples": evaluation.get("significance_resamples", 2000),
+        "n_boot": evaluation.get("bootstrap_resamples", 1000),
+        "alpha": evaluation.get("alpha", 0.05),
+    }
+
+
+def write_reports_params(wildcards):
+    return {"languages": LANGUAGES}

@@ -8,6 +8,7 @@ rule distill:
         teacher_text=f"{R}/caches/{{model}}/corpus/teacher_text.npz",
         tokens=f"{R}/caches/{{model}}/corpus/tokens.npz",
         images=lambda wildcards: f"{R}/caches/{wildcards.model}/{CORPUS}/{config['corpus']['split']}.images.npz",
+        hub=model_hub,
     output:
         directory(f"{R}/students/{{model}}/{{kd_method}}/seed{{seed}}"),
     log:
@@ -22,9 +23,7 @@ rule distill:
         mem_mb=mem_mb(rule_resource("distill", "mem_mb", 8000)),
         runtime=runtime_minutes(rule_resource("distill", "runtime", 60)),
     params:
-        spec=lambda wildcards: MODELS[wildcards.model],
-        weights=lambda wildcards: config["methods"][wildcards.kd_method],
-        settings=config["distillation"],
+        settings=distill_params,
         # training state lives outside the declared output so a failed job keeps it
         state_dir=lambda wildcards: f"{R}/checkpoints/{wildcards.model}/{wildcards.kd_method}/seed{wildcards.seed}",
     script:

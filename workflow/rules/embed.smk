@@ -6,6 +6,7 @@ rule embed_texts:
     input:
         model_source,
         benchmark_files("{benchmark}"),
+        hub=row_hub,
     output:
         directory(f"{R}/embeddings/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}"),
     log:
@@ -20,8 +21,6 @@ rule embed_texts:
         mem_mb=mem_mb(rule_resource("embed_texts", "mem_mb", 4000)),
         runtime=runtime_minutes(rule_resource("embed_texts", "runtime", 30)),
     params:
-        spec=lambda wildcards: MODELS[wildcards.model],
-        split=EVAL_SPLIT,
-        batch_size=config["evaluation"]["batch_size"],
+        settings=embed_texts_params,
     script:
         "../scripts/embed_texts.py"

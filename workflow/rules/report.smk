@@ -32,10 +32,7 @@ rule aggregate_tables:
     conda:
         "../../envs/study.yaml"
     params:
-        models=MODELS,
-        n_resamples=config["evaluation"]["significance_resamples"],
-        n_boot=config["evaluation"]["bootstrap_resamples"],
-        alpha=config["evaluation"]["alpha"],
+        settings=aggregate_tables_params,
     script:
         "../scripts/aggregate_tables.py"
 
@@ -66,6 +63,6 @@ rule write_reports:
     conda:
         "../../envs/study.yaml"
     params:
-        languages=LANGUAGES,
+        settings=write_reports_params,
     script:
         "../scripts/write_reports.py"

@@ -24,8 +24,7 @@ rule score_language:
         mem_mb=mem_mb(rule_resource("score_language", "mem_mb", 1000)),
         runtime=runtime_minutes(rule_resource("score_language", "runtime", 10)),
     params:
-        split=EVAL_SPLIT,
-        n_boot=config["evaluation"]["bootstrap_resamples"],
+        settings=score_language_params,
     script:
         "../scripts/score_language.py"
 
@@ -50,7 +49,6 @@ rule cluster_embeddings:
         mem_mb=mem_mb(rule_resource("cluster_embeddings", "mem_mb", 2000)),
         runtime=runtime_minutes(rule_resource("cluster_embeddings", "runtime", 10)),
     params:
-        split=EVAL_SPLIT,
-        languages=LANGUAGES,
+        settings=cluster_embeddings_params,
     script:
         "../scripts/cluster_embeddings.py"

@@ -21,7 +21,6 @@ rule pretrain_teacher:
         mem_mb=mem_mb(rule_resource("pretrain_teacher", "mem_mb", 4000)),
         runtime=runtime_minutes(rule_resource("pretrain_teacher", "runtime", 30)),
     params:
-        spec=lambda wildcards: MODELS[wildcards.model],
-        settings=config.get("teacher_pretraining", {}),
+        settings=pretrain_teacher_params,
     script:
         "../scripts/pretrain_teacher.py"

@@ -12,13 +12,13 @@ with log_to(snakemake.log[0]):
     from mvlm_distill.report import tables
 
     scores = Path(snakemake.input.metrics[0]).parents[4]  # {results}/scores
-    models = snakemake.params.models
+    families = snakemake.params.settings["families"]
 
     def keys(path, suffix, root=scores):
         model, method, seed, benchmark = Path(path).relative_to(root).parts[:4]
         seed = None if method in tables.REFERENCES else int(seed[len("seed"):])
         language = Path(path).name[: -len(suffix)] if suffix else None
-        return {"model": model, "family": models[model]["family"], "method": method, "seed": seed,
+        return {"model": model, "family": families[model], "method": method, "seed": seed,
                 "benchmark": benchmark, "language": language}
 
     def keyed(paths, suffix):
@@ -41,15 +41,15 @@ with log_to(snakemake.log[0]):
     write_csv(snakemake.output.summary, tables.summarize(metrics))
     significance = tables.significance_table(
         keyed(snakemake.input.ranks, ".ranks.csv"),
-        n_resamples=snakemake.params.n_resamples,
-        alpha=snakemake.params.alpha,
+        n_resamples=snakemake.params.settings["n_resamples"],
+        alpha=snakemake.params.settings["alpha"],
     )
     write_csv(snakemake.output.significance, significance)
     write_csv(snakemake.output.comparisons, tables.comparisons_table(
         keyed(snakemake.input.ranks, ".ranks.csv"),
-        n_resamples=snakemake.params.n_resamples,
-        n_boot=snakemake.params.n_boot,
-        alpha=snakemake.params.alpha,
+        n_resamples=snakemake.params.settings["n_resamples"],
+        n_boot=snakemake.params.settings["n_boot"],
+        alpha=snakemake.params.settings["alpha"],
     ))
 
     def long_table(pairs, columns):

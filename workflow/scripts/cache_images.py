@@ -14,14 +14,15 @@ with log_to(snakemake.log[0]):
 
     torch.set_num_threads(snakemake.threads)
     device = pick_device()
-    root = Path(snakemake.input[-1]).parent
+    spec, batch_size = snakemake.params.settings["spec"], snakemake.params.settings["batch_size"]
+    teacher_dir = snakemake.input[0] if spec["source"] == "toy" else None
+    root = Path(snakemake.input[1 if teacher_dir else 0]).parent
     bench = read_benchmark(root)
-    teacher_dir = snakemake.input[0] if snakemake.params.spec["source"] == "toy" else None
-    teacher = load_teacher(snakemake.params.spec, teacher_dir, device)
+    teacher = load_teacher(spec, teacher_dir, device)
     images = bench.images[bench.images["split"] == snakemake.wildcards.split]
     ids = images["image_id"].tolist()
-    emb = encode_images(teacher, [bench.image_path(i) for i in ids], snakemake.params.batch_size, device)
-    meta = {**row_provenance(teacher, snakemake.params.spec["name"]), "checksum": benchmark_checksum(root),
+    emb = encode_images(teacher, [bench.image_path(i) for i in ids], batch_size, device)
+    meta = {**row_provenance(teacher, spec["name"]), "checksum": benchmark_checksum(root),
             "benchmark": snakemake.wildcards.benchmark, "kind": "image"}
     save_embeddings(snakemake.output[0], emb, ids, meta)
     print(f"{len(ids)} images encoded on {device}")

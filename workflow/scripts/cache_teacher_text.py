@@ -18,7 +18,7 @@ with log_to(snakemake.log[0]):
 
     torch.set_num_threads(snakemake.threads)
     device = pick_device()
-    spec = snakemake.params.spec
+    spec = snakemake.params.settings["spec"]
     teacher_dir = snakemake.input[0] if spec["source"] == "toy" else None
     root = Path(snakemake.input[1 if teacher_dir else 0]).parent
     bench = read_benchmark(root)
@@ -32,7 +32,7 @@ with log_to(snakemake.log[0]):
     texts = text_of.loc[needed].tolist()
     teacher = load_teacher(spec, teacher_dir, device)
     tokens = tokenize_texts(teacher, texts)
-    emb = encode_tokens(teacher, tokens, snakemake.params.batch_size, device)
+    emb = encode_tokens(teacher, tokens, snakemake.params.settings["batch_size"], device)
     # the corpus file's checksum too: distillation refuses caches made for another selection
     meta = {**row_provenance(teacher, spec["name"]), "checksum": benchmark_checksum(root),
             "corpus_checksum": file_checksum(snakemake.input.corpus), "kind": "text"}

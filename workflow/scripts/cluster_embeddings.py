@@ -13,7 +13,8 @@ with log_to(snakemake.log[0]):
 
     bench = read_benchmark(Path(snakemake.input[0]).parent, validate=False)  # validated upstream
     table, (sample, ids, meta) = cluster_row(
-        bench, snakemake.input.texts, split=snakemake.params.split, languages=snakemake.params.languages
+        bench, snakemake.input.texts, split=snakemake.params.settings["split"],
+        languages=snakemake.params.settings["languages"],
     )
     write_csv(snakemake.output.clustering, table)
     save_embeddings(snakemake.output.projection, sample, ids, meta)

@@ -17,7 +17,7 @@ with log_to(snakemake.log[0]):
 
     torch.set_num_threads(snakemake.threads)
     device = pick_device()
-    spec, settings = snakemake.params.spec, snakemake.params.settings
+    spec, loss, training = (snakemake.params.settings[k] for k in ("spec", "loss", "training"))
     seed = int(snakemake.wildcards.seed)
     teacher_dir = snakemake.input[0] if spec["source"] == "toy" else None
     teacher = load_teacher(spec, teacher_dir, device)
@@ -33,8 +33,11 @@ with log_to(snakemake.log[0]):
     # the student records the data it learnt from (its teacher's fingerprint is set by build_student)
     student.meta["corpus_checksum"] = embedding_meta(snakemake.input.teacher_text).get("checksum")
     student.meta["corpus_items_checksum"] = file_checksum(snakemake.input.corpus)
-    loss_fn = build_loss(snakemake.params.weights, teacher.family, **settings.get("temperatures", {}))
-    train = TrainingSettings.from_config(settings, seed)
+    loss_fn = build_loss(loss["weights"], teacher.family, **loss["temperatures"])
+    # checkpoint_every is read from the config on purpose: it only says how often resume state is
+    # saved, so it is no param and changing it retrains nothing
+    checkpoint_every = snakemake.config["distillation"].get("checkpoint_every", 50)
+    train = TrainingSettings.from_config({**training, "checkpoint_every": checkpoint_every}, seed)
     state_dir = Path(snakemake.params.state_dir)
     out = Path(snakemake.output[0])
     work = out.parent / f".{out.name}.tmp"

@@ -18,15 +18,16 @@ with log_to(snakemake.log[0]):
 
     torch.set_num_threads(snakemake.threads)
     device = pick_device()
-    spec, method = snakemake.params.spec, snakemake.wildcards.method
+    settings, method = snakemake.params.settings, snakemake.wildcards.method
+    spec = settings["spec"]
     has_source = method not in ("teacher", "init") or spec["source"] == "toy"
     root = Path(snakemake.input[1 if has_source else 0]).parent
     bench = read_benchmark(root)
     model = load_row_model(spec, method, snakemake.input[0] if has_source else None, device)
-    captions = bench.split_captions(snakemake.params.split)
+    captions = bench.split_captions(settings["split"])
     vqa = bench.vqa
     ids, texts = evaluation_texts(captions, vqa)
-    distinct, inverse = encode_distinct(model, texts, snakemake.params.batch_size, device)
+    distinct, inverse = encode_distinct(model, texts, settings["batch_size"], device)
     meta = {
         **row_provenance(model, spec["name"], method, snakemake.wildcards.seed),
         "checksum": benchmark_checksum(root),

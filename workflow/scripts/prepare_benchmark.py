@@ -7,10 +7,11 @@ from mvlm_distill.logs import log_to
 with log_to(snakemake.log[0]):
     from mvlm_distill.data.prepare import prepare_benchmark
 
+    settings = snakemake.params.settings
     meta = prepare_benchmark(
         snakemake.wildcards.benchmark,
-        snakemake.params.spec,
+        settings["spec"],
         Path(snakemake.output[0]).parent,
-        data_root=snakemake.params.data_root,
+        data_root=settings.get("data_root", "data"),
     )
     print(f"prepared {snakemake.wildcards.benchmark}: languages {meta.get('languages')}")

@@ -16,7 +16,7 @@ with log_to(snakemake.log[0]):
     from mvlm_distill.models import build_toy_teacher, build_toy_tokenizer, pretrain_teacher, save_model
 
     torch.set_num_threads(snakemake.threads)
-    spec, settings = snakemake.params.spec, snakemake.params.settings
+    spec, settings = snakemake.params.settings["spec"], snakemake.params.settings["settings"]
     bench = read_benchmark(Path(snakemake.input[0]).parent)
     pairs = pd.read_csv(snakemake.input.pairs, dtype=str, keep_default_na=False)
     out = Path(snakemake.output[0])

@@ -18,8 +18,8 @@ with log_to(snakemake.log[0]):
         snakemake.input.texts,
         snakemake.input.images,
         language=snakemake.wildcards.language,
-        split=snakemake.params.split,
-        n_boot=snakemake.params.n_boot,
+        split=snakemake.params.settings["split"],
+        n_boot=snakemake.params.settings["n_boot"],
     )
     write_csv(snakemake.output.ranks, ranks)
     write_csv(snakemake.output.metrics, metrics)

@@ -1,4 +1,5 @@
-"""Rule select_corpus: which captions pretrain the toy teachers and which distil the students."""
+"""Rules select_pretraining and select_corpus: which captions pretrain the toy teachers (output
+``pretraining``) or which distil the students (output ``distillation``)."""
 
 from pathlib import Path
 
@@ -11,15 +12,15 @@ with log_to(snakemake.log[0]):
     from mvlm_distill.io import write_csv
 
     bench = read_benchmark(Path(snakemake.input[0]).parent)
-    captions = bench.split_captions(snakemake.params.split)
-    pre = snakemake.params.pretraining
-    pretraining = select_by_language(
-        captions, pre.get("language_fraction", {"en": 1.0}), seed=pre.get("seed", 0)
-    )
-    write_csv(snakemake.output.pretraining, pretraining)
-    dist = snakemake.params.distillation
-    fractions = dist.get("language_fraction") or {lang: 1.0 for lang in bench.languages}
-    items = corpus_items(bench.captions, select_by_language(captions, fractions, seed=0))
-    write_csv(snakemake.output.distillation, items)
-    print(f"pretraining pairs: {len(pretraining)}; distillation items: {len(items)}")
-    print(items.groupby("language").size().to_string())
+    settings = snakemake.params.settings
+    captions = bench.split_captions(settings["split"])
+    if "pretraining" in snakemake.output.keys():
+        pretraining = select_by_language(captions, settings["language_fraction"], seed=settings["seed"])
+        write_csv(snakemake.output.pretraining, pretraining)
+        print(f"pretraining pairs: {len(pretraining)}")
+    else:
+        fractions = settings["language_fraction"] or {lang: 1.0 for lang in bench.languages}
+        items = corpus_items(bench.captions, select_by_language(captions, fractions, seed=0))
+        write_csv(snakemake.output.distillation, items)
+        print(f"distillation items: {len(items)}")
+        print(items.groupby("language").size().to_string())

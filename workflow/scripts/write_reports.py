@@ -14,7 +14,7 @@ with log_to(snakemake.log[0]):
         results / "tables",
         results / "students",
         results / "reports",
-        snakemake.params.languages,
+        snakemake.params.settings["languages"],
         ceilings=ceilings,
         scores_dir=results / "scores",
     )
