@@ -41,7 +41,8 @@ class Files(list):
 class Job:
     def __init__(self, results, rule, input, output, params=None, **wildcards):
         self.input, self.output = input, output
-        self.params = type("Params", (), params or {})()
+        # the workflow hands each script its config values as one `settings` param (common.smk)
+        self.params = type("Params", (), {"settings": params or {}})()
         self.wildcards = type("Wildcards", (), wildcards)()
         self.log = Files(results / "logs" / f"{rule}.log")
         self.threads = 1
@@ -103,9 +104,9 @@ def aggregate_tables(results, methods=("teacher", "init")):
         return [score_outputs(results, method)[kind] for method in methods]
 
     job = Job(results, "aggregate_tables", None, None,
-              {"models": {"toy": {"family": "clip"}}, "n_resamples": 20, "n_boot": 20, "alpha": 0.05})
+              {"families": {"toy": "clip"}, "n_resamples": 20, "n_boot": 20, "alpha": 0.05})
     job.input = type("Input", (), {"metrics": scores("metrics"), "ranks": scores("ranks"),
-                                   "consistency": scores("consistency"), "clustering": [],
+                                   "consistency": scores("consistency"), "clustering": [], "vocabularies": [],
                                    "embeddings": [texts_dir(results, method) for method in methods]})()
     names = ("metrics", "summary", "significance", "comparisons", "consistency", "clustering", "parameters")
     job.output = Files(**{name: results / "tables" / f"{name}.csv" for name in names})
