@@ -53,7 +53,7 @@ BAD = [
     ("unknown loss", "methods: {FD: {XD: 1.0}}",
      "methods.FD.XD: unknown key; allowed keys: FD, ED, SD, MCL, DR."),
     ("unknown top-level key", "learning_rate: 0.1",
-     "learning_rate: unknown key; allowed keys: results, data_root, languages, seeds, benchmarks, corpus, "
+     "learning_rate: unknown key; allowed keys: results, data_root, hub_cache, languages, seeds, benchmarks, corpus, "
      "evaluation, models, teacher_pretraining, methods, distillation, export, publish, resources."),
     ("typo toy size", f"models: [{TOY}, toy: {{layer: 4}}}}]",
      "models[0].toy.layer: unknown key; the closest allowed key is 'layers'."),

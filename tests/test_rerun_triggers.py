@@ -19,7 +19,8 @@ BASE = reduced_config()
 LANGS = len(BASE["languages"])  # 3
 KD = len(BASE["methods"])  # 2 students (ED, DR+ED), one seed
 ROWS = KD + 2  # + teacher and init
-TAIL = {"aggregate_tables": 1, "write_reports": 1}  # every change of a number reaches the tables
+# every change of a number reaches the tables, and through them every export's model card
+TAIL = {"aggregate_tables": 1, "write_reports": 1, "export_student": KD}
 
 
 def replanned(work: Path, config: dict) -> dict:
@@ -48,8 +49,8 @@ def student_rows(n: int) -> dict:
 EDITS = {
     "distillation.steps": (lambda c: c["distillation"].update(steps=c["distillation"]["steps"] + 1),
                            student_rows(KD)),
-    "add a method": (lambda c: c["methods"].update(FD={"FD": 1.0}), student_rows(1)),
-    "add a seed": (lambda c: c.update(seeds=[0, 1]), student_rows(KD)),
+    "add a method": (lambda c: c["methods"].update(FD={"FD": 1.0}), {**student_rows(1), "export_student": KD + 1}),
+    "add a seed": (lambda c: c.update(seeds=[0, 1]), {**student_rows(KD), "export_student": 2 * KD}),
     # new language: its scores for every row, and clustering (over all languages) of every row
     "add a language": (lambda c: c.update(languages=c["languages"] + ["fr"]),
                        {"score_language": ROWS, "cluster_embeddings": ROWS, **TAIL}),
@@ -98,10 +99,13 @@ def test_a_temperature_reaches_only_its_method(finished):
     work, with_sd = finished
     # SD's downstream was never run: the baseline plans it, the edit adds exactly SD's student
     baseline = replanned(work, with_sd)
-    assert baseline == {"embed_texts": 1, "cluster_embeddings": 1, "score_language": LANGS, **TAIL}
+    assert baseline == {"embed_texts": 1, "cluster_embeddings": 1, "score_language": LANGS, **TAIL,
+                        "export_student": KD + 1}
     for key in ("sd_teacher_temperature", "sd_student_temperature"):
         cfg = copy.deepcopy(with_sd)
-        cfg["distillation"]["temperatures"][key] *= 1.5
+        temperatures = cfg["distillation"]["temperatures"]
+        # sd_student_temperature is absent by default (equal to the teacher's): setting it is a change too
+        temperatures[key] = 1.5 * temperatures.get(key, temperatures["sd_teacher_temperature"])
         assert replanned(work, cfg) == {**baseline, "distill": 1}, key
     cfg = copy.deepcopy(with_sd)
     cfg["distillation"]["temperatures"]["mcl_temperature"] *= 1.5  # no MCL method here

@@ -226,7 +226,7 @@ def rule_resource(rule, key, default):
 
 # model keys that do not name the teacher: the student's layer map and the toy pretraining size
 # (a toy teacher reaches its consumers as the input folder of pretrain_teacher)
-_NOT_TEACHER_KEYS = ("student_layers", "text_layers", "toy", "trim_vocabulary")
+_NOT_TEACHER_KEYS = ("student_layers", "text_layers", "toy", "trim_vocabulary", "license")
 
 
 def teacher_spec(model):
@@ -332,6 +332,22 @@ def distill_params(wildcards):
         "loss": loss_params(wildcards.kd_method),
         "training": {k: settings[k] for k in TRAINING_KEYS if k in settings},
     }
+
+
+def export_student_params(wildcards):
+    """What an export's model card states: the teacher, the method, the training it had, the corpus."""
+    return {
+        "spec": {**teacher_spec(wildcards.model), "license": MODELS[wildcards.model].get("license")},
+        "weights": config["methods"][wildcards.kd_method],
+        "training": distill_params(wildcards)["training"],
+        "corpus": {k: config["corpus"].get(k) for k in ("benchmark", "split")},
+        "languages": LANGUAGES,
+        "extra_text": EXTRA_TEXT,
+    }
+
+
+def trim_vocabulary_params(wildcards):
+    return {"spec": teacher_spec(wildcards.model), "languages": LANGUAGES, "split": config["corpus"]["split"]}
 
 
 def embed_texts_params(wildcards):

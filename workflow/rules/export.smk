@@ -20,9 +20,7 @@ rule trim_vocabulary:
         mem_mb=mem_mb(rule_resource("trim_vocabulary", "mem_mb", 4000)),
         runtime=runtime_minutes(rule_resource("trim_vocabulary", "runtime", 30)),
     params:
-        spec=lambda wildcards: MODELS[wildcards.model],
-        languages=LANGUAGES,
-        split=config["corpus"]["split"],
+        settings=trim_vocabulary_params,
     script:
         "../scripts/trim_vocabulary.py"
 
@@ -48,12 +46,7 @@ rule export_student:
         mem_mb=mem_mb(rule_resource("export_student", "mem_mb", 4000)),
         runtime=runtime_minutes(rule_resource("export_student", "runtime", 30)),
     params:
-        spec=lambda wildcards: MODELS[wildcards.model],
-        weights=lambda wildcards: config["methods"][wildcards.kd_method],
-        distillation=config["distillation"],
-        corpus=config["corpus"],
-        languages=LANGUAGES,
-        extra_text=EXTRA_TEXT,
+        settings=export_student_params,
     script:
         "../scripts/export_student.py"
 

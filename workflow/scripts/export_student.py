@@ -13,11 +13,11 @@ with log_to(snakemake.log[0]):
     from mvlm_distill.report.tables import read_table
 
     wc = snakemake.wildcards
-    spec = snakemake.params.spec
-    corpus = snakemake.params.corpus
+    settings = snakemake.params.settings
+    spec, corpus = settings["spec"], settings["corpus"]
     captions = pd.read_csv(snakemake.input.captions, dtype=str, keep_default_na=False)
-    captions = captions[captions["split"] == corpus.get("split", "train")]
-    texts = check_captions(captions, snakemake.params.languages)
+    captions = captions[captions["split"] == (corpus.get("split") or "train")]
+    texts = check_captions(captions, settings["languages"])
     items = pd.read_csv(snakemake.input.corpus, dtype=str, keep_default_na=False)
     parameters = read_table(snakemake.input.parameters)
     teacher_row = parameters[(parameters["model"] == wc.model) & (parameters["role"] == "teacher")]
@@ -34,18 +34,18 @@ with log_to(snakemake.log[0]):
         "folder": str(Path(snakemake.output[0])),
         "model": wc.model,
         "method": wc.kd_method,
-        "weights": snakemake.params.weights,
+        "weights": settings["weights"],
         "seed": int(wc.seed),
         "teacher": {"name": wc.model, "description": description},
         "license": spec.get("license") or ("apache-2.0" if spec["source"] == "toy" else "other"),
         "base_model": spec.get("checkpoint") if spec["source"] == "hf" and not Path(spec.get("checkpoint", "")).exists()
         else None,
-        "languages": snakemake.params.languages,
-        "distillation": snakemake.params.distillation,
-        "corpus": {"benchmark": corpus["benchmark"], "split": corpus.get("split", "train"),
+        "languages": settings["languages"],
+        "distillation": settings["training"],
+        "corpus": {"benchmark": corpus["benchmark"], "split": corpus.get("split") or "train",
                    "items_per_language": items.groupby("language").size().to_dict()},
         "teacher_parameters": teacher_row.iloc[0].to_dict() if len(teacher_row) else None,
-        "extra_text": snakemake.params.extra_text,
+        "extra_text": settings["extra_text"],
     }
     metrics = read_table(snakemake.input.metrics)
     info = export_student(snakemake.input.student, snakemake.output[0], check_texts=texts, kept_token_ids=kept,

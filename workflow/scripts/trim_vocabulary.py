@@ -10,11 +10,11 @@ with log_to(snakemake.log[0]):
     from mvlm_distill.models.vocabulary import vocabulary_record
     from mvlm_distill.rows import load_teacher
 
-    spec = snakemake.params.spec
+    spec = snakemake.params.settings["spec"]
     teacher_dir = snakemake.input[0] if spec["source"] == "toy" else None
     bench = read_benchmark(Path(snakemake.input[1 if teacher_dir else 0]).parent, validate=False)
-    captions = bench.split_captions(snakemake.params.split)
-    texts = captions[captions["language"].isin(snakemake.params.languages)]["text"].tolist()
+    captions = bench.split_captions(snakemake.params.settings["split"])
+    texts = captions[captions["language"].isin(snakemake.params.settings["languages"])]["text"].tolist()
     extra = []
     if snakemake.input.extra:
         extra = [line for line in Path(snakemake.input.extra[0]).read_text(encoding="utf-8").splitlines() if line.strip()]
