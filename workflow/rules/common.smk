@@ -226,7 +226,13 @@ def rule_resource(rule, key, default):
 
 # model keys that do not name the teacher: the student's layer map and the toy pretraining size
 # (a toy teacher reaches its consumers as the input folder of pretrain_teacher)
-_NOT_TEACHER_KEYS = ("student_layers", "text_layers", "toy", "trim_vocabulary", "license")
+_NOT_TEACHER_KEYS = (
+    "student_layers",
+    "text_layers",
+    "toy",
+    "trim_vocabulary",
+    "license",
+)
 
 
 def teacher_spec(model):
@@ -337,7 +343,10 @@ def distill_params(wildcards):
 def export_student_params(wildcards):
     """What an export's model card states: the teacher, the method, the training it had, the corpus."""
     return {
-        "spec": {**teacher_spec(wildcards.model), "license": MODELS[wildcards.model].get("license")},
+        "spec": {
+            **teacher_spec(wildcards.model),
+            "license": MODELS[wildcards.model].get("license"),
+        },
         "weights": config["methods"][wildcards.kd_method],
         "training": distill_params(wildcards)["training"],
         "corpus": {k: config["corpus"].get(k) for k in ("benchmark", "split")},
@@ -347,7 +356,11 @@ def export_student_params(wildcards):
 
 
 def trim_vocabulary_params(wildcards):
-    return {"spec": teacher_spec(wildcards.model), "languages": LANGUAGES, "split": config["corpus"]["split"]}
+    return {
+        "spec": teacher_spec(wildcards.model),
+        "languages": LANGUAGES,
+        "split": config["corpus"]["split"],
+    }
 
 
 def embed_texts_params(wildcards):
