@@ -95,11 +95,12 @@ def model_fetch_keys(spec: dict) -> dict | None:
 
 
 def benchmark_fetch_keys(spec: dict) -> dict | None:
-    """A benchmark read from the Hub (``source: hf`` with ``dataset``, optional ``config`` and
-    ``revision``), or None."""
-    if spec.get("source") != "hf" or not spec.get("dataset"):
+    """A benchmark read from the Hub (``source: hf`` with its ``hf`` block: ``dataset``, ``revision``,
+    optional ``config``; data/adapters/hub.py reads the same block), or None."""
+    hf = spec.get("hf") or {}
+    if spec.get("source") != "hf" or not hf.get("dataset"):
         return None
-    return {k: spec[k] for k in ("dataset", "config", "revision") if k in spec}
+    return {k: hf[k] for k in ("dataset", "config", "revision") if k in hf}
 
 
 def model_artifacts(keys: dict, name: str = "") -> list[Artifact]:
@@ -133,7 +134,7 @@ def model_artifacts(keys: dict, name: str = "") -> list[Artifact]:
 
 
 def benchmark_artifacts(keys: dict, name: str = "") -> list[Artifact]:
-    return [Artifact(keys["dataset"], "dataset", keys.get("revision", "main"), f"benchmarks.{name}.dataset")]
+    return [Artifact(keys["dataset"], "dataset", keys.get("revision", "main"), f"benchmarks.{name}.hf.dataset")]
 
 
 def study_artifacts(config: dict) -> list[Artifact]:

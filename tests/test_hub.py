@@ -106,8 +106,9 @@ def test_paper_config_names_its_artifacts():
     # toy models and a local folder fetch nothing; a Hub dataset benchmark does
     config = reduced_config()
     config["models"].append({"name": "local", "family": "siglip2", "source": "hf", "checkpoint": str(REPO)})
-    config["benchmarks"]["hubdata"] = {"kind": "local", "source": "hf", "dataset": "org/data", "revision": "v1"}
-    assert [(a.repo_id, a.repo_type, a.revision) for a in study_artifacts(config)] == [("org/data", "dataset", "v1")]
+    rev = "0" * 40
+    config["benchmarks"]["hubdata"] = {"kind": "xm3600", "source": "hf", "hf": {"dataset": "org/data", "revision": rev}}
+    assert [(a.repo_id, a.repo_type, a.revision) for a in study_artifacts(config)] == [("org/data", "dataset", rev)]
 
 
 def test_cached_artifact_is_used_without_network(hub_repo_files, tmp_path, fake_hub):
