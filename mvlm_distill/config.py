@@ -84,6 +84,12 @@ def _bool_hint(value: bool) -> str:
     return f"YAML reads an unquoted {words} as {str(value).lower()}, so quote it (\"{example}\") to mean the text"
 
 
+# Keys of earlier versions, with what replaced them (a config that still sets one is told why).
+REMOVED_KEYS = {
+    "evaluation.significance_resamples": "the paired tests are exact, without resampling (docs/analysis.md); remove it",
+}
+
+
 def _schema_error_sentence(error) -> str:
     key = _key_path(error)
     validator = error.validator
@@ -95,6 +101,8 @@ def _schema_error_sentence(error) -> str:
         allowed = list(error.schema.get("properties", {}))
         extra = [k for k in error.instance if k not in allowed]
         name = _join_key((*error.absolute_path, extra[0]))
+        if name in REMOVED_KEYS:
+            return f"{name}: no longer used; {REMOVED_KEYS[name]}."
         close = _closest(extra[0], allowed)
         if close:
             return f"{name}: unknown key; the closest allowed key is {close!r}."
@@ -119,9 +127,6 @@ def _schema_error_sentence(error) -> str:
         return f"{key}: 'teacher' and 'init' are reserved names of the reference rows."
     if validator == "propertyNames":
         return f"{key}: {error.instance!r} is not a valid name."
-    if key == "evaluation.significance_resamples" and validator == "minimum":
-        return (f"{key}: {error.instance!r} is less than the minimum of 1; each paired test of significance.csv "
-                "needs resamples (bootstrap_resamples: 0 is what turns the confidence intervals off).")
     return f"{key}: {error.message}."
 
 

@@ -25,7 +25,7 @@ def reduced_config(**overrides) -> dict:
     cfg["teacher_pretraining"].update(steps=20, batch_size=32)
     cfg["distillation"].update(steps=12, batch_size=32, checkpoint_every=5)
     cfg["distillation"]["language_fraction"] = {"en": 1.0, "de": 0.5, "th": 0.5}
-    cfg["evaluation"].update(bootstrap_resamples=100, significance_resamples=100)
+    cfg["evaluation"].update(bootstrap_resamples=100)
     for key, value in overrides.items():
         cfg[key] = value
     return copy.deepcopy(cfg)

@@ -92,9 +92,9 @@ BAD = [
     ("results a file", "results: README.md",
      "results: 'README.md' is an existing file, not a folder; give a folder for the study's outputs."),
     ("results the root", "results: /", "results: '/' is the filesystem root; give a folder for the study's outputs."),
-    ("no significance resamples", "evaluation: {significance_resamples: 0}",
-     "evaluation.significance_resamples: 0 is less than the minimum of 1; each paired test of significance.csv "
-     "needs resamples (bootstrap_resamples: 0 is what turns the confidence intervals off)."),
+    ("removed significance resamples", "evaluation: {significance_resamples: 2000}",
+     "evaluation.significance_resamples: no longer used; the paired tests are exact, without resampling "
+     "(docs/analysis.md); remove it."),
     ("negative bootstrap", "evaluation: {bootstrap_resamples: -1}",
      "evaluation.bootstrap_resamples: -1 is less than the minimum of 0."),
     ("alpha above one", "evaluation: {alpha: 1.5}", "evaluation.alpha: 1.5 is greater than or equal to the maximum of 1."),

@@ -104,7 +104,7 @@ def aggregate_tables(results, methods=("teacher", "init")):
         return [score_outputs(results, method)[kind] for method in methods]
 
     job = Job(results, "aggregate_tables", None, None,
-              {"families": {"toy": "clip"}, "n_resamples": 20, "n_boot": 20, "alpha": 0.05})
+              {"families": {"toy": "clip"}, "n_boot": 20, "alpha": 0.05})
     job.input = type("Input", (), {"metrics": scores("metrics"), "ranks": scores("ranks"),
                                    "consistency": scores("consistency"), "clustering": [], "vocabularies": [],
                                    "embeddings": [texts_dir(results, method) for method in methods]})()

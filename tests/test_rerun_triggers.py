@@ -60,7 +60,7 @@ EDITS = {
                                "score_language": ROWS * LANGS, **TAIL}),
     "evaluation.bootstrap_resamples": (lambda c: c["evaluation"].update(bootstrap_resamples=50),
                                        {"score_language": ROWS * LANGS, **TAIL}),
-    "evaluation.significance_resamples": (lambda c: c["evaluation"].update(significance_resamples=50), TAIL),
+    "evaluation.alpha": (lambda c: c["evaluation"].update(alpha=0.01), TAIL),
     # the students and the init row (the student before distillation); the teacher row stays
     "models[0].student_layers": (lambda c: c["models"][0].update(student_layers=[1, 3]),
                                  {**student_rows(KD), "embed_texts": KD + 1, "cluster_embeddings": KD + 1,

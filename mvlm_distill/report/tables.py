@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -358,35 +358,22 @@ def per_query_values(ranks: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def _default_stats() -> tuple[Callable, Callable]:
-    from mvlm_distill.evaluate import stats
-
-    return stats.paired_test, stats.holm
-
-
 def significance_table(
     rank_tables: Iterable[tuple[Mapping, pd.DataFrame]] | pd.DataFrame,
     *,
-    n_resamples: int = 1000,
-    seed: int = 0,
     alpha: float = 0.05,
-    paired_test: Callable | None = None,
-    holm: Callable | None = None,
 ) -> pd.DataFrame:
     """``significance.csv``: every method against ``teacher`` and against ``init`` on the same queries.
 
     Per-query values come from ranks (``per_query_values``) and are averaged over a method's seeds.
     For each model, benchmark, language, task and metric, each method (``init`` and the KD methods)
     is compared with ``teacher`` and each KD method with ``init`` on the queries both have, with
-    ``paired_test(a, b, n_resamples, seed) -> (diff, p)`` (``diff = mean(a) - mean(b)``, method minus
+    the exact paired sign-flip test ``stats.paired_test`` (``diff = mean(a) - mean(b)``, method minus
     reference). p-values are Holm-adjusted across languages (per model, benchmark, task, metric,
     method and reference); ``significant = p_adjusted < alpha``; ``correction = "holm"``.
-    ``paired_test``/``holm`` default to ``mvlm_distill.evaluate.stats``.
     """
-    if paired_test is None or holm is None:
-        default_test, default_holm = _default_stats()
-        paired_test = paired_test or default_test
-        holm = holm or default_holm
+    from mvlm_distill.evaluate import stats
+
     ranks = concat_ranks(rank_tables)
     values = per_query_values(ranks)
     if values.empty:
@@ -407,9 +394,8 @@ def significance_table(
                 if pair.empty:
                     diff, p = np.nan, np.nan
                 else:
-                    diff, p = paired_test(
-                        pair[method].to_numpy(dtype=float), pair[reference].to_numpy(dtype=float), n_resamples, seed
-                    )
+                    diff, p = stats.paired_test(pair[method].to_numpy(dtype=float),
+                                                pair[reference].to_numpy(dtype=float))
                 records.append(dict(zip(group, key), method=method, reference=reference,
                                     diff=float(diff), p_value=float(p)))
     out = pd.DataFrame(records, columns=group + ["method", "reference", "diff", "p_value"])
@@ -419,7 +405,7 @@ def significance_table(
         p = out.loc[idx, "p_value"]
         ok = p.notna()
         if ok.any():
-            adjusted = np.asarray(holm(p[ok].to_numpy(dtype=float)), dtype=float)
+            adjusted = np.asarray(stats.holm(p[ok].to_numpy(dtype=float)), dtype=float)
             out.loc[p[ok].index, "p_adjusted"] = adjusted
     out["significant"] = (out["p_adjusted"] < alpha).fillna(False).astype(bool)
     out["correction"] = "holm"
@@ -429,7 +415,6 @@ def significance_table(
 def comparisons_table(
     rank_tables: Iterable[tuple[Mapping, pd.DataFrame]] | pd.DataFrame,
     *,
-    n_resamples: int = 1000,
     n_boot: int = 1000,
     seed: int = 0,
     alpha: float = 0.05,
@@ -464,7 +449,7 @@ def comparisons_table(
                 pair = block[[a, b]].assign(teacher=teacher).dropna(subset=[a, b])
                 va, vb = pair[a].to_numpy(dtype=float), pair[b].to_numpy(dtype=float)
                 ref = None if teacher is None or pair["teacher"].isna().any() else pair["teacher"].to_numpy(dtype=float)
-                diff, p = stats.paired_test(va, vb, n_resamples, seed)
+                diff, p = stats.paired_test(va, vb)
                 (low, high), (r_low, r_high) = (stats.paired_bootstrap_cis(va, vb, ref, n_boot=n_boot, seed=seed)
                                                 if n_boot else ((np.nan, np.nan), (np.nan, np.nan)))
                 t_mean = np.nan if ref is None or ref.mean() <= 0 else ref.mean()

@@ -393,7 +393,6 @@ def aggregate_tables_params(wildcards):
     evaluation = config["evaluation"]
     return {
         "families": {name: m["family"] for name, m in MODELS.items()},
-        "n_resamples": evaluation.get("significance_resamples", 2000),
         "n_boot": evaluation.get("bootstrap_resamples", 1000),
         "alpha": evaluation.get("alpha", 0.05),
     }

@@ -41,13 +41,11 @@ with log_to(snakemake.log[0]):
     write_csv(snakemake.output.summary, tables.summarize(metrics))
     significance = tables.significance_table(
         keyed(snakemake.input.ranks, ".ranks.csv"),
-        n_resamples=snakemake.params.settings["n_resamples"],
         alpha=snakemake.params.settings["alpha"],
     )
     write_csv(snakemake.output.significance, significance)
     write_csv(snakemake.output.comparisons, tables.comparisons_table(
         keyed(snakemake.input.ranks, ".ranks.csv"),
-        n_resamples=snakemake.params.settings["n_resamples"],
         n_boot=snakemake.params.settings["n_boot"],
         alpha=snakemake.params.settings["alpha"],
     ))
