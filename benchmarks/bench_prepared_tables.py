@@ -1,15 +1,18 @@
-"""Reading one language of a prepared VQA table: CSV (the format now) against Parquet with a filter.
+"""Reading one language of a prepared VQA table: CSV (the format before) against Parquet with a filter.
 
-Each of the paper grid's per-language scoring jobs reads the whole ``vqa.csv`` of its benchmark.
+The measurement that switched the prepared tables to Parquet: with CSV, each of the paper grid's
+per-language scoring jobs read the whole ``vqa.csv`` of its benchmark.
 xGQA's is the largest: 8 languages x 12,578 questions, each row with its 200 answer candidates as
 a JSON list (~150 MB). This builds a table of that shape (deterministic; GQA-like short answers),
-writes it as CSV (``formats.write_benchmark``'s way) and as Parquet (candidates as a list column,
+writes it as CSV (``formats.write_benchmark``'s way before the switch) and as Parquet (candidates as a list column,
 one row group per language), and times, interleaved, ``--repeats`` times:
 
 * ``csv``: ``formats``' reader (``pd.read_csv(dtype=str)``, candidates JSON-parsed for every row),
-  then the language's rows (what ``read_benchmark`` + ``split_vqa`` do now);
+  then the language's rows (what ``read_benchmark`` + ``split_vqa`` did);
 * ``csv_parse_one``: the same CSV, candidates parsed only for the language's rows;
-* ``parquet``: ``pyarrow.parquet.read_table(filters=[("language", "==", lang)])`` to pandas.
+* ``parquet``: ``pyarrow.parquet.read_table(filters=[("language", "==", lang)])`` to pandas;
+* ``project``: the project's reader, what ``read_benchmark(root, validate=False, languages=[lang])``
+  does now for each table.
 
 Prints a JSON line per repeat and the median times and ratios. Times depend on the machine; the
 ratios, measured in one run, are what the README reports.
@@ -81,6 +84,13 @@ def read_parquet_filtered(path: Path, lang: str):
     return frame
 
 
+def read_project(path: Path, lang: str):
+    """The project's own reader of a prepared table (``read_benchmark(..., languages=[lang])``'s)."""
+    from mvlm_distill.data.formats import _read_table
+
+    return _read_table(path, [lang])
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -88,7 +98,8 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     readers = {"csv": lambda p, q: read_csv_then_filter(p, args.language),
                "csv_parse_one": lambda p, q: read_csv_then_filter(p, args.language, parse_all=False),
-               "parquet": lambda p, q: read_parquet_filtered(q, args.language)}
+               "parquet": lambda p, q: read_parquet_filtered(q, args.language),
+               "project": lambda p, q: read_project(q, args.language)}
     with tempfile.TemporaryDirectory(prefix="mvlm-bench-tables-") as tmp:
         csv_path, parquet_path = write_formats(build_table(), Path(tmp))
         sizes = {"csv_mb": round(csv_path.stat().st_size / 2**20, 1),
@@ -107,6 +118,7 @@ def main(argv=None) -> dict:
     result = {**sizes, "rows_read": lengths["csv"], **{f"{k}_s": round(v, 3) for k, v in median.items()},
               "ratio_csv_over_parquet": round(median["csv"] / median["parquet"], 1),
               "ratio_csv_parse_one_over_parquet": round(median["csv_parse_one"] / median["parquet"], 1),
+              "ratio_csv_over_project": round(median["csv"] / median["project"], 1),
               "per_repeat_ratio": [round(a / b, 1) for a, b in zip(times["csv"], times["parquet"])]}
     print(json.dumps(result))
     return result

@@ -73,7 +73,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--wordfreq", help="folder where wordfreq is installed (pip install --target)")
     parser.add_argument("--top", type=int, nargs="+", default=[10_000, 50_000])
-    parser.add_argument("--synthetic", help="captions.csv of the synthetic benchmark (train split used)")
+    parser.add_argument("--synthetic", help="folder of the synthetic benchmark (its train split is used)")
     args = parser.parse_args(argv)
     tok = xlmr_tokenizer()
     vocab = len(tok)
@@ -94,10 +94,9 @@ def main(argv=None) -> int:
                         f"none for {', '.join(missing) or '-'})")
                 print(report(name, kept_count(tok, texts), vocab, student, teacher))
     if args.synthetic:
-        import pandas as pd
+        from mvlm_distill.data.formats import read_benchmark
 
-        captions = pd.read_csv(args.synthetic, dtype=str, keep_default_na=False)
-        captions = captions[captions["split"] == "train"]
+        captions = read_benchmark(args.synthetic, validate=False).split_captions("train")
         texts = {lang: g["text"].tolist() for lang, g in captions.groupby("language")}
         print(report(f"synthetic benchmark train captions ({len(texts)} languages, {len(captions):,} captions)",
                      kept_count(tok, texts), vocab, student, teacher))

@@ -54,7 +54,7 @@ def run_script(name: str, job: Job) -> None:
 
 def bench_files(results, benchmark=BENCHMARK):
     root = results / "data" / benchmark
-    return [root / "meta.json", root / "captions.csv", root / "images.csv"]
+    return [root / "meta.json", root / "captions.parquet", root / "images.parquet"]
 
 
 def teacher_dir(results):
@@ -170,9 +170,9 @@ def refused(exc_type, call, *fragments) -> str:
 def test_deleted_caption_row_is_refused(results):
     from mvlm_distill.data.formats import BenchmarkError
 
-    captions = results / "data" / BENCHMARK / "captions.csv"
-    lines = captions.read_text(encoding="utf-8").splitlines(keepends=True)
-    captions.write_text("".join(lines[:3] + lines[4:]), encoding="utf-8")
+    captions = results / "data" / BENCHMARK / "captions.parquet"
+    table = pd.read_parquet(captions)
+    table.drop(index=3).to_parquet(captions, index=False)
     before = snapshot(images_cache(results))
     refused(BenchmarkError, lambda: cache_images(results), f"{captions}: differs from the checksum",
             "meta.json", "changed or truncated", "snakemake --forcerun prepare_benchmark")
@@ -182,10 +182,9 @@ def test_deleted_caption_row_is_refused(results):
 def test_truncated_caption_table_is_refused(results):
     from mvlm_distill.data.formats import BenchmarkError
 
-    captions = results / "data" / BENCHMARK / "captions.csv"
+    captions = results / "data" / BENCHMARK / "captions.parquet"
     data = captions.read_bytes()
-    cut = data.index(b"\n", len(data) // 2) - 5  # mid-line: a half caption would parse as a caption
-    captions.write_bytes(data[:cut])
+    captions.write_bytes(data[: len(data) // 2])
     before = snapshot(texts_dir(results))
     refused(BenchmarkError, lambda: embed_texts(results), f"{captions}: differs from the checksum")
     assert snapshot(texts_dir(results)) == before
@@ -194,10 +193,10 @@ def test_truncated_caption_table_is_refused(results):
 def test_changed_caption_is_refused_by_scoring(results):
     from mvlm_distill.data.formats import BenchmarkError
 
-    captions = results / "data" / BENCHMARK / "captions.csv"
-    table = pd.read_csv(captions, dtype=str, keep_default_na=False)
+    captions = results / "data" / BENCHMARK / "captions.parquet"
+    table = pd.read_parquet(captions)
     table.loc[5, "text"] = table.loc[5, "text"] + " again"
-    table.to_csv(captions, index=False)
+    table.to_parquet(captions, index=False)
     before = snapshot(*score_outputs(results).values())
     refused(BenchmarkError, lambda: score_language(results), f"{captions}: differs from the checksum")
     assert snapshot(*score_outputs(results).values()) == before
@@ -208,9 +207,9 @@ def test_table_added_after_preparation_is_refused(results):
 
     root = results / "data" / BENCHMARK
     meta = json.loads((root / "meta.json").read_text())
-    del meta["checksums"]["vqa.csv"]
+    del meta["checksums"]["vqa.parquet"]
     (root / "meta.json").write_text(json.dumps(meta))
-    refused(BenchmarkError, lambda: read_benchmark(root), f"{root / 'vqa.csv'}: not listed in the checksums")
+    refused(BenchmarkError, lambda: read_benchmark(root), f"{root / 'vqa.parquet'}: not listed in the checksums")
 
 
 # --------------------------------------------------------------------------- weights

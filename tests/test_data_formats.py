@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
@@ -66,17 +67,20 @@ def bench_dir(tmp_path):
 def test_round_trip_keeps_ids_as_str_and_text_utf8(bench_dir):
     bench = read_benchmark(bench_dir, check_images=True)
     assert isinstance(bench, Benchmark)
-    for name in ("images.csv", "captions.csv", "vqa.csv", "meta.json"):
+    for name in ("images.parquet", "captions.parquet", "vqa.parquet", "meta.json"):
         assert (bench_dir / name).is_file()
     assert list(bench.images["image_id"]) == ["007", "12", "x3"]
-    assert list(bench.captions["caption_id"]) == ["c1", "c2", "c3", "c4", "5", "6"]
+    # grouped by language (order of first appearance), file order within a language
+    assert list(bench.captions["caption_id"]) == ["c1", "c3", "5", "c2", "c4", "6"]
     assert bench.captions.loc[5, "text"] == "ein grünes Quadrat\nmit Zeilenumbruch"
-    assert bench.captions.loc[4, "text"] == 'a "quoted" square'
-    assert bench.captions.loc[4, "parallel_id"] == ""
+    assert bench.captions.loc[2, "text"] == 'a "quoted" square'
+    assert bench.captions.loc[2, "parallel_id"] == ""
     assert all(isinstance(v, str) for col in CAPTION_COLUMNS for v in bench.captions[col])
     assert bench.vqa.loc[1, "candidates"] == ["rot", "blau"]
-    stored = pd.read_csv(bench_dir / "vqa.csv", dtype=str, keep_default_na=False)
-    assert json.loads(stored.loc[0, "candidates"]) == ["red", "blue"]
+    stored = pd.read_parquet(bench_dir / "vqa.parquet")
+    assert list(stored.loc[0, "candidates"]) == ["red", "blue"]  # a list column, not JSON text
+    # one row group per language, so a per-language job reads only its own
+    assert pq.ParquetFile(bench_dir / "captions.parquet").num_row_groups == 2
     assert bench.languages == ["en", "de"]
     assert bench.image_path("12") == bench_dir / "images" / "12.png"
     assert list(bench.split_captions("test", "de")["caption_id"]) == ["c4", "6"]
@@ -96,20 +100,20 @@ def test_checksum_is_stable_and_tracks_tables(bench_dir):
 def test_write_without_vqa_removes_stale_vqa(bench_dir):
     images, captions, _, meta = _tables()
     write_benchmark(bench_dir, images, captions, None, meta)
-    assert not (bench_dir / "vqa.csv").exists()
+    assert not (bench_dir / "vqa.parquet").exists()
     assert read_benchmark(bench_dir).vqa is None
 
 
 def _rewrite(root, name, frame):
     """A table edited by hand, in a folder made by hand (no checksums in meta.json, so only validation applies)."""
-    frame.to_csv(root / name, index=False)
+    frame.to_parquet(root / name, index=False)
     meta = json.loads((root / "meta.json").read_text())
     meta.pop("checksums", None)
     (root / "meta.json").write_text(json.dumps(meta))
 
 
 def _read(root, name):
-    return pd.read_csv(root / name, dtype=str, keep_default_na=False)
+    return pd.read_parquet(root / name)
 
 
 def _expect(root, file_name, *fragments, check_images=False):
@@ -123,80 +127,80 @@ def _expect(root, file_name, *fragments, check_images=False):
 
 
 def test_missing_column_is_named(bench_dir):
-    _rewrite(bench_dir, "captions.csv", _read(bench_dir, "captions.csv").drop(columns=["parallel_id", "text"]))
-    _expect(bench_dir, "captions.csv", "parallel_id", "text")
+    _rewrite(bench_dir, "captions.parquet", _read(bench_dir, "captions.parquet").drop(columns=["parallel_id", "text"]))
+    _expect(bench_dir, "captions.parquet", "parallel_id", "text")
 
 
 def test_missing_image_column_is_named(bench_dir):
-    _rewrite(bench_dir, "images.csv", _read(bench_dir, "images.csv").drop(columns=["file"]))
-    _expect(bench_dir, "images.csv", "file")
+    _rewrite(bench_dir, "images.parquet", _read(bench_dir, "images.parquet").drop(columns=["file"]))
+    _expect(bench_dir, "images.parquet", "file")
 
 
 def test_duplicate_caption_id(bench_dir):
-    caps = _read(bench_dir, "captions.csv")
+    caps = _read(bench_dir, "captions.parquet")
     caps.loc[1, "caption_id"] = "c1"
-    _rewrite(bench_dir, "captions.csv", caps)
-    _expect(bench_dir, "captions.csv", "duplicate caption_id", "'c1'")
+    _rewrite(bench_dir, "captions.parquet", caps)
+    _expect(bench_dir, "captions.parquet", "duplicate caption_id", "'c1'")
 
 
 def test_duplicate_question_id(bench_dir):
-    vqa = _read(bench_dir, "vqa.csv")
+    vqa = _read(bench_dir, "vqa.parquet")
     vqa.loc[1, "question_id"] = "q1"
-    _rewrite(bench_dir, "vqa.csv", vqa)
-    _expect(bench_dir, "vqa.csv", "duplicate question_id")
+    _rewrite(bench_dir, "vqa.parquet", vqa)
+    _expect(bench_dir, "vqa.parquet", "duplicate question_id")
 
 
 def test_caption_of_unknown_image(bench_dir):
-    caps = _read(bench_dir, "captions.csv")
+    caps = _read(bench_dir, "captions.parquet")
     caps.loc[0, "image_id"] = "nope"
-    _rewrite(bench_dir, "captions.csv", caps)
-    _expect(bench_dir, "captions.csv", "'nope'", "images.csv")
+    _rewrite(bench_dir, "captions.parquet", caps)
+    _expect(bench_dir, "captions.parquet", "'nope'", "images.parquet")
 
 
 def test_empty_language(bench_dir):
-    caps = _read(bench_dir, "captions.csv")
-    _rewrite(bench_dir, "captions.csv", caps[caps["language"] != "de"])
-    if (bench_dir / "vqa.csv").exists():
-        vqa = _read(bench_dir, "vqa.csv")
-        _rewrite(bench_dir, "vqa.csv", vqa[vqa["language"] != "de"])
-    _expect(bench_dir, "captions.csv", "'de'", "no captions or questions")
+    caps = _read(bench_dir, "captions.parquet")
+    _rewrite(bench_dir, "captions.parquet", caps[caps["language"] != "de"])
+    if (bench_dir / "vqa.parquet").exists():
+        vqa = _read(bench_dir, "vqa.parquet")
+        _rewrite(bench_dir, "vqa.parquet", vqa[vqa["language"] != "de"])
+    _expect(bench_dir, "captions.parquet", "'de'", "no captions or questions")
 
 
 def test_language_with_questions_only_is_not_empty(bench_dir):
     """VQA-only benchmarks (xGQA, MaXM) list languages that have questions but no captions."""
-    caps = _read(bench_dir, "captions.csv")
-    vqa = _read(bench_dir, "vqa.csv")
+    caps = _read(bench_dir, "captions.parquet")
+    vqa = _read(bench_dir, "vqa.parquet")
     assert "de" in set(vqa["language"])
-    _rewrite(bench_dir, "captions.csv", caps[caps["language"] != "de"])
+    _rewrite(bench_dir, "captions.parquet", caps[caps["language"] != "de"])
     assert "de" in read_benchmark(bench_dir).languages
 
 
 def test_empty_text(bench_dir):
-    caps = _read(bench_dir, "captions.csv")
-    caps.loc[2, "text"] = "  "
-    _rewrite(bench_dir, "captions.csv", caps)
-    _expect(bench_dir, "captions.csv", "'c3'", "empty text")
+    caps = _read(bench_dir, "captions.parquet")
+    caps.loc[caps["caption_id"] == "c3", "text"] = "  "
+    _rewrite(bench_dir, "captions.parquet", caps)
+    _expect(bench_dir, "captions.parquet", "'c3'", "empty text")
 
 
 def test_answer_not_in_candidates(bench_dir):
-    vqa = _read(bench_dir, "vqa.csv")
+    vqa = _read(bench_dir, "vqa.parquet")
     vqa.loc[0, "answer"] = "green"
-    _rewrite(bench_dir, "vqa.csv", vqa)
-    _expect(bench_dir, "vqa.csv", "'green'", "'q1'", "candidates")
+    _rewrite(bench_dir, "vqa.parquet", vqa)
+    _expect(bench_dir, "vqa.parquet", "'green'", "'q1'", "candidates")
 
 
 def test_candidates_not_json(bench_dir):
-    vqa = _read(bench_dir, "vqa.csv")
-    vqa.loc[0, "candidates"] = "red|blue"
-    _rewrite(bench_dir, "vqa.csv", vqa)
-    _expect(bench_dir, "vqa.csv", "JSON list")
+    vqa = _read(bench_dir, "vqa.parquet")
+    vqa["candidates"] = ["red|blue", '["rot", "blau"]']  # a table made by hand, candidates as text
+    _rewrite(bench_dir, "vqa.parquet", vqa)
+    _expect(bench_dir, "vqa.parquet", "JSON list")
 
 
 def test_language_not_in_meta(bench_dir):
-    caps = _read(bench_dir, "captions.csv")
+    caps = _read(bench_dir, "captions.parquet")
     caps.loc[0, "language"] = "fr"
-    _rewrite(bench_dir, "captions.csv", caps)
-    _expect(bench_dir, "captions.csv", "'fr'")
+    _rewrite(bench_dir, "captions.parquet", caps)
+    _expect(bench_dir, "captions.parquet", "'fr'")
 
 
 def test_meta_missing_field(bench_dir):
@@ -207,8 +211,8 @@ def test_meta_missing_field(bench_dir):
 
 
 def test_missing_table(bench_dir):
-    (bench_dir / "captions.csv").unlink()
-    _expect(bench_dir, "captions.csv", "does not exist")
+    (bench_dir / "captions.parquet").unlink()
+    _expect(bench_dir, "captions.parquet", "does not exist")
 
 
 def test_truncated_image(bench_dir):
@@ -236,13 +240,13 @@ def test_write_benchmark_validates_before_writing(tmp_path):
     _write_images(root)
     images, captions, vqa, meta = _tables()
     vqa.at[0, "answer"] = "purple"
-    with pytest.raises(BenchmarkError, match=r"vqa\.csv.*'purple'"):
+    with pytest.raises(BenchmarkError, match=r"vqa\.parquet.*'purple'"):
         write_benchmark(root, images, captions, vqa, meta)
-    assert not (root / "captions.csv").exists()
+    assert not (root / "captions.parquet").exists()
     images, captions, vqa, meta = _tables()
     with pytest.raises(BenchmarkError, match=r"meta\.json.*name"):
         write_benchmark(root, images, captions, vqa, {k: v for k, v in meta.items() if k != "name"})
-    with pytest.raises(BenchmarkError, match=r"images\.csv.*image_id"):
+    with pytest.raises(BenchmarkError, match=r"images\.parquet.*image_id"):
         write_benchmark(root, images.drop(columns=["image_id"]), captions, vqa, meta)
 
 

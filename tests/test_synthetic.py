@@ -47,7 +47,7 @@ def test_same_seed_gives_identical_bytes(tmp_path):
     assert a == b
     assert len(a) == 5 + 4 + 7  # images + images/captions/vqa/meta/scenes/mentions/questions
     assert a.keys() == c.keys()
-    assert a["captions.csv"] != c["captions.csv"]
+    assert a["captions.parquet"] != c["captions.parquet"]
     assert a["images/train-00000.png"] != c["images/train-00000.png"]
     assert b"time" not in a["meta.json"] and b"date" not in a["meta.json"]
 

@@ -470,7 +470,7 @@ def projection_from_files(
     ``files`` maps ``(model, method)`` to a text embedding folder
     ``results/embeddings/{model}/{method}/seed{s}/{benchmark}`` (the caption files of the projected
     languages are read) or to one embedding file holding the captions (at least each model's teacher).
-    ``captions`` is the benchmark's ``captions.csv``. With ``summary``, only the teacher and the best
+    ``captions`` is the benchmark's captions table. With ``summary``, only the teacher and the best
     and worst KD method per model (``best_and_worst``) are projected.
     Captions with an empty ``parallel_id`` are dropped; at most ``max_groups`` translation groups that
     exist in every selected language are kept (a seeded sample).

@@ -91,7 +91,7 @@ def method_seeds():
 
 
 def benchmark_files(benchmark):
-    return multiext(f"{R}/data/{benchmark}/", "meta.json", "captions.csv", "images.csv")
+    return multiext(f"{R}/data/{benchmark}/", "meta.json", "captions.parquet", "images.parquet")
 
 
 def teacher_dir(wildcards):

@@ -31,7 +31,7 @@ rule export_student:
         metrics=f"{R}/tables/metrics.csv",
         parameters=f"{R}/tables/parameters.csv",
         corpus=f"{R}/corpus/distillation.csv",
-        captions=f"{R}/data/{CORPUS}/captions.csv",
+        captions=f"{R}/data/{CORPUS}/captions.parquet",
         vocabulary=vocabulary_file,
     output:
         directory(f"{R}/exports/{{model}}/{{kd_method}}/seed{{seed}}"),

@@ -11,7 +11,7 @@ with log_to(snakemake.log[0]):
     import pandas as pd
     import torch
 
-    from mvlm_distill.data.formats import benchmark_checksum, read_benchmark
+    from mvlm_distill.data.formats import CAPTIONS_TABLE, benchmark_checksum, read_benchmark
     from mvlm_distill.distill.embed import encode_tokens, pick_device, tokenize_texts
     from mvlm_distill.io import CacheMismatchError, atomic_path, file_checksum, save_embeddings
     from mvlm_distill.rows import load_teacher, row_provenance
@@ -27,7 +27,7 @@ with log_to(snakemake.log[0]):
     text_of = bench.captions.set_index("caption_id")["text"]
     unknown = [c for c in needed if c not in text_of.index]
     if unknown:
-        raise CacheMismatchError(f"{snakemake.input.corpus}: caption {unknown[0]!r} is not in {root / 'captions.csv'}; "
+        raise CacheMismatchError(f"{snakemake.input.corpus}: caption {unknown[0]!r} is not in {root / CAPTIONS_TABLE}; "
                                  f"the corpus was selected from another benchmark (snakemake --forcerun select_corpus)")
     texts = text_of.loc[needed].tolist()
     teacher = load_teacher(spec, teacher_dir, device)

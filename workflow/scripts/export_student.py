@@ -9,14 +9,15 @@ with log_to(snakemake.log[0]):
     import pandas as pd
 
     from mvlm_distill.card import model_card
+    from mvlm_distill.data.formats import read_benchmark
     from mvlm_distill.export import check_captions, export_student
     from mvlm_distill.report.tables import read_table
 
     wc = snakemake.wildcards
     settings = snakemake.params.settings
     spec, corpus = settings["spec"], settings["corpus"]
-    captions = pd.read_csv(snakemake.input.captions, dtype=str, keep_default_na=False)
-    captions = captions[captions["split"] == (corpus.get("split") or "train")]
+    bench = read_benchmark(Path(snakemake.input.captions).parent, validate=False)  # validated upstream
+    captions = bench.split_captions(corpus.get("split") or "train")
     texts = check_captions(captions, settings["languages"])
     items = pd.read_csv(snakemake.input.corpus, dtype=str, keep_default_na=False)
     parameters = read_table(snakemake.input.parameters)

@@ -12,12 +12,14 @@ with log_to(snakemake.log[0]):
     from mvlm_distill.evaluate.pipeline import score_row_language
     from mvlm_distill.io import write_csv
 
-    bench = read_benchmark(Path(snakemake.input[0]).parent, validate=False)  # validated upstream
+    language = snakemake.wildcards.language
+    # validated upstream; this language's rows only (and English's, for consistency)
+    bench = read_benchmark(Path(snakemake.input[0]).parent, validate=False, languages=sorted({language, "en"}))
     ranks, metrics, consistency = score_row_language(
         bench,
         snakemake.input.texts,
         snakemake.input.images,
-        language=snakemake.wildcards.language,
+        language=language,
         split=snakemake.params.settings["split"],
         n_boot=snakemake.params.settings["n_boot"],
     )
