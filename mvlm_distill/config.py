@@ -17,8 +17,9 @@ from pathlib import Path
 
 import yaml
 
+from mvlm_distill.definitions import METRICS, RETRIEVAL_TASKS, default_layer_map
+
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
-REFERENCES = ("teacher", "init")
 
 
 class ConfigError(ValueError):
@@ -281,9 +282,7 @@ def benchmark_splits(benchmark: dict) -> list[str]:
 
 def largest_k() -> int:
     """The largest cut-off of the retrieval metrics (R@10 -> 10): a test gallery must be larger."""
-    from mvlm_distill.evaluate.retrieval import METRICS
-
-    return max(int(metric.split("@")[1]) for task in ("t2i", "i2t") for metric in METRICS[task])
+    return max(int(metric.split("@")[1]) for task in RETRIEVAL_TASKS for metric in METRICS[task])
 
 
 def _check_benchmark(name: str, bench: dict) -> None:
@@ -374,11 +373,6 @@ def text_layer_count(model: dict, key: str = "model") -> int | None:
                               f"{layers} text layers; set toy.layers instead.")
         return layers
     return model.get("text_layers")
-
-
-def default_layer_map(n_layers: int) -> list[int]:
-    """Every other layer, starting at the first: 12 -> [0, 2, ..., 10]."""
-    return list(range(0, n_layers, 2))
 
 
 def _check_model(config: dict, i: int, model: dict, base_dir: Path) -> None:

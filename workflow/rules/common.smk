@@ -8,13 +8,13 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from mvlm_distill.config import (
-    REFERENCES,
     ConfigError,
     check_config,
     error_line,
     grid_languages,
     has_captions,
 )
+from mvlm_distill.definitions import REFERENCES
 from mvlm_distill.distill.keys import LOSS_TEMPERATURES, TRAINING_KEYS
 from mvlm_distill.hub import (
     DEFAULT_CACHE,

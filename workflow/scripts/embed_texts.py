@@ -12,6 +12,7 @@ with log_to(snakemake.log[0]):
     import torch
 
     from mvlm_distill.data.formats import benchmark_checksum, read_benchmark
+    from mvlm_distill.definitions import REFERENCES
     from mvlm_distill.distill.embed import encode_distinct, evaluation_files, evaluation_texts, pick_device
     from mvlm_distill.io import save_text_embeddings
     from mvlm_distill.rows import load_row_model, row_provenance
@@ -20,7 +21,7 @@ with log_to(snakemake.log[0]):
     device = pick_device()
     settings, method = snakemake.params.settings, snakemake.wildcards.method
     spec = settings["spec"]
-    has_source = method not in ("teacher", "init") or spec["source"] == "toy"
+    has_source = method not in REFERENCES or spec["source"] == "toy"
     root = Path(snakemake.input[1 if has_source else 0]).parent
     bench = read_benchmark(root)
     model = load_row_model(spec, method, snakemake.input[0] if has_source else None, device)
