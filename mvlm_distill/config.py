@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from mvlm_distill.definitions import METRICS, RETRIEVAL_TASKS, default_layer_map
+from mvlm_distill.paths import parse_student
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -482,8 +483,11 @@ def _check_exports(config: dict, base_dir: Path) -> None:
         raise ConfigError(f"export.extra_text: file {extra!r} does not exist.")
     models = {m["name"] for m in config["models"]}
     for i, entry in enumerate(config.get("publish", {}).get("repositories", [])):
-        model, method, seed = entry["export"].split("/")
-        if model not in models or method not in config["methods"] or int(seed[len("seed"):]) not in config["seeds"]:
+        try:
+            model, method, seed = parse_student(entry["export"])
+        except ValueError:
+            model = None
+        if model not in models or method not in config["methods"] or seed not in config["seeds"]:
             raise ConfigError(
                 f"publish.repositories[{i}].export: {entry['export']!r} is not an export of this study "
                 f"(model/method/seedN with a configured model, method and seed)."
