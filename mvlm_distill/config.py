@@ -17,8 +17,10 @@ from pathlib import Path
 
 import yaml
 
+from mvlm_distill.definitions import METRICS, RETRIEVAL_TASKS, default_layer_map
+from mvlm_distill.paths import parse_student
+
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
-REFERENCES = ("teacher", "init")
 
 
 class ConfigError(ValueError):
@@ -286,9 +288,7 @@ def benchmark_splits(benchmark: dict) -> list[str]:
 
 def largest_k() -> int:
     """The largest cut-off of the retrieval metrics (R@10 -> 10): a test gallery must be larger."""
-    from mvlm_distill.evaluate.retrieval import METRICS
-
-    return max(int(metric.split("@")[1]) for task in ("t2i", "i2t") for metric in METRICS[task])
+    return max(int(metric.split("@")[1]) for task in RETRIEVAL_TASKS for metric in METRICS[task])
 
 
 def _check_benchmark(name: str, bench: dict) -> None:
@@ -379,11 +379,6 @@ def text_layer_count(model: dict, key: str = "model") -> int | None:
                               f"{layers} text layers; set toy.layers instead.")
         return layers
     return model.get("text_layers")
-
-
-def default_layer_map(n_layers: int) -> list[int]:
-    """Every other layer, starting at the first: 12 -> [0, 2, ..., 10]."""
-    return list(range(0, n_layers, 2))
 
 
 def _check_model(config: dict, i: int, model: dict, base_dir: Path) -> None:
@@ -493,8 +488,11 @@ def _check_exports(config: dict, base_dir: Path) -> None:
         raise ConfigError(f"export.extra_text: file {extra!r} does not exist.")
     models = {m["name"] for m in config["models"]}
     for i, entry in enumerate(config.get("publish", {}).get("repositories", [])):
-        model, method, seed = entry["export"].split("/")
-        if model not in models or method not in config["methods"] or int(seed[len("seed"):]) not in config["seeds"]:
+        try:
+            model, method, seed = parse_student(entry["export"])
+        except ValueError:
+            model = None
+        if model not in models or method not in config["methods"] or seed not in config["seeds"]:
             raise ConfigError(
                 f"publish.repositories[{i}].export: {entry['export']!r} is not an export of this study "
                 f"(model/method/seedN with a configured model, method and seed)."
@@ -547,10 +545,3 @@ def grid_languages(config: dict, benchmark: str) -> list[str]:
     """The configured languages that one evaluated benchmark offers (all of them when unknown)."""
     offered = offered_languages(benchmark, config["benchmarks"][benchmark])
     return [lang for lang in config["languages"] if offered is None or lang in offered]
-
-
-def model_spec(config: dict, name: str) -> dict:
-    for model in config["models"]:
-        if model["name"] == name:
-            return model
-    raise ConfigError(f"models: no model named {name!r}.")

@@ -9,23 +9,19 @@ import stat
 import subprocess
 import sys
 
+import numpy as np
+import pandas as pd
 import pytest
+import torch
+import yaml
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("open_clip")
-pytest.importorskip("transformers")
-torch.set_num_threads(1)
+from mvlm_distill.card import model_card, snippet_code
+from mvlm_distill.export import EXPORT_INFO, export_student, point_text_tower
+from mvlm_distill.models import build_student, load_model, save_model
+from mvlm_distill.publish import PublishError, publish_exports
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import yaml  # noqa: E402
-
-from conftest import REPO  # noqa: E402
-from mvlm_distill.card import model_card, snippet_code  # noqa: E402
-from mvlm_distill.export import EXPORT_INFO, export_student, point_text_tower  # noqa: E402
-from mvlm_distill.models import build_student, load_model, save_model  # noqa: E402
-from mvlm_distill.models.testing import tiny_images_and_captions, tiny_teacher  # noqa: E402
-from mvlm_distill.publish import PublishError, publish_exports  # noqa: E402
+from study import REPO
+from tiny_models import tiny_images_and_captions, tiny_teacher
 
 # captions in five languages and four scripts (the tiny fixture's vocabulary covers them)
 _, _PAIRS = tiny_images_and_captions(8)
@@ -211,15 +207,15 @@ def test_publish_dry_run_lists_the_upload_and_contacts_nothing(student_dir, tmp_
 
     monkeypatch.setattr(huggingface_hub, "HfApi", refuse)
     plan = publish_exports([{"export": "tiny/ED/seed0", "repo_id": "someone/tiny-ed", "private": True}],
-                           tmp_path / "exports", dry_run=True)
+                           [out], dry_run=True)
     assert plan[0]["repo_id"] == "someone/tiny-ed" and plan[0]["private"] is True
     names = set(plan[0]["files"])
     assert {"README.md", EXPORT_INFO, "tokenizer.json", "config.json"} <= names
     assert ("open_clip_model.safetensors" if info["library"] == "open_clip" else "model.safetensors") in names
     with pytest.raises(PublishError, match="repo_id 'no-owner'"):
-        publish_exports([{"export": "tiny/ED/seed0", "repo_id": "no-owner"}], tmp_path / "exports")
+        publish_exports([{"export": "tiny/ED/seed0", "repo_id": "no-owner"}], [out])
     with pytest.raises(PublishError, match="not an export"):
-        publish_exports([{"export": "tiny/ED/seed9", "repo_id": "a/b"}], tmp_path / "exports")
+        publish_exports([{"export": "tiny/ED/seed9", "repo_id": "a/b"}], [out.parent / "seed9"])
     if info["library"] == "open_clip":
         from mvlm_distill.publish import hub_files
 

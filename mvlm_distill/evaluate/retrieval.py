@@ -13,23 +13,17 @@ the best:
   rank = 1 + #(captions of other images with score >= the best own caption's score).
 
 Metrics are fractions in [0, 1]: ``R@k`` = share of queries with rank <= k,
-``MRR@k`` = mean of 1/rank where rank <= k (0 otherwise), ``acc@1`` = R@1 for VQA.
+``MRR@k`` = mean of 1/rank where rank <= k (0 otherwise), ``acc@1`` = R@1 for VQA
+(``mvlm_distill.definitions.metric_values``).
 
 Pure numpy: no torch import here (per-language scoring jobs).
 """
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
-METRICS: dict[str, tuple[str, ...]] = {
-    "t2i": ("R@1", "R@5", "R@10", "MRR@10"),
-    "i2t": ("R@1", "R@5", "R@10", "MRR@10"),
-    "vqa": ("acc@1", "MRR@5"),
-}
-TASKS = tuple(METRICS)
+from mvlm_distill.definitions import METRICS, TASKS, metric_values
 
 # rows per chunk so that a boolean comparison block stays around 16M cells
 _CHUNK_CELLS = 1 << 24
@@ -53,18 +47,26 @@ def _check_index(index, n: int, what: str) -> np.ndarray:
     return index
 
 
+def _check_similarity(similarity, caption_image_index, caption_axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """The similarity matrix and the captions' image positions, checked against each other;
+    ``caption_axis`` is the axis of ``similarity`` that runs over captions."""
+    sim = np.asarray(similarity)
+    shape = "(n_captions, n_images)" if caption_axis == 0 else "(n_images, n_captions)"
+    if sim.ndim != 2:
+        raise ValueError(f"similarity must be a {shape} matrix")
+    idx = _check_index(caption_image_index, sim.shape[1 - caption_axis], "caption_image_index")
+    if idx.shape[0] != sim.shape[caption_axis]:
+        raise ValueError(f"{idx.shape[0]} image positions for {sim.shape[caption_axis]} captions")
+    return sim, idx
+
+
 def t2i_ranks(similarity: np.ndarray, caption_image_index) -> np.ndarray:
     """Rank of each caption's own image; ``similarity`` is (n_captions, n_images).
 
     ``caption_image_index[c]`` is the column of caption ``c``'s image. Returns
     int64 ranks (1-based, ties pessimistic), one per caption.
     """
-    sim = np.asarray(similarity)
-    if sim.ndim != 2:
-        raise ValueError("similarity must be a (n_captions, n_images) matrix")
-    idx = _check_index(caption_image_index, sim.shape[1], "caption_image_index")
-    if idx.shape[0] != sim.shape[0]:
-        raise ValueError(f"{idx.shape[0]} image positions for {sim.shape[0]} captions")
+    sim, idx = _check_similarity(similarity, caption_image_index, caption_axis=0)
     ranks = np.empty(sim.shape[0], dtype=np.int64)
     for rows in _chunks(sim.shape[0], sim.shape[1]):
         block = sim[rows]
@@ -90,12 +92,7 @@ def i2t_ranks(similarity: np.ndarray, caption_image_index) -> np.ndarray:
     per query image, in ascending image order (``i2t_queries`` gives the images).
     Other captions of the query image are not counted as wrong items.
     """
-    sim = np.asarray(similarity)
-    if sim.ndim != 2:
-        raise ValueError("similarity must be a (n_images, n_captions) matrix")
-    idx = _check_index(caption_image_index, sim.shape[0], "caption_image_index")
-    if idx.shape[0] != sim.shape[1]:
-        raise ValueError(f"{idx.shape[0]} image positions for {sim.shape[1]} captions")
+    sim, idx = _check_similarity(similarity, caption_image_index, caption_axis=1)
     queries = np.unique(idx)
     ranks = np.empty(queries.size, dtype=np.int64)
     for rows in _chunks(queries.size, sim.shape[1]):
@@ -105,23 +102,6 @@ def i2t_ranks(similarity: np.ndarray, caption_image_index) -> np.ndarray:
         best = np.where(own, block, -np.inf).max(axis=1)
         ranks[rows] = 1 + ((block >= best[:, None]) & ~own).sum(axis=1)
     return ranks
-
-
-_METRIC = re.compile(r"^(R|acc|MRR)@([1-9][0-9]*)$")
-
-
-def metric_values(ranks, metric: str) -> np.ndarray:
-    """Per-query values of one metric (``R@k``, ``acc@k``, ``MRR@k``) from 1-based ranks."""
-    m = _METRIC.match(metric)
-    if not m:
-        raise ValueError(f"unknown metric {metric!r}; expected R@k, acc@k or MRR@k")
-    r = np.asarray(ranks, dtype=np.float64)
-    if r.size and (np.isnan(r).any() or r.min() < 1):
-        raise ValueError("ranks must be 1-based and finite")
-    k = int(m.group(2))
-    if m.group(1) == "MRR":
-        return np.where(r <= k, 1.0 / np.maximum(r, 1.0), 0.0)
-    return (r <= k).astype(np.float64)
 
 
 def metrics_from_ranks(ranks, task: str) -> dict[str, float]:
@@ -136,4 +116,4 @@ def metrics_from_ranks(ranks, task: str) -> dict[str, float]:
     return out
 
 
-__all__ = ["METRICS", "TASKS", "t2i_ranks", "i2t_ranks", "i2t_queries", "metric_values", "metrics_from_ranks"]
+__all__ = ["t2i_ranks", "i2t_ranks", "i2t_queries", "metrics_from_ranks"]

@@ -20,12 +20,13 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from .retrieval import METRICS, TASKS, i2t_ranks, metric_values, t2i_ranks
+from mvlm_distill.definitions import METRICS, RANK_COLUMNS, TASKS, metric_values
+
+from .retrieval import i2t_ranks, t2i_ranks
 from .similarity import cosine_matrix
 from .stats import bootstrap_cis
 from .vqa import vqa_ranks
 
-RANK_COLUMNS = ["task", "query_id", "rank", "n_candidates"]
 METRIC_COLUMNS = ["task", "metric", "value", "ci_low", "ci_high", "n_queries"]
 
 
@@ -203,10 +204,4 @@ def metrics_table(ranks: pd.DataFrame, n_boot: int = 1000, seed: int = 0, level:
     return pd.DataFrame(rows, columns=METRIC_COLUMNS)
 
 
-def per_query_metric(ranks: pd.DataFrame, task: str, metric: str) -> pd.Series:
-    """Per-query values of one metric indexed by ``query_id`` (for paired tests between systems)."""
-    sub = ranks.loc[ranks["task"] == task]
-    return pd.Series(metric_values(sub["rank"].to_numpy(), metric), index=sub["query_id"].astype(str), name=metric)
-
-
-__all__ = ["score_language", "empty_ranks", "IdIndex", "metrics_table", "per_query_metric", "RANK_COLUMNS", "METRIC_COLUMNS"]
+__all__ = ["score_language", "empty_ranks", "IdIndex", "metrics_table", "METRIC_COLUMNS"]

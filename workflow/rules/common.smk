@@ -8,14 +8,15 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from mvlm_distill.config import (
-    REFERENCES,
     ConfigError,
     check_config,
     error_line,
     grid_languages,
     has_captions,
 )
+from mvlm_distill.definitions import REFERENCES
 from mvlm_distill.distill.keys import LOSS_TEMPERATURES, TRAINING_KEYS
+from mvlm_distill.paths import ROW, STUDENT, ResultPaths
 from mvlm_distill.hub import (
     DEFAULT_CACHE,
     benchmark_fetch_keys,
@@ -45,6 +46,7 @@ except ConfigError as err:
 validate(config, workflow.source_path("../schemas/config.schema.yaml"))
 
 R = config["results"]
+RESULTS = ResultPaths(R)  # every result location (mvlm_distill/paths.py)
 MODELS = {m["name"]: m for m in config["models"]}
 TOY_MODELS = [name for name, m in MODELS.items() if m["source"] == "toy"]
 TRIMMED_MODELS = [name for name, m in MODELS.items() if m.get("trim_vocabulary")]
@@ -91,25 +93,30 @@ def method_seeds():
 
 
 def benchmark_files(benchmark):
-    return multiext(f"{R}/data/{benchmark}/", "meta.json", "captions.parquet", "images.parquet")
+    return [
+        RESULTS.benchmark_file(name, benchmark=benchmark)
+        for name in ("meta.json", "captions.parquet", "images.parquet")
+    ]
 
 
 def teacher_dir(wildcards):
     """Toy teachers are pretrained by the workflow; real ones are loaded by name or path."""
-    return [f"{R}/teachers/{wildcards.model}"] if wildcards.model in TOY_MODELS else []
+    if wildcards.model in TOY_MODELS:
+        return [RESULTS.teacher(model=wildcards.model)]
+    return []
 
 
 def model_hub(wildcards):
     """The fetch record of a hub model: ancient, so a re-fetch orders jobs but reruns none (what
     the artifact is, its revision, reaches the consumers as params)."""
     if wildcards.model in FETCHED_MODELS:
-        return [ancient(f"{R}/hub/models/{wildcards.model}.json")]
+        return [ancient(RESULTS.hub_model(model=wildcards.model))]
     return []
 
 
 def benchmark_hub(wildcards):
     if wildcards.benchmark in FETCHED_BENCHMARKS:
-        return [ancient(f"{R}/hub/benchmarks/{wildcards.benchmark}.json")]
+        return [ancient(RESULTS.hub_benchmark(benchmark=wildcards.benchmark))]
     return []
 
 
@@ -122,46 +129,56 @@ def model_source(wildcards):
     """The directory (or nothing) the embedding step loads text encoders from."""
     if wildcards.method in REFERENCES:
         return teacher_dir(wildcards)
-    return [f"{R}/students/{wildcards.model}/{wildcards.method}/seed{wildcards.seed}"]
+    return [
+        RESULTS.student(
+            model=wildcards.model, kd_method=wildcards.method, seed=wildcards.seed
+        )
+    ]
+
+
+def evaluated_rows():
+    """The wildcards of every evaluated row on every benchmark."""
+    return [
+        {"model": model, "method": method, "seed": seed, "benchmark": benchmark}
+        for model in MODELS
+        for method, seed in method_seeds()
+        for benchmark in EVAL_BENCHMARKS
+    ]
+
+
+def students():
+    """The wildcards of every distilled student."""
+    return [
+        {"model": model, "kd_method": method, "seed": seed}
+        for model in MODELS
+        for method in METHODS
+        for seed in SEEDS
+    ]
 
 
 def score_files(suffix):
     return [
-        f"{R}/scores/{model}/{method}/seed{seed}/{benchmark}/{language}.{suffix}"
-        for model in MODELS
-        for method, seed in method_seeds()
-        for benchmark in EVAL_BENCHMARKS
-        for language in BENCHMARK_LANGUAGES[benchmark]
+        RESULTS.scores(f"{language}.{suffix}", **row)
+        for row in evaluated_rows()
+        for language in BENCHMARK_LANGUAGES[row["benchmark"]]
     ]
 
 
 def clustering_files():
     return [
-        f"{R}/scores/{model}/{method}/seed{seed}/{benchmark}/clustering.csv"
-        for model in MODELS
-        for method, seed in method_seeds()
-        for benchmark in EVAL_BENCHMARKS
-        if has_captions(config["benchmarks"][benchmark])
+        RESULTS.scores("clustering.csv", **row)
+        for row in evaluated_rows()
+        if has_captions(config["benchmarks"][row["benchmark"]])
     ]
 
 
 def embedding_dirs():
     """Text embedding folders of every evaluated row (rule embed_texts)."""
-    return [
-        f"{R}/embeddings/{model}/{method}/seed{seed}/{benchmark}"
-        for model in MODELS
-        for method, seed in method_seeds()
-        for benchmark in EVAL_BENCHMARKS
-    ]
+    return [RESULTS.embeddings(**row) for row in evaluated_rows()]
 
 
 def student_dirs():
-    return [
-        f"{R}/students/{model}/{method}/seed{seed}"
-        for model in MODELS
-        for method in METHODS
-        for seed in SEEDS
-    ]
+    return [RESULTS.student(**student) for student in students()]
 
 
 EXTRA_TEXT = config.get("export", {}).get("extra_text")
@@ -170,18 +187,13 @@ PUBLISH = {entry["export"]: entry for entry in PUBLISH_CONFIG.get("repositories"
 
 
 def export_dirs():
-    return [
-        f"{R}/exports/{model}/{method}/seed{seed}"
-        for model in MODELS
-        for method in METHODS
-        for seed in SEEDS
-    ]
+    return [RESULTS.export(**student) for student in students()]
 
 
 def vocabulary_file(wildcards):
     """The kept-token list of a model that trims its vocabulary (nothing otherwise)."""
     if wildcards.model in TRIMMED_MODELS:
-        return [f"{R}/vocabulary/{wildcards.model}.json"]
+        return [RESULTS.vocabulary(model=wildcards.model)]
     return []
 
 
@@ -201,7 +213,7 @@ def all_targets():
         "clustering",
         "parameters",
     ]
-    return [f"{R}/tables/{name}.csv" for name in tables] + report_files()
+    return [RESULTS.table(name) for name in tables] + report_files()
 
 
 def runtime_minutes(base):
