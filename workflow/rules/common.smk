@@ -16,6 +16,7 @@ from mvlm_distill.config import (
     has_captions,
 )
 from mvlm_distill.distill.keys import LOSS_TEMPERATURES, TRAINING_KEYS
+from mvlm_distill.report import INDEX_FIGURES, LANGUAGE_FIGURES
 from mvlm_distill.hub import (
     DEFAULT_CACHE,
     benchmark_fetch_keys,
@@ -125,43 +126,87 @@ def model_source(wildcards):
     return [f"{R}/students/{wildcards.model}/{wildcards.method}/seed{wildcards.seed}"]
 
 
-def score_files(suffix):
+# Key tables: the table and report steps get each file beside its keys (model, family, method,
+# seed, benchmark, language) as a param, so they read only what they declare and parse no paths.
+def evaluated_rows():
+    """(keys, folder) of every evaluated row: the keys as the tables state them (no seed for the
+    references), the folder the row's `{model}/{method}/seed{seed}` part of result paths.
+    """
     return [
-        f"{R}/scores/{model}/{method}/seed{seed}/{benchmark}/{language}.{suffix}"
+        (
+            {
+                "model": model,
+                "family": MODELS[model]["family"],
+                "method": method,
+                "seed": None if method in REFERENCES else int(seed),
+            },
+            f"{model}/{method}/seed{seed}",
+        )
         for model in MODELS
         for method, seed in method_seeds()
+    ]
+
+
+def score_entries(suffix):
+    """(keys, path) of each row's per-language score file `{language}.{suffix}`."""
+    return [
+        (
+            {**keys, "benchmark": benchmark, "language": language},
+            f"{R}/scores/{row}/{benchmark}/{language}.{suffix}",
+        )
+        for keys, row in evaluated_rows()
         for benchmark in EVAL_BENCHMARKS
         for language in BENCHMARK_LANGUAGES[benchmark]
     ]
 
 
-def clustering_files():
+def benchmark_entries(folder, name, clustered=False):
+    """(keys, path) of each row's per-benchmark file `{R}/{folder}/{row}/{benchmark}/{name}`
+    (`clustered`: only the benchmarks with captions, which the clustering step covers).
+    """
     return [
-        f"{R}/scores/{model}/{method}/seed{seed}/{benchmark}/clustering.csv"
-        for model in MODELS
-        for method, seed in method_seeds()
+        (
+            {**keys, "benchmark": benchmark},
+            f"{R}/{folder}/{row}/{benchmark}/{name}".rstrip("/"),
+        )
+        for keys, row in evaluated_rows()
         for benchmark in EVAL_BENCHMARKS
-        if has_captions(config["benchmarks"][benchmark])
+        if not clustered or has_captions(config["benchmarks"][benchmark])
     ]
+
+
+def student_entries():
+    """(keys, folder) of every student the study distils."""
+    return [
+        (keys, f"{R}/students/{row}")
+        for keys, row in evaluated_rows()
+        if keys["method"] not in REFERENCES
+    ]
+
+
+def entry_paths(entries):
+    return [path for _, path in entries]
+
+
+def entry_keys(entries):
+    return [key for key, _ in entries]
+
+
+def score_files(suffix):
+    return entry_paths(score_entries(suffix))
+
+
+def clustering_files():
+    return entry_paths(benchmark_entries("scores", "clustering.csv", clustered=True))
 
 
 def embedding_dirs():
     """Text embedding folders of every evaluated row (rule embed_texts)."""
-    return [
-        f"{R}/embeddings/{model}/{method}/seed{seed}/{benchmark}"
-        for model in MODELS
-        for method, seed in method_seeds()
-        for benchmark in EVAL_BENCHMARKS
-    ]
+    return entry_paths(benchmark_entries("embeddings", ""))
 
 
 def student_dirs():
-    return [
-        f"{R}/students/{model}/{method}/seed{seed}"
-        for model in MODELS
-        for method in METHODS
-        for seed in SEEDS
-    ]
+    return entry_paths(student_entries())
 
 
 EXTRA_TEXT = config.get("export", {}).get("extra_text")
@@ -200,8 +245,21 @@ def all_targets():
         "consistency",
         "clustering",
         "parameters",
+        "bounds",
     ]
     return [f"{R}/tables/{name}.csv" for name in tables] + report_files()
+
+
+def report_figure(page, name, category, subcategory=None):
+    """A page's figure as a declared output, in `snakemake --report` with its caption."""
+    prefix = f"{page}_" if page != "index" else ""
+    return report(
+        f"{R}/reports/figures/{prefix}{name}.png",
+        caption=f"../report/{'language' if subcategory else 'index'}_{name}.rst",
+        category=category,
+        subcategory=subcategory,
+        labels={"page": page, "figure": name},
+    )
 
 
 def runtime_minutes(base):
@@ -392,12 +450,37 @@ def cluster_embeddings_params(wildcards):
 def aggregate_tables_params(wildcards):
     evaluation = config["evaluation"]
     return {
-        "families": {name: m["family"] for name, m in MODELS.items()},
         "n_resamples": evaluation.get("significance_resamples", 2000),
         "n_boot": evaluation.get("bootstrap_resamples", 1000),
         "alpha": evaluation.get("alpha", 0.05),
     }
 
 
-def write_reports_params(wildcards):
-    return {"languages": LANGUAGES}
+def aggregate_tables_keys():
+    """The keys of aggregate_tables' inputs, in the order of its input lists."""
+    return {
+        "scores": entry_keys(score_entries("metrics.csv")),
+        "clustering": entry_keys(
+            benchmark_entries("scores", "clustering.csv", clustered=True)
+        ),
+        "embeddings": entry_keys(benchmark_entries("embeddings", "")),
+        "benchmarks": EVAL_BENCHMARKS,
+        "vocabularies": TRIMMED_MODELS,
+    }
+
+
+def report_params(wildcards):
+    return {
+        "languages": LANGUAGES,
+        "alpha": config["evaluation"].get("alpha", 0.05),
+    }
+
+
+def index_report_keys():
+    """The keys of index_report's student folders and projection samples, in input order."""
+    return {
+        "students": entry_keys(student_entries()),
+        "projections": entry_keys(
+            benchmark_entries("scores", "projection.npz", clustered=True)
+        ),
+    }

@@ -1,4 +1,5 @@
-# Tables and reports: tidy CSVs (a stable contract, see README) and per-language HTML pages.
+# Tables and reports: tidy CSVs (a stable contract, see README), one HTML page per language and an
+# overview. Every step reads only its declared inputs; the keys of each file come as a param.
 
 
 rule aggregate_tables:
@@ -8,6 +9,7 @@ rule aggregate_tables:
         consistency=score_files("consistency.csv"),
         clustering=clustering_files(),
         embeddings=embedding_dirs(),
+        meta=[f"{R}/data/{benchmark}/meta.json" for benchmark in EVAL_BENCHMARKS],
         vocabularies=[f"{R}/vocabulary/{model}.json" for model in TRIMMED_MODELS],
     output:
         metrics=report(
@@ -25,6 +27,11 @@ rule aggregate_tables:
         consistency=f"{R}/tables/consistency.csv",
         clustering=f"{R}/tables/clustering.csv",
         parameters=f"{R}/tables/parameters.csv",
+        bounds=report(
+            f"{R}/tables/bounds.csv",
+            caption="../report/bounds.rst",
+            category="Tables",
+        ),
     log:
         f"{R}/logs/aggregate_tables.log",
     benchmark:
@@ -33,36 +40,66 @@ rule aggregate_tables:
         "../../envs/study.yaml"
     params:
         settings=aggregate_tables_params,
+        key_tables=aggregate_tables_keys(),
     script:
         "../scripts/aggregate_tables.py"
 
 
-rule write_reports:
+def table_inputs(wildcards):
+    """Every table of the study, by name (the report scripts pick theirs)."""
+    return dict(rules.aggregate_tables.output.items())
+
+
+rule language_report:
     input:
-        tables=rules.aggregate_tables.output,
-        students=student_dirs(),
-        projections=[
-            f.replace("clustering.csv", "projection.npz") for f in clustering_files()
-        ],
-        meta=[f"{R}/data/{benchmark}/meta.json" for benchmark in EVAL_BENCHMARKS],
+        unpack(table_inputs),
     output:
-        pages=report(
-            expand(f"{R}/reports/{{language}}.html", language=LANGUAGES),
+        **{
+            name: report_figure("{language}", name, "Language pages", "{language}")
+            for name in LANGUAGE_FIGURES
+        },
+        page=report(
+            f"{R}/reports/{{language}}.html",
             caption="../report/language_page.rst",
-            category="Reports",
-        ),
-        index=report(
-            f"{R}/reports/index.html",
-            caption="../report/index.rst",
-            category="Reports",
+            category="Language pages",
+            subcategory="{language}",
+            labels={"page": "{language}", "figure": "page"},
         ),
     log:
-        f"{R}/logs/write_reports.log",
+        f"{R}/logs/language_report/{{language}}.log",
     benchmark:
-        f"{R}/benchmarks/write_reports.tsv"
+        f"{R}/benchmarks/language_report/{{language}}.tsv"
     conda:
         "../../envs/study.yaml"
     params:
-        settings=write_reports_params,
+        settings=report_params,
     script:
-        "../scripts/write_reports.py"
+        "../scripts/language_report.py"
+
+
+rule index_report:
+    input:
+        unpack(table_inputs),
+        students=student_dirs(),
+        projections=entry_paths(
+            benchmark_entries("scores", "projection.npz", clustered=True)
+        ),
+    output:
+        **{name: report_figure("index", name, "Overview") for name in INDEX_FIGURES},
+        page=report(
+            f"{R}/reports/index.html",
+            caption="../report/index.rst",
+            category="Overview",
+            labels={"page": "index", "figure": "page"},
+        ),
+    log:
+        f"{R}/logs/index_report.log",
+    benchmark:
+        f"{R}/benchmarks/index_report.tsv"
+    conda:
+        "../../envs/study.yaml"
+    params:
+        settings=report_params,
+        key_tables=index_report_keys(),
+    script:
+        "../scripts/index_report.py"
