@@ -17,8 +17,10 @@ from pathlib import Path
 
 import yaml
 
+from mvlm_distill.definitions import METRICS, RETRIEVAL_TASKS, default_layer_map
+from mvlm_distill.paths import parse_student
+
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
-REFERENCES = ("teacher", "init")
 
 
 class ConfigError(ValueError):
@@ -281,9 +283,7 @@ def benchmark_splits(benchmark: dict) -> list[str]:
 
 def largest_k() -> int:
     """The largest cut-off of the retrieval metrics (R@10 -> 10): a test gallery must be larger."""
-    from mvlm_distill.evaluate.retrieval import METRICS
-
-    return max(int(metric.split("@")[1]) for task in ("t2i", "i2t") for metric in METRICS[task])
+    return max(int(metric.split("@")[1]) for task in RETRIEVAL_TASKS for metric in METRICS[task])
 
 
 def _check_benchmark(name: str, bench: dict) -> None:
@@ -374,11 +374,6 @@ def text_layer_count(model: dict, key: str = "model") -> int | None:
                               f"{layers} text layers; set toy.layers instead.")
         return layers
     return model.get("text_layers")
-
-
-def default_layer_map(n_layers: int) -> list[int]:
-    """Every other layer, starting at the first: 12 -> [0, 2, ..., 10]."""
-    return list(range(0, n_layers, 2))
 
 
 def _check_model(config: dict, i: int, model: dict, base_dir: Path) -> None:
@@ -488,8 +483,11 @@ def _check_exports(config: dict, base_dir: Path) -> None:
         raise ConfigError(f"export.extra_text: file {extra!r} does not exist.")
     models = {m["name"] for m in config["models"]}
     for i, entry in enumerate(config.get("publish", {}).get("repositories", [])):
-        model, method, seed = entry["export"].split("/")
-        if model not in models or method not in config["methods"] or int(seed[len("seed"):]) not in config["seeds"]:
+        try:
+            model, method, seed = parse_student(entry["export"])
+        except ValueError:
+            model = None
+        if model not in models or method not in config["methods"] or seed not in config["seeds"]:
             raise ConfigError(
                 f"publish.repositories[{i}].export: {entry['export']!r} is not an export of this study "
                 f"(model/method/seedN with a configured model, method and seed)."

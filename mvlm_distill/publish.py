@@ -47,16 +47,19 @@ def check_repo_id(repo_id: str) -> str:
     return repo_id
 
 
-def publish_exports(entries: list[dict], exports_root: str | os.PathLike, dry_run: bool = True) -> list[dict]:
-    """Upload each entry's export (``export: model/method/seedN``, ``repo_id``, ``private``).
+def publish_exports(entries: list[dict], export_dirs: list, dry_run: bool = True) -> list[dict]:
+    """Upload each entry's export (``export: model/method/seedN``, ``repo_id``, ``private``) from its
+    folder, ``export_dirs[i]`` for ``entries[i]`` (the rule's declared inputs).
 
     Returns the plan: repository, visibility and the files (with sizes) uploaded, or that would be with
     ``dry_run`` (then nothing contacts the Hub).
     """
+    if len(entries) != len(export_dirs):
+        raise ValueError(f"{len(entries)} publish.repositories entries for {len(export_dirs)} export folders")
     plan = []
-    for entry in entries:
+    for entry, export_dir in zip(entries, export_dirs):
         repo_id = check_repo_id(entry["repo_id"])
-        files = hub_files(Path(exports_root) / entry["export"], repo_id)
+        files = hub_files(export_dir, repo_id)
         plan.append({"export": entry["export"], "repo_id": repo_id, "private": bool(entry.get("private", True)),
                      "files": {name: len(content) for name, content in files.items()}, "dry_run": dry_run})
         if dry_run:

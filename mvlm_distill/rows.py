@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-REFERENCES = ("teacher", "init")
+from mvlm_distill.definitions import REFERENCES
 
 
 def load_teacher(spec: dict, teacher_dir: str | Path | None = None, device="cpu"):

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mvlm_distill.definitions import REFERENCES
 from mvlm_distill.report import tables as T
 
 MODELS = {"clipA": "clip", "siglipB": "siglip2"}
@@ -57,7 +58,7 @@ def metric_table(rank_table: pd.DataFrame) -> pd.DataFrame:
 def runs():
     for model in MODELS:
         for method in METHODS:
-            for seed in ([None] if method in T.REFERENCES else SEEDS):
+            for seed in ([None] if method in REFERENCES else SEEDS):
                 for language in LANGUAGES:
                     yield model, method, seed, language
 
@@ -90,7 +91,7 @@ def clustering_rows() -> pd.DataFrame:
     rows = []
     for model in MODELS:
         for method in METHODS:
-            for seed in ([None] if method in T.REFERENCES else SEEDS):
+            for seed in ([None] if method in REFERENCES else SEEDS):
                 for metric, value, random, perfect in (
                         ("nmi_image", 0.8, 0.5, 1.0), ("nmi_language", 0.1 * len(method), 0.06, 0.52),
                         ("ami_image", 0.6 + 0.1 * (seed or 0), 0.0, 1.0), ("silhouette_image", 0.2, None, None)):
@@ -154,7 +155,7 @@ def projection_samples(folder: Path) -> list[tuple[dict, Path]]:
     out = []
     for model in MODELS:
         for method in METHODS:
-            for seed in ([None] if method in T.REFERENCES else SEEDS):
+            for seed in ([None] if method in REFERENCES else SEEDS):
                 order = rng.permutation(len(ids)) if method == "ED" else np.arange(len(ids))
                 path = folder / model / method / f"seed{seed or 0}" / BENCHMARK / "projection.npz"
                 save_embeddings(path, rng.normal(size=(len(ids), 6)).astype(np.float32),

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mvlm_distill.definitions import CONSISTENCY_METRICS, IMAGE_CONSISTENCY_METRICS
 from mvlm_distill.evaluate.clustering import CLUSTERING_METRICS, clustering, clustering_references
-from mvlm_distill.evaluate.consistency import CONSISTENCY_METRICS, IMAGE_CONSISTENCY_METRICS, consistency, image_consistency
+from mvlm_distill.evaluate.consistency import consistency, image_consistency
 
 
 def unit(x):

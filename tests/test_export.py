@@ -211,15 +211,15 @@ def test_publish_dry_run_lists_the_upload_and_contacts_nothing(student_dir, tmp_
 
     monkeypatch.setattr(huggingface_hub, "HfApi", refuse)
     plan = publish_exports([{"export": "tiny/ED/seed0", "repo_id": "someone/tiny-ed", "private": True}],
-                           tmp_path / "exports", dry_run=True)
+                           [out], dry_run=True)
     assert plan[0]["repo_id"] == "someone/tiny-ed" and plan[0]["private"] is True
     names = set(plan[0]["files"])
     assert {"README.md", EXPORT_INFO, "tokenizer.json", "config.json"} <= names
     assert ("open_clip_model.safetensors" if info["library"] == "open_clip" else "model.safetensors") in names
     with pytest.raises(PublishError, match="repo_id 'no-owner'"):
-        publish_exports([{"export": "tiny/ED/seed0", "repo_id": "no-owner"}], tmp_path / "exports")
+        publish_exports([{"export": "tiny/ED/seed0", "repo_id": "no-owner"}], [out])
     with pytest.raises(PublishError, match="not an export"):
-        publish_exports([{"export": "tiny/ED/seed9", "repo_id": "a/b"}], tmp_path / "exports")
+        publish_exports([{"export": "tiny/ED/seed9", "repo_id": "a/b"}], [out.parent / "seed9"])
     if info["library"] == "open_clip":
         from mvlm_distill.publish import hub_files
 

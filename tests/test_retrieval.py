@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mvlm_distill.evaluate.retrieval import i2t_queries, i2t_ranks, metric_values, metrics_from_ranks, t2i_ranks
-from mvlm_distill.evaluate.score import METRIC_COLUMNS, RANK_COLUMNS, metrics_table, per_query_metric, score_language
+from mvlm_distill.definitions import RANK_COLUMNS, metric_values
+from mvlm_distill.evaluate.retrieval import i2t_queries, i2t_ranks, metrics_from_ranks, t2i_ranks
+from mvlm_distill.evaluate.score import METRIC_COLUMNS, metrics_table, per_query_metric, score_language
 from mvlm_distill.evaluate.vqa import vqa_ranks
 
 

@@ -51,7 +51,7 @@ def test_several_captions_per_image_and_language(tmp_path):
 
 
 def test_benchmark_without_translations_gets_image_level_consistency_and_clustering(tmp_path):
-    from mvlm_distill.evaluate.consistency import IMAGE_CONSISTENCY_METRICS
+    from mvlm_distill.definitions import IMAGE_CONSISTENCY_METRICS
     from mvlm_distill.evaluate.pipeline import cluster_row
 
     xm3600.prepare(FIX / "xm3600", tmp_path / "xm", images_dir=FIX / "xm3600" / "images")

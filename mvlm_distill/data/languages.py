@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
+from mvlm_distill.definitions import LANGUAGE_NAMES
+
 # --- the languages each public dataset offers (project codes) -----------------------------
 
 #: Crossmodal-3600: 36 languages (Thapliyal et al., EMNLP 2022).
@@ -46,18 +48,6 @@ DATASET_LANGUAGES: dict[str, tuple[str, ...]] = {
     "xgqa": XGQA_LANGUAGES,
     "maxm": MAXM_LANGUAGES,
 }
-
-#: English names of the languages above (for reports and error messages).
-LANGUAGE_NAMES: dict[str, str] = {
-    "ar": "Arabic", "bn": "Bengali", "cs": "Czech", "da": "Danish", "de": "German",
-    "el": "Greek", "en": "English", "es": "Spanish", "fa": "Persian", "fi": "Finnish",
-    "fil": "Filipino", "fr": "French", "he": "Hebrew", "hi": "Hindi", "hr": "Croatian",
-    "hu": "Hungarian", "id": "Indonesian", "it": "Italian", "ja": "Japanese", "ko": "Korean",
-    "mi": "Maori", "nl": "Dutch", "no": "Norwegian", "pl": "Polish", "pt": "Portuguese",
-    "quz": "Cusco Quechua", "ro": "Romanian", "ru": "Russian", "sv": "Swedish", "sw": "Swahili",
-    "te": "Telugu", "th": "Thai", "tr": "Turkish", "uk": "Ukrainian", "vi": "Vietnamese",
-    "zh": "Chinese",
-}  # fmt: skip
 
 # --- alias tables ----------------------------------------------------------------------------
 

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-FAMILIES = ("clip", "siglip2")
+from mvlm_distill.definitions import FAMILIES
 
 
 @dataclass

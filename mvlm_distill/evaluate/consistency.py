@@ -34,10 +34,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .similarity import cosine_matrix, paired_cosines
+from mvlm_distill.definitions import CONSISTENCY_METRICS, IMAGE_CONSISTENCY_METRICS
 
-CONSISTENCY_METRICS = ("cosine_to_en", "top10_overlap", "bitext_to_en", "bitext_from_en")
-IMAGE_CONSISTENCY_METRICS = tuple(f"image_{m}" for m in CONSISTENCY_METRICS)
+from .similarity import cosine_matrix, paired_cosines
 
 
 def _check_2d(x) -> np.ndarray:
@@ -147,4 +146,4 @@ def image_consistency(emb_lang, image_of_lang, texts_lang, emb_en, image_of_en, 
     return {f"image_{m}": v for m, v in values.items()}
 
 
-__all__ = ["consistency", "image_consistency", "CONSISTENCY_METRICS", "IMAGE_CONSISTENCY_METRICS"]
+__all__ = ["consistency", "image_consistency"]

@@ -13,23 +13,17 @@ the best:
   rank = 1 + #(captions of other images with score >= the best own caption's score).
 
 Metrics are fractions in [0, 1]: ``R@k`` = share of queries with rank <= k,
-``MRR@k`` = mean of 1/rank where rank <= k (0 otherwise), ``acc@1`` = R@1 for VQA.
+``MRR@k`` = mean of 1/rank where rank <= k (0 otherwise), ``acc@1`` = R@1 for VQA
+(``mvlm_distill.definitions.metric_values``).
 
 Pure numpy: no torch import here (per-language scoring jobs).
 """
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
-METRICS: dict[str, tuple[str, ...]] = {
-    "t2i": ("R@1", "R@5", "R@10", "MRR@10"),
-    "i2t": ("R@1", "R@5", "R@10", "MRR@10"),
-    "vqa": ("acc@1", "MRR@5"),
-}
-TASKS = tuple(METRICS)
+from mvlm_distill.definitions import METRICS, TASKS, metric_values
 
 # rows per chunk so that a boolean comparison block stays around 16M cells
 _CHUNK_CELLS = 1 << 24
@@ -107,23 +101,6 @@ def i2t_ranks(similarity: np.ndarray, caption_image_index) -> np.ndarray:
     return ranks
 
 
-_METRIC = re.compile(r"^(R|acc|MRR)@([1-9][0-9]*)$")
-
-
-def metric_values(ranks, metric: str) -> np.ndarray:
-    """Per-query values of one metric (``R@k``, ``acc@k``, ``MRR@k``) from 1-based ranks."""
-    m = _METRIC.match(metric)
-    if not m:
-        raise ValueError(f"unknown metric {metric!r}; expected R@k, acc@k or MRR@k")
-    r = np.asarray(ranks, dtype=np.float64)
-    if r.size and (np.isnan(r).any() or r.min() < 1):
-        raise ValueError("ranks must be 1-based and finite")
-    k = int(m.group(2))
-    if m.group(1) == "MRR":
-        return np.where(r <= k, 1.0 / np.maximum(r, 1.0), 0.0)
-    return (r <= k).astype(np.float64)
-
-
 def metrics_from_ranks(ranks, task: str) -> dict[str, float]:
     """The task's metrics (see ``METRICS``) as fractions; NaN when there are no queries."""
     if task not in METRICS:
@@ -136,4 +113,4 @@ def metrics_from_ranks(ranks, task: str) -> dict[str, float]:
     return out
 
 
-__all__ = ["METRICS", "TASKS", "t2i_ranks", "i2t_ranks", "i2t_queries", "metric_values", "metrics_from_ranks"]
+__all__ = ["t2i_ranks", "i2t_ranks", "i2t_queries", "metrics_from_ranks"]

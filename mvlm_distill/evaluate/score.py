@@ -20,12 +20,13 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from .retrieval import METRICS, TASKS, i2t_ranks, metric_values, t2i_ranks
+from mvlm_distill.definitions import METRICS, RANK_COLUMNS, TASKS, metric_values
+
+from .retrieval import i2t_ranks, t2i_ranks
 from .similarity import cosine_matrix
 from .stats import bootstrap_cis
 from .vqa import vqa_ranks
 
-RANK_COLUMNS = ["task", "query_id", "rank", "n_candidates"]
 METRIC_COLUMNS = ["task", "metric", "value", "ci_low", "ci_high", "n_queries"]
 
 

@@ -16,7 +16,7 @@ from typing import Iterator
 import torch
 from torch import nn
 
-FAMILIES = ("clip", "siglip2")
+from mvlm_distill.definitions import FAMILIES
 
 #: name of the manifest ``save_model`` writes next to the library's own files
 MANIFEST = "mvlm_model.json"

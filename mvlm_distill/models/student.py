@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import copy
 
+from mvlm_distill.definitions import default_layer_map
+
 from .base import VisionLanguageModel
-
-
-def default_layer_map(n_layers: int) -> list[int]:
-    """Every other layer, starting with the first: [0, 2] of 4, [0, 2, 4, ...] of 12."""
-    return list(range(0, n_layers, 2))
 
 
 def check_layer_map(layer_map, n_layers: int) -> list[int]:

@@ -22,7 +22,8 @@ import seaborn as sns  # noqa: E402
 
 from mvlm_distill.io import atomic_path  # noqa: E402
 from mvlm_distill.report import views  # noqa: E402
-from mvlm_distill.report.tables import METRIC_ORDER, PROJECTION_COLUMNS, TASKS, method_order  # noqa: E402
+from mvlm_distill.definitions import METRIC_ORDER, TASKS  # noqa: E402
+from mvlm_distill.report.tables import PROJECTION_COLUMNS, method_order  # noqa: E402
 
 DPI = 110
 CHANCE_STYLE = {"color": "0.45", "linestyle": ":", "linewidth": 1.3}

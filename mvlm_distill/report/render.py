@@ -16,6 +16,7 @@ from typing import Mapping, Sequence
 import jinja2
 import pandas as pd
 
+from mvlm_distill.definitions import LANGUAGE_NAMES, REFERENCES
 from mvlm_distill.io import write_text
 from mvlm_distill.report import figures as F
 from mvlm_distill.report import views
@@ -27,21 +28,11 @@ from mvlm_distill.report.tables import (
     METRICS_COLUMNS,
     PARAMETERS_COLUMNS,
     POOLED,
-    REFERENCES,
     SIGNIFICANCE_COLUMNS,
     SUMMARY_COLUMNS,
     read_table,
 )
 
-LANGUAGE_NAMES = {
-    "ar": "Arabic", "bn": "Bengali", "cs": "Czech", "da": "Danish", "de": "German", "el": "Greek",
-    "en": "English", "es": "Spanish", "fa": "Persian", "fi": "Finnish", "fil": "Filipino", "fr": "French",
-    "he": "Hebrew", "hi": "Hindi", "hr": "Croatian", "hu": "Hungarian", "id": "Indonesian", "it": "Italian",
-    "ja": "Japanese", "ko": "Korean", "mi": "Maori", "nl": "Dutch", "no": "Norwegian", "pl": "Polish",
-    "pt": "Portuguese", "quz": "Quechua", "ro": "Romanian", "ru": "Russian", "sv": "Swedish",
-    "sw": "Swahili", "te": "Telugu", "th": "Thai", "tr": "Turkish", "uk": "Ukrainian", "vi": "Vietnamese",
-    "zh": "Chinese",
-}
 CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini-Hochberg", "fdr_bh": "Benjamini-Hochberg"}
 
 # the tables the pages read, by the name of their input in the report rules

@@ -13,14 +13,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-REFERENCES = ("teacher", "init")
-TASKS = ("t2i", "i2t", "vqa")
-TASK_METRICS = {
-    "t2i": ("R@1", "R@5", "R@10", "MRR@10"),
-    "i2t": ("R@1", "R@5", "R@10", "MRR@10"),
-    "vqa": ("acc@1", "MRR@5"),
-}
-METRIC_ORDER = ("R@1", "R@5", "R@10", "MRR@10", "acc@1", "MRR@5")
+from mvlm_distill.definitions import METRIC_ORDER, METRICS, RANK_COLUMNS, REFERENCES, TASKS, metric_values
 
 KEY_COLUMNS = ["model", "family", "method", "seed", "benchmark", "language"]
 SCORE_COLUMNS = ["task", "metric", "value", "ci_low", "ci_high", "n_queries"]
@@ -38,7 +31,6 @@ COMPARISON_COLUMNS = [
     "p_value", "p_adjusted", "significant", "correction",
 ]
 POOLED = "pooled"  # the language of comparisons over all languages' queries together
-RANKS_COLUMNS = ["task", "query_id", "rank", "n_candidates"]
 CONSISTENCY_COLUMNS = ["model", "method", "seed", "benchmark", "language", "metric", "value"]
 CLUSTERING_COLUMNS = ["model", "method", "seed", "benchmark", "metric", "value", "random_baseline", "perfect_reference"]
 PARAMETERS_COLUMNS = ["model", "role", "text_layers", "text_parameters", "total_parameters"]
@@ -203,24 +195,15 @@ def summarize(metrics: pd.DataFrame) -> pd.DataFrame:
 
 
 def chance_values(ranks: pd.DataFrame) -> pd.DataFrame:
-    """Per query and metric, the expected value of a random ranking (rank uniform on 1..n_candidates).
+    """Per query and metric, the expected value of a random ranking: the metric's mean over every
+    rank 1..n_candidates (a random scorer ranks the right item uniformly)."""
 
-    R@k and acc@1: min(k, n) / n; MRR@k: (1 + 1/2 + ... + 1/min(k, n)) / n.
-    """
-    frames = []
-    for task, metrics in TASK_METRICS.items():
-        sub = ranks[ranks["task"] == task]
-        if sub.empty:
-            continue
+    def expected(sub: pd.DataFrame, metric: str) -> np.ndarray:
         n = sub["n_candidates"].to_numpy(dtype=int)
-        for metric in metrics:
-            name, k = metric.split("@")
-            top = np.minimum(int(k), n)
-            harmonic = np.cumsum(1.0 / np.arange(1, int(k) + 1))[top - 1]
-            value = (harmonic if name == "MRR" else top) / n
-            frames.append(sub.drop(columns=["rank", "n_candidates"]).assign(metric=metric, value=value))
-    keys = [c for c in ranks.columns if c not in ("rank", "n_candidates")]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=keys + ["metric", "value"])
+        means = {c: metric_values(np.arange(1, c + 1), metric).mean() for c in np.unique(n)}
+        return np.array([means[c] for c in n], dtype=float)
+
+    return _per_query(ranks, expected)
 
 
 def bounds_table(rank_tables: Iterable[tuple[Mapping, pd.DataFrame]],
@@ -233,7 +216,7 @@ def bounds_table(rank_tables: Iterable[tuple[Mapping, pd.DataFrame]],
     """
     frames = []
     for keys, table in rank_tables:
-        frames.append(table.loc[:, list(RANKS_COLUMNS)].assign(benchmark=keys["benchmark"], language=keys["language"]))
+        frames.append(table.loc[:, list(RANK_COLUMNS)].assign(benchmark=keys["benchmark"], language=keys["language"]))
     if not frames:
         return pd.DataFrame(columns=BOUNDS_COLUMNS)
     ranks = pd.concat(frames, ignore_index=True).drop_duplicates(["benchmark", "language", "task", "query_id"])
@@ -278,33 +261,21 @@ def concat_ranks(rank_tables: Iterable[tuple[Mapping, pd.DataFrame]] | pd.DataFr
 
 
 def per_query_values(ranks: pd.DataFrame) -> pd.DataFrame:
-    """Per-query metric values from ranks: R@k = rank<=k, MRR@k = 1/rank if rank<=k else 0, acc@1 = rank==1.
+    """Per-query metric values from ranks (``definitions.metric_values``) for every metric of each task.
 
     Input: a long ranks table (``concat_ranks``); output: the same keys plus ``metric`` and ``value``.
     """
+    return _per_query(ranks, lambda sub, metric: metric_values(sub["rank"].to_numpy(), metric))
+
+
+def _per_query(ranks: pd.DataFrame, value) -> pd.DataFrame:
+    """The keys of ``ranks`` with ``metric`` and ``value(rows of one task, metric)`` for each metric."""
     keys = [c for c in ranks.columns if c not in ("rank", "n_candidates")]
-    frames = []
-    for task, metrics in TASK_METRICS.items():
-        sub = ranks[ranks["task"] == task]
-        if sub.empty:
-            continue
-        rank = sub["rank"].to_numpy(dtype=float)
-        for metric in metrics:
-            name, k = metric.split("@")
-            k = int(k)
-            if name in ("R", "acc"):
-                value = (rank <= k).astype(float)
-            elif name == "MRR":
-                value = np.where(rank <= k, 1.0 / rank, 0.0)
-            else:  # pragma: no cover - TASK_METRICS lists only these
-                raise ValueError(metric)
-            f = sub[keys].copy()
-            f["metric"] = metric
-            f["value"] = value
-            frames.append(f)
-    if not frames:
-        return pd.DataFrame(columns=keys + ["metric", "value"])
-    return pd.concat(frames, ignore_index=True)
+    frames = [
+        ranks.loc[ranks["task"] == task, keys].assign(metric=metric, value=value(ranks[ranks["task"] == task], metric))
+        for task, metrics in METRICS.items() if (ranks["task"] == task).any() for metric in metrics
+    ]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=keys + ["metric", "value"])
 
 
 def _default_stats() -> tuple[Callable, Callable]:

@@ -10,12 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mvlm_distill.report.tables import REFERENCES, TASK_METRICS, TASKS, method_order, sort_rows
+from mvlm_distill.definitions import CONSISTENCY_METRICS, IMAGE_CONSISTENCY_METRICS, METRICS, REFERENCES, TASKS
+from mvlm_distill.report.tables import method_order, sort_rows
 
 # the metric that names a task's best method, and the one the stability panel follows
 HEADLINE_METRICS = {"t2i": "R@10", "i2t": "R@10", "vqa": "acc@1"}
 MEANS_PANEL = (("t2i", "R@1"), ("t2i", "R@10"), ("i2t", "R@10"), ("vqa", "acc@1"))
-CONSISTENCY_ORDER = ("cosine_to_en", "top10_overlap", "bitext_to_en", "bitext_from_en")
+CONSISTENCY_ORDER = CONSISTENCY_METRICS + IMAGE_CONSISTENCY_METRICS
 CLUSTERING_ORDER = ("nmi_image", "nmi_language", "ami_image", "ami_language", "silhouette_image")
 
 SCORE_VIEW_COLUMNS = [
@@ -306,7 +307,7 @@ def task_metrics(frame: pd.DataFrame) -> list[tuple[str, list[str]]]:
     out = []
     for task in ordered(frame["task"], TASKS):
         present = frame.loc[frame["task"] == task, "metric"]
-        out.append((task, ordered(present, TASK_METRICS.get(task, ()))))
+        out.append((task, ordered(present, METRICS.get(task, ()))))
     return out
 
 

@@ -3,15 +3,15 @@
 
 rule cache_images:
     input:
-        teacher_dir,
-        benchmark_files("{benchmark}"),
+        teacher=teacher_dir,
+        benchmark=benchmark_files("{benchmark}"),
         hub=model_hub,
     output:
-        f"{R}/caches/{{model}}/{{benchmark}}/{{split}}.images.npz",
+        RESULTS.image_cache(),
     log:
-        f"{R}/logs/cache_images/{{model}}/{{benchmark}}.{{split}}.log",
+        RESULTS.log("cache_images", "{model}", "{benchmark}.{split}"),
     benchmark:
-        f"{R}/benchmarks/cache_images/{{model}}/{{benchmark}}.{{split}}.tsv"
+        RESULTS.benchmark("cache_images", "{model}", "{benchmark}.{split}")
     conda:
         "../../envs/study.yaml"
     threads: 1
@@ -27,17 +27,17 @@ rule cache_images:
 
 rule cache_teacher_text:
     input:
-        teacher_dir,
-        benchmark_files(CORPUS),
-        corpus=f"{R}/corpus/distillation.csv",
+        teacher=teacher_dir,
+        benchmark=benchmark_files(CORPUS),
+        corpus=RESULTS.corpus("distillation"),
         hub=model_hub,
     output:
-        teacher_text=f"{R}/caches/{{model}}/corpus/teacher_text.npz",
-        tokens=f"{R}/caches/{{model}}/corpus/tokens.npz",
+        teacher_text=RESULTS.corpus_cache("teacher_text.npz"),
+        tokens=RESULTS.corpus_cache("tokens.npz"),
     log:
-        f"{R}/logs/cache_teacher_text/{{model}}.log",
+        RESULTS.log("cache_teacher_text", "{model}"),
     benchmark:
-        f"{R}/benchmarks/cache_teacher_text/{{model}}.tsv"
+        RESULTS.benchmark("cache_teacher_text", "{model}")
     conda:
         "../../envs/study.yaml"
     threads: 1

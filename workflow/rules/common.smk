@@ -8,14 +8,15 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from mvlm_distill.config import (
-    REFERENCES,
     ConfigError,
     check_config,
     error_line,
     grid_languages,
     has_captions,
 )
+from mvlm_distill.definitions import REFERENCES
 from mvlm_distill.distill.keys import LOSS_TEMPERATURES, TRAINING_KEYS
+from mvlm_distill.paths import ROW, STUDENT, ResultPaths
 from mvlm_distill.report import INDEX_FIGURES, LANGUAGE_FIGURES
 from mvlm_distill.hub import (
     DEFAULT_CACHE,
@@ -46,6 +47,7 @@ except ConfigError as err:
 validate(config, workflow.source_path("../schemas/config.schema.yaml"))
 
 R = config["results"]
+RESULTS = ResultPaths(R)  # every result location (mvlm_distill/paths.py)
 MODELS = {m["name"]: m for m in config["models"]}
 TOY_MODELS = [name for name, m in MODELS.items() if m["source"] == "toy"]
 TRIMMED_MODELS = [name for name, m in MODELS.items() if m.get("trim_vocabulary")]
@@ -92,25 +94,30 @@ def method_seeds():
 
 
 def benchmark_files(benchmark):
-    return multiext(f"{R}/data/{benchmark}/", "meta.json", "captions.csv", "images.csv")
+    return [
+        RESULTS.benchmark_file(name, benchmark=benchmark)
+        for name in ("meta.json", "captions.csv", "images.csv")
+    ]
 
 
 def teacher_dir(wildcards):
     """Toy teachers are pretrained by the workflow; real ones are loaded by name or path."""
-    return [f"{R}/teachers/{wildcards.model}"] if wildcards.model in TOY_MODELS else []
+    if wildcards.model in TOY_MODELS:
+        return [RESULTS.teacher(model=wildcards.model)]
+    return []
 
 
 def model_hub(wildcards):
     """The fetch record of a hub model: ancient, so a re-fetch orders jobs but reruns none (what
     the artifact is, its revision, reaches the consumers as params)."""
     if wildcards.model in FETCHED_MODELS:
-        return [ancient(f"{R}/hub/models/{wildcards.model}.json")]
+        return [ancient(RESULTS.hub_model(model=wildcards.model))]
     return []
 
 
 def benchmark_hub(wildcards):
     if wildcards.benchmark in FETCHED_BENCHMARKS:
-        return [ancient(f"{R}/hub/benchmarks/{wildcards.benchmark}.json")]
+        return [ancient(RESULTS.hub_benchmark(benchmark=wildcards.benchmark))]
     return []
 
 
@@ -123,64 +130,83 @@ def model_source(wildcards):
     """The directory (or nothing) the embedding step loads text encoders from."""
     if wildcards.method in REFERENCES:
         return teacher_dir(wildcards)
-    return [f"{R}/students/{wildcards.model}/{wildcards.method}/seed{wildcards.seed}"]
+    return [
+        RESULTS.student(
+            model=wildcards.model, kd_method=wildcards.method, seed=wildcards.seed
+        )
+    ]
+
+
+def evaluated_rows():
+    """The wildcards of every evaluated row on every benchmark."""
+    return [
+        {"model": model, "method": method, "seed": seed, "benchmark": benchmark}
+        for model in MODELS
+        for method, seed in method_seeds()
+        for benchmark in EVAL_BENCHMARKS
+    ]
+
+
+def students():
+    """The wildcards of every distilled student."""
+    return [
+        {"model": model, "kd_method": method, "seed": seed}
+        for model in MODELS
+        for method in METHODS
+        for seed in SEEDS
+    ]
+
+
+def score_files(suffix):
+    return entry_paths(score_entries(suffix))
+
+
+def clustering_files():
+    return entry_paths(clustering_entries("clustering.csv"))
+
+
+def embedding_dirs():
+    """Text embedding folders of every evaluated row (rule embed_texts)."""
+    return [RESULTS.embeddings(**row) for row in evaluated_rows()]
+
+
+def student_dirs():
+    return [RESULTS.student(**student) for student in students()]
 
 
 # Key tables: the table and report steps get each file beside its keys (model, family, method,
 # seed, benchmark, language) as a param, so they read only what they declare and parse no paths.
-def evaluated_rows():
-    """(keys, folder) of every evaluated row: the keys as the tables state them (no seed for the
-    references), the folder the row's `{model}/{method}/seed{seed}` part of result paths.
-    """
-    return [
-        (
-            {
-                "model": model,
-                "family": MODELS[model]["family"],
-                "method": method,
-                "seed": None if method in REFERENCES else int(seed),
-            },
-            f"{model}/{method}/seed{seed}",
-        )
-        for model in MODELS
-        for method, seed in method_seeds()
-    ]
+def row_keys(row):
+    """The keys the tables state for a row's wildcards: its family, no seed for the references."""
+    method = row.get("method", row.get("kd_method"))
+    keys = {
+        "model": row["model"],
+        "family": MODELS[row["model"]]["family"],
+        "method": method,
+        "seed": None if method in REFERENCES else int(row["seed"]),
+    }
+    return {**keys, **({"benchmark": row["benchmark"]} if "benchmark" in row else {})}
 
 
 def score_entries(suffix):
     """(keys, path) of each row's per-language score file `{language}.{suffix}`."""
     return [
         (
-            {**keys, "benchmark": benchmark, "language": language},
-            f"{R}/scores/{row}/{benchmark}/{language}.{suffix}",
+            {**row_keys(row), "language": language},
+            RESULTS.scores(f"{language}.{suffix}", **row),
         )
-        for keys, row in evaluated_rows()
-        for benchmark in EVAL_BENCHMARKS
-        for language in BENCHMARK_LANGUAGES[benchmark]
+        for row in evaluated_rows()
+        for language in BENCHMARK_LANGUAGES[row["benchmark"]]
     ]
 
 
-def benchmark_entries(folder, name, clustered=False):
-    """(keys, path) of each row's per-benchmark file `{R}/{folder}/{row}/{benchmark}/{name}`
-    (`clustered`: only the benchmarks with captions, which the clustering step covers).
-    """
+def clustering_entries(name):
+    """(keys, path) of the clustering step's `name` (clustering.csv, projection.npz) per row, on
+    the benchmarks with captions."""
     return [
-        (
-            {**keys, "benchmark": benchmark},
-            f"{R}/{folder}/{row}/{benchmark}/{name}".rstrip("/"),
-        )
-        for keys, row in evaluated_rows()
-        for benchmark in EVAL_BENCHMARKS
-        if not clustered or has_captions(config["benchmarks"][benchmark])
-    ]
-
-
-def student_entries():
-    """(keys, folder) of every student the study distils."""
-    return [
-        (keys, f"{R}/students/{row}")
-        for keys, row in evaluated_rows()
-        if keys["method"] not in REFERENCES
+        (row_keys(row), RESULTS.scores(name, **row))
+        for row in evaluated_rows()
+        if has_captions(config["benchmarks"][row["benchmark"]])
     ]
 
 
@@ -192,41 +218,19 @@ def entry_keys(entries):
     return [key for key, _ in entries]
 
 
-def score_files(suffix):
-    return entry_paths(score_entries(suffix))
-
-
-def clustering_files():
-    return entry_paths(benchmark_entries("scores", "clustering.csv", clustered=True))
-
-
-def embedding_dirs():
-    """Text embedding folders of every evaluated row (rule embed_texts)."""
-    return entry_paths(benchmark_entries("embeddings", ""))
-
-
-def student_dirs():
-    return entry_paths(student_entries())
-
-
 EXTRA_TEXT = config.get("export", {}).get("extra_text")
 PUBLISH_CONFIG = config.get("publish", {})
 PUBLISH = {entry["export"]: entry for entry in PUBLISH_CONFIG.get("repositories", [])}
 
 
 def export_dirs():
-    return [
-        f"{R}/exports/{model}/{method}/seed{seed}"
-        for model in MODELS
-        for method in METHODS
-        for seed in SEEDS
-    ]
+    return [RESULTS.export(**student) for student in students()]
 
 
 def vocabulary_file(wildcards):
     """The kept-token list of a model that trims its vocabulary (nothing otherwise)."""
     if wildcards.model in TRIMMED_MODELS:
-        return [f"{R}/vocabulary/{wildcards.model}.json"]
+        return [RESULTS.vocabulary(model=wildcards.model)]
     return []
 
 
@@ -247,7 +251,12 @@ def all_targets():
         "parameters",
         "bounds",
     ]
-    return [f"{R}/tables/{name}.csv" for name in tables] + report_files()
+    return [RESULTS.table(name) for name in tables] + report_files()
+
+
+def table_inputs(wildcards):
+    """Every table of the study, by name (the report scripts pick theirs)."""
+    return dict(rules.aggregate_tables.output.items())
 
 
 def report_figure(page, name, category, subcategory=None):
@@ -460,10 +469,8 @@ def aggregate_tables_keys():
     """The keys of aggregate_tables' inputs, in the order of its input lists."""
     return {
         "scores": entry_keys(score_entries("metrics.csv")),
-        "clustering": entry_keys(
-            benchmark_entries("scores", "clustering.csv", clustered=True)
-        ),
-        "embeddings": entry_keys(benchmark_entries("embeddings", "")),
+        "clustering": entry_keys(clustering_entries("clustering.csv")),
+        "embeddings": [row_keys(row) for row in evaluated_rows()],
         "benchmarks": EVAL_BENCHMARKS,
         "vocabularies": TRIMMED_MODELS,
     }
@@ -479,8 +486,6 @@ def report_params(wildcards):
 def index_report_keys():
     """The keys of index_report's student folders and projection samples, in input order."""
     return {
-        "students": entry_keys(student_entries()),
-        "projections": entry_keys(
-            benchmark_entries("scores", "projection.npz", clustered=True)
-        ),
+        "students": [row_keys(student) for student in students()],
+        "projections": entry_keys(clustering_entries("projection.npz")),
     }

@@ -5,9 +5,9 @@
 # nodes may have no internet, and every other job runs with HF_HUB_OFFLINE=1 (mvlm_distill/hub.py).
 rule fetch_model:
     output:
-        f"{R}/hub/models/{{model}}.json",
+        RESULTS.hub_model(),
     log:
-        f"{R}/logs/fetch_model/{{model}}.log",
+        RESULTS.log("fetch_model", "{model}"),
     wildcard_constraints:
         model=_alternatives(FETCHED_MODELS) if FETCHED_MODELS else "(?!)",
     localrule: True
@@ -21,9 +21,9 @@ rule fetch_model:
 
 rule fetch_benchmark:
     output:
-        f"{R}/hub/benchmarks/{{benchmark}}.json",
+        RESULTS.hub_benchmark(),
     log:
-        f"{R}/logs/fetch_benchmark/{{benchmark}}.log",
+        RESULTS.log("fetch_benchmark", "{benchmark}"),
     wildcard_constraints:
         benchmark=_alternatives(FETCHED_BENCHMARKS) if FETCHED_BENCHMARKS else "(?!)",
     localrule: True
@@ -39,11 +39,11 @@ rule prepare_benchmark:
     input:
         hub=benchmark_hub,
     output:
-        benchmark_files("{benchmark}"),
+        benchmark=benchmark_files("{benchmark}"),
     log:
-        f"{R}/logs/prepare_benchmark/{{benchmark}}.log",
+        RESULTS.log("prepare_benchmark", "{benchmark}"),
     benchmark:
-        f"{R}/benchmarks/prepare_benchmark/{{benchmark}}.tsv"
+        RESULTS.benchmark("prepare_benchmark", "{benchmark}")
     conda:
         "../../envs/study.yaml"
     params:
@@ -55,13 +55,13 @@ rule prepare_benchmark:
 # Two rules, so that a pretraining setting never touches the students' corpus (and back).
 rule select_pretraining:
     input:
-        benchmark_files(CORPUS),
+        benchmark=benchmark_files(CORPUS),
     output:
-        pretraining=f"{R}/corpus/pretraining.csv",
+        pretraining=RESULTS.corpus("pretraining"),
     log:
-        f"{R}/logs/select_pretraining.log",
+        RESULTS.log("select_pretraining"),
     benchmark:
-        f"{R}/benchmarks/select_pretraining.tsv"
+        RESULTS.benchmark("select_pretraining")
     conda:
         "../../envs/study.yaml"
     params:
@@ -72,13 +72,13 @@ rule select_pretraining:
 
 rule select_corpus:
     input:
-        benchmark_files(CORPUS),
+        benchmark=benchmark_files(CORPUS),
     output:
-        distillation=f"{R}/corpus/distillation.csv",
+        distillation=RESULTS.corpus("distillation"),
     log:
-        f"{R}/logs/select_corpus.log",
+        RESULTS.log("select_corpus"),
     benchmark:
-        f"{R}/benchmarks/select_corpus.tsv"
+        RESULTS.benchmark("select_corpus")
     conda:
         "../../envs/study.yaml"
     params:

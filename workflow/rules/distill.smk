@@ -3,18 +3,18 @@
 
 rule distill:
     input:
-        teacher_dir,
-        corpus=f"{R}/corpus/distillation.csv",
-        teacher_text=f"{R}/caches/{{model}}/corpus/teacher_text.npz",
-        tokens=f"{R}/caches/{{model}}/corpus/tokens.npz",
-        images=lambda wildcards: f"{R}/caches/{wildcards.model}/{CORPUS}/{config['corpus']['split']}.images.npz",
+        teacher=teacher_dir,
+        corpus=RESULTS.corpus("distillation"),
+        teacher_text=RESULTS.corpus_cache("teacher_text.npz"),
+        tokens=RESULTS.corpus_cache("tokens.npz"),
+        images=RESULTS.image_cache(benchmark=CORPUS, split=config["corpus"]["split"]),
         hub=model_hub,
     output:
-        directory(f"{R}/students/{{model}}/{{kd_method}}/seed{{seed}}"),
+        directory(RESULTS.student()),
     log:
-        f"{R}/logs/distill/{{model}}/{{kd_method}}/seed{{seed}}.log",
+        RESULTS.log("distill", STUDENT),
     benchmark:
-        f"{R}/benchmarks/distill/{{model}}/{{kd_method}}/seed{{seed}}.tsv"
+        RESULTS.benchmark("distill", STUDENT)
     conda:
         "../../envs/study.yaml"
     threads: config["distillation"]["threads"]
@@ -25,6 +25,6 @@ rule distill:
     params:
         settings=distill_params,
         # training state lives outside the declared output so a failed job keeps it
-        state_dir=lambda wildcards: f"{R}/checkpoints/{wildcards.model}/{wildcards.kd_method}/seed{wildcards.seed}",
+        state_dir=lambda wildcards: RESULTS.checkpoint(**dict(wildcards.items())),
     script:
         "../scripts/distill.py"

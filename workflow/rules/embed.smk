@@ -4,15 +4,15 @@
 
 rule embed_texts:
     input:
-        model_source,
-        benchmark_files("{benchmark}"),
+        source=model_source,
+        benchmark=benchmark_files("{benchmark}"),
         hub=row_hub,
     output:
-        directory(f"{R}/embeddings/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}"),
+        directory(RESULTS.embeddings()),
     log:
-        f"{R}/logs/embed_texts/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}.log",
+        RESULTS.log("embed_texts", ROW, "{benchmark}"),
     benchmark:
-        f"{R}/benchmarks/embed_texts/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}.tsv"
+        RESULTS.benchmark("embed_texts", ROW, "{benchmark}")
     conda:
         "../../envs/study.yaml"
     threads: 1

@@ -4,15 +4,15 @@
 
 rule trim_vocabulary:
     input:
-        teacher_dir,
-        benchmark_files(CORPUS),
+        teacher=teacher_dir,
+        benchmark=benchmark_files(CORPUS),
         extra=[EXTRA_TEXT] if EXTRA_TEXT else [],
     output:
-        f"{R}/vocabulary/{{model}}.json",
+        RESULTS.vocabulary(),
     log:
-        f"{R}/logs/trim_vocabulary/{{model}}.log",
+        RESULTS.log("trim_vocabulary", "{model}"),
     benchmark:
-        f"{R}/benchmarks/trim_vocabulary/{{model}}.tsv"
+        RESULTS.benchmark("trim_vocabulary", "{model}")
     conda:
         "../../envs/study.yaml"
     threads: 1
@@ -27,18 +27,18 @@ rule trim_vocabulary:
 
 rule export_student:
     input:
-        student=f"{R}/students/{{model}}/{{kd_method}}/seed{{seed}}",
-        metrics=f"{R}/tables/metrics.csv",
-        parameters=f"{R}/tables/parameters.csv",
-        corpus=f"{R}/corpus/distillation.csv",
-        captions=f"{R}/data/{CORPUS}/captions.csv",
+        student=RESULTS.student(),
+        metrics=RESULTS.table("metrics"),
+        parameters=RESULTS.table("parameters"),
+        corpus=RESULTS.corpus("distillation"),
+        captions=RESULTS.benchmark_file("captions.csv", benchmark=CORPUS),
         vocabulary=vocabulary_file,
     output:
-        directory(f"{R}/exports/{{model}}/{{kd_method}}/seed{{seed}}"),
+        directory(RESULTS.export()),
     log:
-        f"{R}/logs/export_student/{{model}}/{{kd_method}}/seed{{seed}}.log",
+        RESULTS.log("export_student", STUDENT),
     benchmark:
-        f"{R}/benchmarks/export_student/{{model}}/{{kd_method}}/seed{{seed}}.tsv"
+        RESULTS.benchmark("export_student", STUDENT)
     conda:
         "../../envs/study.yaml"
     threads: 1
@@ -60,11 +60,11 @@ localrules:
 # target); `publish.dry_run: true` lists what would be uploaded without contacting the Hub.
 rule publish_exports:
     input:
-        [f"{R}/exports/{name}" for name in PUBLISH],
+        exports=[RESULTS.export_of(name) for name in PUBLISH],
     output:
-        f"{R}/exports/published.json",
+        RESULTS.published(),
     log:
-        f"{R}/logs/publish_exports.log",
+        RESULTS.log("publish_exports"),
     conda:
         "../../envs/study.yaml"
     params:

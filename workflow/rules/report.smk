@@ -9,33 +9,33 @@ rule aggregate_tables:
         consistency=score_files("consistency.csv"),
         clustering=clustering_files(),
         embeddings=embedding_dirs(),
-        meta=[f"{R}/data/{benchmark}/meta.json" for benchmark in EVAL_BENCHMARKS],
-        vocabularies=[f"{R}/vocabulary/{model}.json" for model in TRIMMED_MODELS],
+        meta=[RESULTS.benchmark_file("meta.json", benchmark=b) for b in EVAL_BENCHMARKS],
+        vocabularies=[RESULTS.vocabulary(model=model) for model in TRIMMED_MODELS],
     output:
         metrics=report(
-            f"{R}/tables/metrics.csv",
+            RESULTS.table("metrics"),
             caption="../report/metrics.rst",
             category="Tables",
         ),
         summary=report(
-            f"{R}/tables/summary.csv",
+            RESULTS.table("summary"),
             caption="../report/summary.rst",
             category="Tables",
         ),
-        significance=f"{R}/tables/significance.csv",
-        comparisons=f"{R}/tables/comparisons.csv",
-        consistency=f"{R}/tables/consistency.csv",
-        clustering=f"{R}/tables/clustering.csv",
-        parameters=f"{R}/tables/parameters.csv",
+        significance=RESULTS.table("significance"),
+        comparisons=RESULTS.table("comparisons"),
+        consistency=RESULTS.table("consistency"),
+        clustering=RESULTS.table("clustering"),
+        parameters=RESULTS.table("parameters"),
         bounds=report(
-            f"{R}/tables/bounds.csv",
+            RESULTS.table("bounds"),
             caption="../report/bounds.rst",
             category="Tables",
         ),
     log:
-        f"{R}/logs/aggregate_tables.log",
+        RESULTS.log("aggregate_tables"),
     benchmark:
-        f"{R}/benchmarks/aggregate_tables.tsv"
+        RESULTS.benchmark("aggregate_tables")
     conda:
         "../../envs/study.yaml"
     params:
@@ -43,11 +43,6 @@ rule aggregate_tables:
         key_tables=aggregate_tables_keys(),
     script:
         "../scripts/aggregate_tables.py"
-
-
-def table_inputs(wildcards):
-    """Every table of the study, by name (the report scripts pick theirs)."""
-    return dict(rules.aggregate_tables.output.items())
 
 
 rule language_report:
@@ -66,9 +61,9 @@ rule language_report:
             labels={"page": "{language}", "figure": "page"},
         ),
     log:
-        f"{R}/logs/language_report/{{language}}.log",
+        RESULTS.log("language_report", "{language}"),
     benchmark:
-        f"{R}/benchmarks/language_report/{{language}}.tsv"
+        RESULTS.benchmark("language_report", "{language}")
     conda:
         "../../envs/study.yaml"
     params:
@@ -81,9 +76,7 @@ rule index_report:
     input:
         unpack(table_inputs),
         students=student_dirs(),
-        projections=entry_paths(
-            benchmark_entries("scores", "projection.npz", clustered=True)
-        ),
+        projections=entry_paths(clustering_entries("projection.npz")),
     output:
         **{name: report_figure("index", name, "Overview") for name in INDEX_FIGURES},
         page=report(
@@ -93,9 +86,9 @@ rule index_report:
             labels={"page": "index", "figure": "page"},
         ),
     log:
-        f"{R}/logs/index_report.log",
+        RESULTS.log("index_report"),
     benchmark:
-        f"{R}/benchmarks/index_report.tsv"
+        RESULTS.benchmark("index_report")
     conda:
         "../../envs/study.yaml"
     params:

@@ -4,17 +4,17 @@
 
 rule score_language:
     input:
-        benchmark_files("{benchmark}"),
-        texts=f"{R}/embeddings/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}",
-        images=f"{R}/caches/{{model}}/{{benchmark}}/{EVAL_SPLIT}.images.npz",
+        benchmark=benchmark_files("{benchmark}"),
+        texts=RESULTS.embeddings(),
+        images=RESULTS.image_cache(split=EVAL_SPLIT),
     output:
-        ranks=f"{R}/scores/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}/{{language}}.ranks.csv",
-        metrics=f"{R}/scores/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}/{{language}}.metrics.csv",
-        consistency=f"{R}/scores/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}/{{language}}.consistency.csv",
+        ranks=RESULTS.scores("{language}.ranks.csv"),
+        metrics=RESULTS.scores("{language}.metrics.csv"),
+        consistency=RESULTS.scores("{language}.consistency.csv"),
     log:
-        f"{R}/logs/score_language/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}/{{language}}.log",
+        RESULTS.log("score_language", ROW, "{benchmark}", "{language}"),
     benchmark:
-        f"{R}/benchmarks/score_language/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}/{{language}}.tsv"
+        RESULTS.benchmark("score_language", ROW, "{benchmark}", "{language}")
     group:
         "score"
     conda:
@@ -31,15 +31,15 @@ rule score_language:
 
 rule cluster_embeddings:
     input:
-        benchmark_files("{benchmark}"),
-        texts=f"{R}/embeddings/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}",
+        benchmark=benchmark_files("{benchmark}"),
+        texts=RESULTS.embeddings(),
     output:
-        clustering=f"{R}/scores/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}/clustering.csv",
-        projection=f"{R}/scores/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}/projection.npz",
+        clustering=RESULTS.scores("clustering.csv"),
+        projection=RESULTS.scores("projection.npz"),
     log:
-        f"{R}/logs/cluster_embeddings/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}.log",
+        RESULTS.log("cluster_embeddings", ROW, "{benchmark}"),
     benchmark:
-        f"{R}/benchmarks/cluster_embeddings/{{model}}/{{method}}/seed{{seed}}/{{benchmark}}.tsv"
+        RESULTS.benchmark("cluster_embeddings", ROW, "{benchmark}")
     group:
         "score"
     conda:

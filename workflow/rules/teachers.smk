@@ -3,14 +3,14 @@
 
 rule pretrain_teacher:
     input:
-        benchmark_files(CORPUS),
-        pairs=f"{R}/corpus/pretraining.csv",
+        benchmark=benchmark_files(CORPUS),
+        pairs=RESULTS.corpus("pretraining"),
     output:
-        directory(f"{R}/teachers/{{model}}"),
+        directory(RESULTS.teacher()),
     log:
-        f"{R}/logs/pretrain_teacher/{{model}}.log",
+        RESULTS.log("pretrain_teacher", "{model}"),
     benchmark:
-        f"{R}/benchmarks/pretrain_teacher/{{model}}.tsv"
+        RESULTS.benchmark("pretrain_teacher", "{model}")
     wildcard_constraints:
         model=_alternatives(TOY_MODELS) if TOY_MODELS else "(?!)",
     conda:

@@ -10,6 +10,7 @@ from mvlm_distill.logs import log_to
 with log_to(snakemake.log[0]):
     import pandas as pd
 
+    from mvlm_distill.definitions import REFERENCES
     from mvlm_distill.io import MANIFEST, check_same_source, load_manifest, write_csv
     from mvlm_distill.report import tables
 
@@ -26,7 +27,7 @@ with log_to(snakemake.log[0]):
         for field, group in (("teacher_fingerprint", k["model"]), ("checksum", k["benchmark"])):
             first, first_meta = first_of.setdefault((field, group), (path, meta))
             check_same_source(field, Path(first) / MANIFEST, first_meta, Path(path) / MANIFEST, meta)
-        if k["method"] in tables.REFERENCES:
+        if k["method"] in REFERENCES:
             rows.append({"model": k["model"], "role": "teacher" if k["method"] == "teacher" else "student",
                          **{c: meta.get(c) for c in ("text_layers", "text_parameters", "total_parameters")}})
 

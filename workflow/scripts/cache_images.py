@@ -1,7 +1,5 @@
 """Rule cache_images: teacher image embeddings of one benchmark split, once per teacher."""
 
-from pathlib import Path
-
 from mvlm_distill.logs import log_to
 
 with log_to(snakemake.log[0]):
@@ -10,15 +8,15 @@ with log_to(snakemake.log[0]):
     from mvlm_distill.data.formats import benchmark_checksum, read_benchmark
     from mvlm_distill.distill.embed import encode_images, pick_device
     from mvlm_distill.io import save_embeddings
+    from mvlm_distill.paths import benchmark_folder, optional_input
     from mvlm_distill.rows import load_teacher, row_provenance
 
     torch.set_num_threads(snakemake.threads)
     device = pick_device()
     spec, batch_size = snakemake.params.settings["spec"], snakemake.params.settings["batch_size"]
-    teacher_dir = snakemake.input[0] if spec["source"] == "toy" else None
-    root = Path(snakemake.input[1 if teacher_dir else 0]).parent
+    root = benchmark_folder(snakemake.input.benchmark)
     bench = read_benchmark(root)
-    teacher = load_teacher(spec, teacher_dir, device)
+    teacher = load_teacher(spec, optional_input(snakemake.input.teacher), device)
     images = bench.images[bench.images["split"] == snakemake.wildcards.split]
     ids = images["image_id"].tolist()
     emb = encode_images(teacher, [bench.image_path(i) for i in ids], batch_size, device)

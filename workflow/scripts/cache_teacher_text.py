@@ -1,7 +1,5 @@
 """Rule cache_teacher_text: the teacher's text embeddings and the token ids of the corpus, once."""
 
-from pathlib import Path
-
 from mvlm_distill.logs import log_to
 
 with log_to(snakemake.log[0]):
@@ -14,13 +12,13 @@ with log_to(snakemake.log[0]):
     from mvlm_distill.data.formats import benchmark_checksum, read_benchmark
     from mvlm_distill.distill.embed import encode_tokens, pick_device, tokenize_texts
     from mvlm_distill.io import CacheMismatchError, atomic_path, file_checksum, save_embeddings
+    from mvlm_distill.paths import benchmark_folder, optional_input
     from mvlm_distill.rows import load_teacher, row_provenance
 
     torch.set_num_threads(snakemake.threads)
     device = pick_device()
     spec = snakemake.params.settings["spec"]
-    teacher_dir = snakemake.input[0] if spec["source"] == "toy" else None
-    root = Path(snakemake.input[1 if teacher_dir else 0]).parent
+    root = benchmark_folder(snakemake.input.benchmark)
     bench = read_benchmark(root)
     items = pd.read_csv(snakemake.input.corpus, dtype=str, keep_default_na=False)
     needed = pd.unique(pd.concat([items["caption_id"], items["english_caption_id"]]))
@@ -30,7 +28,7 @@ with log_to(snakemake.log[0]):
         raise CacheMismatchError(f"{snakemake.input.corpus}: caption {unknown[0]!r} is not in {root / 'captions.csv'}; "
                                  f"the corpus was selected from another benchmark (snakemake --forcerun select_corpus)")
     texts = text_of.loc[needed].tolist()
-    teacher = load_teacher(spec, teacher_dir, device)
+    teacher = load_teacher(spec, optional_input(snakemake.input.teacher), device)
     tokens = tokenize_texts(teacher, texts)
     emb = encode_tokens(teacher, tokens, snakemake.params.settings["batch_size"], device)
     # the corpus file's checksum too: distillation refuses caches made for another selection

@@ -13,14 +13,14 @@ with log_to(snakemake.log[0]):
     from mvlm_distill.distill.trainer import TrainingSettings, distill, load_training_corpus
     from mvlm_distill.io import embedding_meta, file_checksum
     from mvlm_distill.models import build_student, save_model
+    from mvlm_distill.paths import optional_input
     from mvlm_distill.rows import load_teacher
 
     torch.set_num_threads(snakemake.threads)
     device = pick_device()
     spec, loss, training = (snakemake.params.settings[k] for k in ("spec", "loss", "training"))
     seed = int(snakemake.wildcards.seed)
-    teacher_dir = snakemake.input[0] if spec["source"] == "toy" else None
-    teacher = load_teacher(spec, teacher_dir, device)
+    teacher = load_teacher(spec, optional_input(snakemake.input.teacher), device)
     corpus = load_training_corpus(
         snakemake.input.corpus,
         snakemake.input.teacher_text,

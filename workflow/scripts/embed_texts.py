@@ -4,8 +4,6 @@ Each distinct text of the benchmark is encoded once; the output is a folder of p
 (``{language}.captions.npz``, ``{language}.vqa.npz``) and ``manifest.json``, built in a temporary
 sibling and renamed into place."""
 
-from pathlib import Path
-
 from mvlm_distill.logs import log_to
 
 with log_to(snakemake.log[0]):
@@ -14,16 +12,16 @@ with log_to(snakemake.log[0]):
     from mvlm_distill.data.formats import benchmark_checksum, read_benchmark
     from mvlm_distill.distill.embed import encode_distinct, evaluation_files, evaluation_texts, pick_device
     from mvlm_distill.io import save_text_embeddings
+    from mvlm_distill.paths import benchmark_folder, optional_input
     from mvlm_distill.rows import load_row_model, row_provenance
 
     torch.set_num_threads(snakemake.threads)
     device = pick_device()
     settings, method = snakemake.params.settings, snakemake.wildcards.method
     spec = settings["spec"]
-    has_source = method not in ("teacher", "init") or spec["source"] == "toy"
-    root = Path(snakemake.input[1 if has_source else 0]).parent
+    root = benchmark_folder(snakemake.input.benchmark)
     bench = read_benchmark(root)
-    model = load_row_model(spec, method, snakemake.input[0] if has_source else None, device)
+    model = load_row_model(spec, method, optional_input(snakemake.input.source), device)
     captions = bench.split_captions(settings["split"])
     vqa = bench.vqa
     ids, texts = evaluation_texts(captions, vqa)

@@ -10,6 +10,7 @@ with log_to(snakemake.log[0]):
 
     from mvlm_distill.card import model_card
     from mvlm_distill.export import check_captions, export_student
+    from mvlm_distill.paths import optional_input
     from mvlm_distill.report.tables import read_table
 
     wc = snakemake.wildcards
@@ -22,8 +23,9 @@ with log_to(snakemake.log[0]):
     parameters = read_table(snakemake.input.parameters)
     teacher_row = parameters[(parameters["model"] == wc.model) & (parameters["role"] == "teacher")]
     kept = None
-    if snakemake.input.vocabulary:
-        kept = json.loads(Path(snakemake.input.vocabulary[0]).read_text(encoding="utf-8"))["kept_ids"]
+    vocabulary = optional_input(snakemake.input.vocabulary)
+    if vocabulary:
+        kept = json.loads(Path(vocabulary).read_text(encoding="utf-8"))["kept_ids"]
     if spec["source"] == "toy":
         description = "a toy teacher pretrained by this pipeline on the synthetic benchmark"
     else:

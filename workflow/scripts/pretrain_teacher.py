@@ -14,10 +14,11 @@ with log_to(snakemake.log[0]):
     from mvlm_distill.data.formats import benchmark_checksum, load_image, read_benchmark
     from mvlm_distill.io import file_checksum
     from mvlm_distill.models import build_toy_teacher, build_toy_tokenizer, pretrain_teacher, save_model
+    from mvlm_distill.paths import benchmark_folder
 
     torch.set_num_threads(snakemake.threads)
     spec, settings = snakemake.params.settings["spec"], snakemake.params.settings["settings"]
-    bench = read_benchmark(Path(snakemake.input[0]).parent)
+    bench = read_benchmark(benchmark_folder(snakemake.input.benchmark))
     pairs = pd.read_csv(snakemake.input.pairs, dtype=str, keep_default_na=False)
     out = Path(snakemake.output[0])
     work = Path(tempfile.mkdtemp(prefix=".tmp-", dir=out.parent))

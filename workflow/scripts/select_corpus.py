@@ -1,8 +1,6 @@
 """Rules select_pretraining and select_corpus: which captions pretrain the toy teachers (output
 ``pretraining``) or which distil the students (output ``distillation``)."""
 
-from pathlib import Path
-
 from mvlm_distill.logs import log_to
 
 with log_to(snakemake.log[0]):
@@ -10,8 +8,9 @@ with log_to(snakemake.log[0]):
     from mvlm_distill.data.synthetic import select_by_language
     from mvlm_distill.distill.embed import corpus_items
     from mvlm_distill.io import write_csv
+    from mvlm_distill.paths import benchmark_folder
 
-    bench = read_benchmark(Path(snakemake.input[0]).parent)
+    bench = read_benchmark(benchmark_folder(snakemake.input.benchmark))
     settings = snakemake.params.settings
     captions = bench.split_captions(settings["split"])
     if "pretraining" in snakemake.output.keys():
