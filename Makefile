@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 
-.PHONY: setup study test lint dryrun clean-results
+.PHONY: setup study test test-fast lint dryrun clean-results
 
 $(BIN)/snakemake: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,13 @@ study: $(BIN)/snakemake
 	HF_HUB_OFFLINE=1 $(BIN)/snakemake --profile profiles/local --cores $(CORES)
 	@echo "Index report: results/reports/index.html"
 
+# everything CI runs: unit tests, the end-to-end workflow runs (slow) and the SLURM cluster tests
 test: $(BIN)/snakemake
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -ra
+
+# the unit tests only, while editing: no workflow run, no SLURM cluster
+test-fast: $(BIN)/snakemake
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -ra -m "not slow and not slurm"
 
 lint: $(BIN)/snakemake
 	$(BIN)/snakemake --lint

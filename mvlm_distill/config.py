@@ -540,10 +540,3 @@ def grid_languages(config: dict, benchmark: str) -> list[str]:
     """The configured languages that one evaluated benchmark offers (all of them when unknown)."""
     offered = offered_languages(benchmark, config["benchmarks"][benchmark])
     return [lang for lang in config["languages"] if offered is None or lang in offered]
-
-
-def model_spec(config: dict, name: str) -> dict:
-    for model in config["models"]:
-        if model["name"] == name:
-            return model
-    raise ConfigError(f"models: no model named {name!r}.")

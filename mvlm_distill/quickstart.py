@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from mvlm_distill.config import check_config, load_yaml
+from mvlm_distill.definitions import FAMILIES
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -83,7 +84,7 @@ def run(out: Path, family: str, method: str, teacher_steps: int, distill_steps: 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--family", choices=["clip", "siglip2"], default="clip")
+    parser.add_argument("--family", choices=list(FAMILIES), default="clip")
     parser.add_argument("--method", default="ED", help="a method of config.yaml (FD, ED, SD, MCL, DR, DR+ED)")
     parser.add_argument("--teacher-steps", type=int, default=300)
     parser.add_argument("--distill-steps", type=int, default=100)

@@ -1,5 +1,8 @@
+"""Shared test setup: an offline, single-threaded environment and the fixtures several files use.
+Helpers a test imports (REPO, the reduced study, tiny models) live in study.py, tiny_models.py and
+tiny_hub.py beside this file."""
+
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -10,13 +13,23 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-
 
 @pytest.fixture
 def repo() -> Path:
+    from study import REPO
+
     return REPO
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    """The session's one-node SLURM cluster (tests/slurm_cluster.py; skips where SLURM cannot run, fails
+    under CI=true): ``.env`` for subprocesses, ``.partitions`` ({"cpu": ..., "gpu": ...}), ``.cpus``,
+    ``.mem_mb``, ``.sacct()``, ``.wait_jobs()``, ``.sbatch()``, ``.timings``."""
+    from slurm_cluster import get_cluster, stop_cluster
+
+    yield get_cluster()
+    stop_cluster()
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""pytest fixture ``slurm_cluster``: a real one-node SLURM cluster with accounting.
+"""The real one-node SLURM cluster with accounting behind the ``slurm_cluster`` fixture (conftest.py).
 
 The cluster (munged, MariaDB, slurmdbd, slurmctld, slurmd) is started once per
 test session by ``.ci/slurm/cluster.py`` in a temporary directory and stopped
@@ -13,7 +13,7 @@ fail instead.  A cluster that is installed but does not start always fails
 
 Use::
 
-    from slurm_cluster import PROFILE_DIR, slurm_cluster, slurm_site_overlay  # noqa: F401
+    from slurm_cluster import PROFILE_DIR, slurm_site_overlay
 
     def test_x(slurm_cluster, tmp_path):
         subprocess.run(["sbatch", ...], env=slurm_cluster.env, timeout=30)
@@ -37,7 +37,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from study import REPO
+
 CLUSTER_PY = REPO / ".ci" / "slurm" / "cluster.py"
 PROFILE_DIR = REPO / "profiles" / "slurm"
 PROFILE_YAML = PROFILE_DIR / "profile.yaml"
@@ -129,15 +130,11 @@ def get_cluster() -> "SlurmCluster":
     return cluster
 
 
-@pytest.fixture(scope="session")
-def slurm_cluster():
-    """The running test cluster (a ``SlurmCluster``): ``.env`` for subprocesses,
-    ``.partitions`` ({"cpu": ..., "gpu": ...}), ``.cpus``, ``.mem_mb``, ``.sacct()``,
-    ``.wait_jobs()``, ``.sbatch()``, ``.timings``."""
-    cluster = get_cluster()
-    yield cluster
-    cluster.stop()  # idempotent; also registered with atexit
-    _STATE.pop("cluster", None)
+def stop_cluster() -> None:
+    """Stop the session's cluster, if one was started (idempotent; also registered with atexit)."""
+    cluster = _STATE.pop("cluster", None)
+    if cluster is not None:
+        cluster.stop()
 
 
 # --------------------------------------------------------------- the profile

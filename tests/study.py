@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent  # the environment the tests run in (snakemake, snakefmt)
 COPIED = ("Snakefile", "config.yaml", "workflow", "envs", "profiles", "slurm")  # slurm: link to profiles/slurm
 
 

@@ -7,7 +7,7 @@ import sys
 import pytest
 import yaml
 
-from conftest import REPO
+from study import REPO
 from mvlm_distill.config import ConfigError, check_config, load_config
 
 DEFAULT = yaml.safe_load((REPO / "config.yaml").read_text())

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import REPO
+from study import REPO
 
 SCRIPTS = REPO / "workflow" / "scripts"
 SPEC = {"name": "toy", "source": "toy", "family": "clip", "student_layers": [0, 2]}
@@ -31,11 +31,13 @@ BENCHMARK = "synthetic"
 
 
 class Files(list):
-    """Snakemake's input/output lists: positional, with the named entries also as attributes."""
+    """Snakemake's input/output lists: positional, with the named entries also as attributes (a list for
+    a name that stands for several files, as for a list of files or an input function in a rule)."""
 
     def __init__(self, *items, **named):
-        super().__init__([*map(str, items), *map(str, named.values())])
-        self.__dict__.update({k: str(v) for k, v in named.items()})
+        named = {k: [str(f) for f in v] if isinstance(v, (list, tuple)) else str(v) for k, v in named.items()}
+        super().__init__([*map(str, items), *(f for v in named.values() for f in ([v] if isinstance(v, str) else v))])
+        self.__dict__.update(named)
 
 
 class Job:
@@ -76,14 +78,15 @@ def score_outputs(results, method="teacher", language="de"):
 
 
 def cache_images(results, benchmark=BENCHMARK, teacher=None, output=None):
-    job = Job(results, "cache_images", Files(teacher or teacher_dir(results), *bench_files(results, benchmark)),
+    job = Job(results, "cache_images",
+              Files(teacher=[teacher or teacher_dir(results)], benchmark=bench_files(results, benchmark)),
               Files(output or images_cache(results, benchmark)), {"spec": SPEC, "batch_size": 64},
               split="test", benchmark=benchmark)
     run_script("cache_images", job)
 
 
 def embed_texts(results, method="teacher", benchmark=BENCHMARK, output=None):
-    job = Job(results, "embed_texts", Files(teacher_dir(results), *bench_files(results, benchmark)),
+    job = Job(results, "embed_texts", Files(source=[teacher_dir(results)], benchmark=bench_files(results, benchmark)),
               Files(output or texts_dir(results, method, benchmark)),
               {"spec": SPEC, "split": "test", "batch_size": 64}, method=method, seed="0", benchmark=benchmark)
     run_script("embed_texts", job)
@@ -91,7 +94,7 @@ def embed_texts(results, method="teacher", benchmark=BENCHMARK, output=None):
 
 def score_language(results, method="teacher", language="de", texts=None, images=None):
     job = Job(results, "score_language",
-              Files(*bench_files(results), texts=texts or texts_dir(results, method),
+              Files(benchmark=bench_files(results), texts=texts or texts_dir(results, method),
                     images=images or images_cache(results)),
               Files(**score_outputs(results, method, language)), {"split": "test", "n_boot": 20},
               language=language)
@@ -128,7 +131,7 @@ def make_benchmark(results, benchmark=BENCHMARK, seed=0):
 def template(tmp_path_factory):
     """A finished tiny results folder: benchmark, teacher, image cache, teacher and init texts, de scores, tables."""
     from mvlm_distill.models import save_model
-    from mvlm_distill.models.testing import tiny_teacher
+    from tiny_models import tiny_teacher
 
     results = tmp_path_factory.mktemp("template") / "results"
     make_benchmark(results)
@@ -287,7 +290,7 @@ def test_finite_garbage_in_teacher_then_reembedding_is_refused_by_scoring(result
 def test_weight_files_have_ordinary_permissions(tmp_path, family, weights):
     """safetensors writes 0600 files; save_model gives them the mode of every other output."""
     from mvlm_distill.models import save_model
-    from mvlm_distill.models.testing import tiny_teacher
+    from tiny_models import tiny_teacher
 
     save_model(tiny_teacher(family, tmp_path), tmp_path / "teacher")
     umask = os.umask(0)
@@ -302,7 +305,7 @@ def test_weight_files_have_ordinary_permissions(tmp_path, family, weights):
 def test_image_cache_of_another_teacher_is_refused(results):
     from mvlm_distill.io import CacheMismatchError
     from mvlm_distill.models import save_model
-    from mvlm_distill.models.testing import tiny_teacher
+    from tiny_models import tiny_teacher
 
     other = results / "teachers" / "other"
     save_model(tiny_teacher("clip", results.parent, seed=1), other)
@@ -372,12 +375,14 @@ def _corpus_caches(results):
     write_csv(corpus, corpus_items(bench.captions, select_by_language(bench.split_captions("train"),
                                                                        {"en": 1.0, "de": 1.0}, seed=0)))
     caches = results / "caches" / "toy" / "corpus"
-    job = Job(results, "cache_teacher_text", Files(teacher_dir(results), *bench_files(results), corpus=corpus),
+    job = Job(results, "cache_teacher_text",
+              Files(teacher=[teacher_dir(results)], benchmark=bench_files(results), corpus=corpus),
               Files(teacher_text=caches / "teacher_text.npz", tokens=caches / "tokens.npz"),
               {"spec": SPEC, "batch_size": 64})
     run_script("cache_teacher_text", job)
     train_images = results / "caches" / "toy" / BENCHMARK / "train.images.npz"
-    job = Job(results, "cache_images", Files(teacher_dir(results), *bench_files(results)), Files(train_images),
+    job = Job(results, "cache_images", Files(teacher=[teacher_dir(results)], benchmark=bench_files(results)),
+              Files(train_images),
               {"spec": SPEC, "batch_size": 64}, split="train", benchmark=BENCHMARK)
     run_script("cache_images", job)
     return corpus, caches / "teacher_text.npz", caches / "tokens.npz", train_images
@@ -403,7 +408,7 @@ def test_distillation_caches_of_two_benchmarks_are_refused(results):
     corpus, text, tokens, images = _corpus_caches(results)
     make_benchmark(results, "other", seed=1)
     other_images = results / "caches" / "toy" / "other" / "train.images.npz"
-    job = Job(results, "cache_images", Files(teacher_dir(results), *bench_files(results, "other")),
+    job = Job(results, "cache_images", Files(teacher=[teacher_dir(results)], benchmark=bench_files(results, "other")),
               Files(other_images), {"spec": SPEC, "batch_size": 64}, split="train", benchmark="other")
     run_script("cache_images", job)
     fingerprint = embedding_meta(text)["fingerprint"]

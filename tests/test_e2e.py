@@ -118,7 +118,7 @@ def test_distillation_sweep_reproduces_the_workflow(study):
     import subprocess
     import sys
 
-    from conftest import REPO
+    from study import REPO
 
     proc = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "sweep_distillation.py"), "toy-clip",

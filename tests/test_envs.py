@@ -4,7 +4,7 @@ import re
 
 import yaml
 
-from conftest import REPO
+from study import REPO
 
 
 def _pins(lines):

@@ -9,23 +9,19 @@ import stat
 import subprocess
 import sys
 
+import numpy as np
+import pandas as pd
 import pytest
+import torch
+import yaml
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("open_clip")
-pytest.importorskip("transformers")
-torch.set_num_threads(1)
+from mvlm_distill.card import model_card, snippet_code
+from mvlm_distill.export import EXPORT_INFO, export_student, point_text_tower
+from mvlm_distill.models import build_student, load_model, save_model
+from mvlm_distill.publish import PublishError, publish_exports
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import yaml  # noqa: E402
-
-from conftest import REPO  # noqa: E402
-from mvlm_distill.card import model_card, snippet_code  # noqa: E402
-from mvlm_distill.export import EXPORT_INFO, export_student, point_text_tower  # noqa: E402
-from mvlm_distill.models import build_student, load_model, save_model  # noqa: E402
-from mvlm_distill.models.testing import tiny_images_and_captions, tiny_teacher  # noqa: E402
-from mvlm_distill.publish import PublishError, publish_exports  # noqa: E402
+from study import REPO
+from tiny_models import tiny_images_and_captions, tiny_teacher
 
 # captions in five languages and four scripts (the tiny fixture's vocabulary covers them)
 _, _PAIRS = tiny_images_and_captions(8)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO
+from study import REPO
 from study import project_copy, reduced_config, run_snakemake
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -66,7 +66,7 @@ def closed_port_url() -> str:
 def hub_repo_files(tmp_path_factory):
     """The files of a Hub model repository: config, safetensors weights, tokenizer, image processor."""
     from mvlm_distill.models import save_model
-    from mvlm_distill.models.testing import tiny_teacher
+    from tiny_models import tiny_teacher
 
     work = tmp_path_factory.mktemp("hubrepo")
     save_model(tiny_teacher("siglip2", work / "build"), work / "saved")

@@ -12,15 +12,14 @@ import json
 import os
 from pathlib import Path
 
+import datasets
 import pytest
 
-datasets = pytest.importorskip("datasets")
-pytest.importorskip("pyarrow")
+from mvlm_distill.data.adapters import hub, maxm, xflickrco, xgqa, xm3600
+from mvlm_distill.data.formats import read_benchmark
+from mvlm_distill.data.prepare import prepare_benchmark
 
-from mvlm_distill.data.adapters import hub, maxm, xflickrco, xgqa, xm3600  # noqa: E402
-from mvlm_distill.data.formats import read_benchmark  # noqa: E402
-from mvlm_distill.data.prepare import prepare_benchmark  # noqa: E402
-from mvlm_distill.models.hub_testing import hub_snapshot  # noqa: E402
+from tiny_hub import hub_snapshot
 
 FIX = Path(__file__).parent / "fixtures"
 IMAGE = {"bytes": datasets.Value("binary"), "path": datasets.Value("null")}

@@ -9,19 +9,15 @@ declares none) and preprocess images exactly as ``AutoProcessor``.
 """
 
 import json
-import os
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import pytest
+import torch
+import transformers
 
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
-torch.set_num_threads(1)
+from mvlm_distill.models import ModelLoadError, build_student, load_model, save_model
 
-from mvlm_distill.models import ModelLoadError, build_student, load_model, save_model  # noqa: E402
-from mvlm_distill.models.hub_testing import tiny_siglip2_checkpoint  # noqa: E402
-from mvlm_distill.models.testing import tiny_images_and_captions  # noqa: E402
+from tiny_hub import tiny_siglip2_checkpoint
+from tiny_models import tiny_images_and_captions
 
 #: the token-parity sample: an XM3600-style German caption (capitalised nouns, umlaut, full stop)
 GERMAN = "Ein brauner Hund rennt über die Wiese."

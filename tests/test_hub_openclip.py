@@ -7,16 +7,14 @@ Hugging Face cache in the Hub's layout under a temporary ``HF_HOME``, as the rea
 
 import json
 
+import open_clip
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-open_clip = pytest.importorskip("open_clip")
-pytest.importorskip("transformers")
-torch.set_num_threads(1)
+from mvlm_distill.models import build_student, load_model, save_model
 
-from mvlm_distill.models import build_student, load_model, save_model  # noqa: E402
-from mvlm_distill.models.hub_testing import TINY_XLMR_CLIP_CONFIG, tiny_xlmr_hub_cache  # noqa: E402
-from mvlm_distill.models.testing import tiny_images_and_captions  # noqa: E402
+from tiny_hub import TINY_XLMR_CLIP_CONFIG, tiny_xlmr_hub_cache
+from tiny_models import tiny_images_and_captions
 
 NAME = "xlm-roberta-base-ViT-B-32-tiny"
 TEXTS = ["Ein brauner Hund rennt über die Wiese.", "A woman rides a bicycle in the city.", "一只棕色的狗在草地上跑。"]

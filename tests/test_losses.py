@@ -5,11 +5,10 @@ from __future__ import annotations
 import math
 
 import pytest
+import torch
+import torch.nn.functional as F
 
-torch = pytest.importorskip("torch")
-import torch.nn.functional as F  # noqa: E402
-
-from mvlm_distill.distill.losses import (  # noqa: E402
+from mvlm_distill.distill.losses import (
     LOSSES,
     DistillBatch,
     DistributionalReplication,
@@ -20,8 +19,6 @@ from mvlm_distill.distill.losses import (  # noqa: E402
     build_loss,
     parse_weights,
 )
-
-torch.set_num_threads(1)
 
 
 def unit(*shape, seed=0):

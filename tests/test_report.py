@@ -269,7 +269,7 @@ def test_templates_ship_with_the_package():
     import tomllib
     from pathlib import Path
 
-    from conftest import REPO
+    from study import REPO
 
     patterns = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["mvlm_distill"]
     package = REPO / "mvlm_distill"

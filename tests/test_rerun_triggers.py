@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from study import REPO
 from study import reduced_config, run_snakemake
 
 BASE = reduced_config()

@@ -10,14 +10,14 @@ its similarity spread; the asymmetric variant, whose optimum is 1.4x the teacher
 import shutil
 
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
+from mvlm_distill.distill.embed import encode_tokens, tokenize_texts
+from mvlm_distill.distill.losses import build_loss
+from mvlm_distill.distill.trainer import TrainingCorpus, TrainingSettings, distill
+from mvlm_distill.models import build_student
 
-from mvlm_distill.distill.embed import encode_tokens, tokenize_texts  # noqa: E402
-from mvlm_distill.distill.losses import build_loss  # noqa: E402
-from mvlm_distill.distill.trainer import TrainingCorpus, TrainingSettings, distill  # noqa: E402
-from mvlm_distill.models import build_student  # noqa: E402
-from mvlm_distill.models.testing import tiny_images_and_captions, tiny_teacher  # noqa: E402
+from tiny_models import tiny_images_and_captions, tiny_teacher
 
 
 def _train_from_teacher(tmp_path, **temperatures):

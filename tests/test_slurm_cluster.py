@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from slurm_cluster import load_profile, slurm_cluster, slurm_profile  # noqa: F401
+from slurm_cluster import load_profile, slurm_profile
 
 pytestmark = pytest.mark.slurm
 

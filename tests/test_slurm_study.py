@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from slurm_cluster import slurm_cluster, slurm_profile  # noqa: F401
+from slurm_cluster import slurm_profile
 from study import REPO, project_copy, reduced_config
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]

@@ -1,11 +1,11 @@
-"""Trainer pieces: the data order, the schedule, and the guard against non-finite losses."""
+"""Trainer pieces: the data order and the guard against non-finite losses."""
 
 import numpy as np
 import pytest
 import torch
 
 from mvlm_distill.distill.losses import build_loss
-from mvlm_distill.distill.trainer import TrainingCorpus, TrainingSettings, batch_indices, distill, lr_factor
+from mvlm_distill.distill.trainer import TrainingCorpus, TrainingSettings, batch_indices, distill
 
 
 def test_batches_depend_only_on_seed_and_step():
@@ -16,14 +16,6 @@ def test_batches_depend_only_on_seed_and_step():
     first_epoch = np.concatenate([batch_indices(12, 4, seed=0, step=s) for s in range(3)])
     assert sorted(first_epoch) == list(range(12))
     assert not (batch_indices(10, 4, seed=4, step=0) == a[0]).all()
-
-
-def test_warmup_then_cosine():
-    s = TrainingSettings(steps=100, batch_size=8, lr=1.0, warmup_steps=10)
-    assert lr_factor(0, s) == pytest.approx(0.1)
-    assert lr_factor(9, s) == pytest.approx(1.0)
-    assert lr_factor(10, s) == pytest.approx(1.0)
-    assert lr_factor(100, s) == pytest.approx(0.0)
 
 
 class _TinyStudent:

@@ -6,15 +6,11 @@ import json
 import random
 
 import pytest
+import torch
+import transformers
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("open_clip")
-transformers = pytest.importorskip("transformers")
-torch.set_num_threads(1)
-
-from mvlm_distill.models import build_student, build_toy_teacher  # noqa: E402
-from mvlm_distill.models.testing import TINY_SIZE  # noqa: E402
-from mvlm_distill.models.vocabulary import (  # noqa: E402
+from mvlm_distill.models import build_student, build_toy_teacher
+from mvlm_distill.models.vocabulary import (
     TrimmingError,
     always_kept_ids,
     embedding_parameter_count,
@@ -24,6 +20,8 @@ from mvlm_distill.models.vocabulary import (  # noqa: E402
     trim_vocabulary,
     trimmed_tokenizer_json,
 )
+
+from tiny_models import TINY_SIZE
 
 # a multilingual sample: twelve languages, seven scripts
 SAMPLE = {

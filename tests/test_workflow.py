@@ -8,7 +8,7 @@ import sys
 import pytest
 import yaml
 
-from conftest import BIN, REPO
+from study import BIN, REPO
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 

@@ -6,8 +6,9 @@ folder that is not a declared workflow output (Snakemake deletes those when a
 job fails). One checkpoint is one file (weights, optimiser, schedule, RNG and the
 loss log up to its step), renamed into place, so a kill at any moment leaves
 either the previous checkpoint or the new one, never a state without its log.
-The batch of step t is a pure function of (seed, t), so a resumed run sees the
-same data as an uninterrupted one.
+The batch and the learning rate of step t are pure functions of (seed, t), so a
+resumed run sees the same data at the same rate as an uninterrupted one. The
+optimiser and schedule are pretraining's (``mvlm_distill.optim``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import torch
 
 from mvlm_distill.distill.losses import DistillBatch, WeightedLoss
 from mvlm_distill.io import atomic_path
+from mvlm_distill.optim import adamw, apply_schedule
 
 
 class Interrupted(SystemExit):
@@ -89,14 +91,6 @@ def batch_indices(n_items: int, batch_size: int, seed: int, step: int) -> np.nda
     return np.asarray(out)
 
 
-def lr_factor(step: int, settings: TrainingSettings) -> float:
-    """Linear warmup, then cosine decay to zero."""
-    if step < settings.warmup_steps:
-        return (step + 1) / settings.warmup_steps
-    progress = (step - settings.warmup_steps) / max(1, settings.steps - settings.warmup_steps)
-    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-
 class _StopRequest:
     """Turns SIGTERM/SIGUSR1 into a flag the loop checks between steps."""
 
@@ -117,13 +111,12 @@ class _StopRequest:
             signal.signal(sig, handler)
 
 
-def _save_state(path: Path, step: int, student, optimizer, scheduler, log_rows: list[dict]) -> None:
+def _save_state(path: Path, step: int, student, optimizer, log_rows: list[dict]) -> None:
     state = {
         "step": torch.tensor(step),
         "loss_log": log_rows,
         "student": student.text_encoder.state_dict(),
         "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
         "torch_rng": torch.get_rng_state(),
     }
     if torch.cuda.is_available():
@@ -132,7 +125,7 @@ def _save_state(path: Path, step: int, student, optimizer, scheduler, log_rows: 
         torch.save(state, tmp)
 
 
-def _load_state(path: Path, student, optimizer, scheduler) -> tuple[int, list[dict]]:
+def _load_state(path: Path, student, optimizer) -> tuple[int, list[dict]]:
     """Restore a checkpoint in place; returns its step and the loss log up to that step."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -142,9 +135,12 @@ def _load_state(path: Path, student, optimizer, scheduler) -> tuple[int, list[di
     log_rows = state.get("loss_log")
     if log_rows is None or len(log_rows) != step or (log_rows and log_rows[-1]["step"] != step):
         raise RuntimeError(f"{path}: the checkpoint of step {step} lacks its loss log; delete it to restart this student.")
-    student.text_encoder.load_state_dict(state["student"])
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
+    try:
+        student.text_encoder.load_state_dict(state["student"])
+        optimizer.load_state_dict(state["optimizer"])
+    except (KeyError, RuntimeError, ValueError) as exc:
+        raise RuntimeError(f"{path}: the training checkpoint does not fit this student or optimiser ({exc}); "
+                           f"delete it to restart this student.") from exc
     torch.set_rng_state(state["torch_rng"])
     if "cuda_rng" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda_rng"])
@@ -193,8 +189,7 @@ def distill(
     student.train()
     params = [p for p in student.text_parameters() if p.requires_grad]
     # foreach: one multi-tensor kernel per update op instead of one per parameter (same numbers)
-    optimizer = torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay, foreach=True)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, settings))
+    optimizer = adamw(student.text_encoder.named_parameters(), settings.lr, settings.weight_decay, foreach=True)
 
     state_dir = Path(state_dir)
     state_path = state_dir / "state.pt"
@@ -203,7 +198,7 @@ def distill(
     for leftover in state_dir.glob(f".{state_path.name}.tmp-*"):
         leftover.unlink()  # a checkpoint write cut short by a kill; the previous checkpoint stands
     if state_path.exists():
-        start, log_rows = _load_state(state_path, student, optimizer, scheduler)
+        start, log_rows = _load_state(state_path, student, optimizer)
 
     autocast = (
         torch.autocast(device_type="cuda", dtype=torch.bfloat16)
@@ -214,7 +209,7 @@ def distill(
     bar = _progress(range(start, settings.steps), settings.steps, start, progress)
 
     def save(step):
-        _save_state(state_path, step, student, optimizer, scheduler, log_rows)
+        _save_state(state_path, step, student, optimizer, log_rows)
 
     with _StopRequest() as stop:
         for step in bar:
@@ -252,9 +247,8 @@ def distill(
                                       lambda: [corpus.item_ids[i] for i in idx.tolist()])
             if error is not None:
                 raise error
-            lr = scheduler.get_last_lr()[0]
+            lr = apply_schedule(optimizer, step, settings.steps, settings.lr, settings.warmup_steps)
             optimizer.step()
-            scheduler.step()
             row = {"step": step + 1, "lr": lr, **dict(zip(names, values))}
             log_rows.append(row)
             if hasattr(bar, "set_postfix"):

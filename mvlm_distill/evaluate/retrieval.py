@@ -47,18 +47,26 @@ def _check_index(index, n: int, what: str) -> np.ndarray:
     return index
 
 
+def _check_similarity(similarity, caption_image_index, caption_axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """The similarity matrix and the captions' image positions, checked against each other;
+    ``caption_axis`` is the axis of ``similarity`` that runs over captions."""
+    sim = np.asarray(similarity)
+    shape = "(n_captions, n_images)" if caption_axis == 0 else "(n_images, n_captions)"
+    if sim.ndim != 2:
+        raise ValueError(f"similarity must be a {shape} matrix")
+    idx = _check_index(caption_image_index, sim.shape[1 - caption_axis], "caption_image_index")
+    if idx.shape[0] != sim.shape[caption_axis]:
+        raise ValueError(f"{idx.shape[0]} image positions for {sim.shape[caption_axis]} captions")
+    return sim, idx
+
+
 def t2i_ranks(similarity: np.ndarray, caption_image_index) -> np.ndarray:
     """Rank of each caption's own image; ``similarity`` is (n_captions, n_images).
 
     ``caption_image_index[c]`` is the column of caption ``c``'s image. Returns
     int64 ranks (1-based, ties pessimistic), one per caption.
     """
-    sim = np.asarray(similarity)
-    if sim.ndim != 2:
-        raise ValueError("similarity must be a (n_captions, n_images) matrix")
-    idx = _check_index(caption_image_index, sim.shape[1], "caption_image_index")
-    if idx.shape[0] != sim.shape[0]:
-        raise ValueError(f"{idx.shape[0]} image positions for {sim.shape[0]} captions")
+    sim, idx = _check_similarity(similarity, caption_image_index, caption_axis=0)
     ranks = np.empty(sim.shape[0], dtype=np.int64)
     for rows in _chunks(sim.shape[0], sim.shape[1]):
         block = sim[rows]
@@ -84,12 +92,7 @@ def i2t_ranks(similarity: np.ndarray, caption_image_index) -> np.ndarray:
     per query image, in ascending image order (``i2t_queries`` gives the images).
     Other captions of the query image are not counted as wrong items.
     """
-    sim = np.asarray(similarity)
-    if sim.ndim != 2:
-        raise ValueError("similarity must be a (n_images, n_captions) matrix")
-    idx = _check_index(caption_image_index, sim.shape[0], "caption_image_index")
-    if idx.shape[0] != sim.shape[1]:
-        raise ValueError(f"{idx.shape[0]} image positions for {sim.shape[1]} captions")
+    sim, idx = _check_similarity(similarity, caption_image_index, caption_axis=1)
     queries = np.unique(idx)
     ranks = np.empty(queries.size, dtype=np.int64)
     for rows in _chunks(queries.size, sim.shape[1]):

@@ -204,10 +204,4 @@ def metrics_table(ranks: pd.DataFrame, n_boot: int = 1000, seed: int = 0, level:
     return pd.DataFrame(rows, columns=METRIC_COLUMNS)
 
 
-def per_query_metric(ranks: pd.DataFrame, task: str, metric: str) -> pd.Series:
-    """Per-query values of one metric indexed by ``query_id`` (for paired tests between systems)."""
-    sub = ranks.loc[ranks["task"] == task]
-    return pd.Series(metric_values(sub["rank"].to_numpy(), metric), index=sub["query_id"].astype(str), name=metric)
-
-
-__all__ = ["score_language", "empty_ranks", "IdIndex", "metrics_table", "per_query_metric", "RANK_COLUMNS", "METRIC_COLUMNS"]
+__all__ = ["score_language", "empty_ranks", "IdIndex", "metrics_table", "METRIC_COLUMNS"]

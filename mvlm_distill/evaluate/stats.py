@@ -190,11 +190,4 @@ def benjamini_hochberg(p_values) -> np.ndarray:
 CORRECTIONS = {"holm": holm, "bh": benjamini_hochberg}
 
 
-def adjust(p_values, method: str = "holm") -> np.ndarray:
-    """Adjust p-values with ``"holm"`` or ``"bh"``."""
-    if method not in CORRECTIONS:
-        raise ValueError(f"unknown correction {method!r}; expected one of {', '.join(CORRECTIONS)}")
-    return CORRECTIONS[method](p_values)
-
-
-__all__ = ["bootstrap_ci", "bootstrap_cis", "paired_bootstrap_cis", "paired_test", "holm", "benjamini_hochberg", "adjust", "CORRECTIONS"]
+__all__ = ["bootstrap_ci", "bootstrap_cis", "paired_bootstrap_cis", "paired_test", "holm", "benjamini_hochberg", "CORRECTIONS"]

@@ -4,7 +4,8 @@
   temperature clamped at 100 as open_clip does;
 * ``siglip2``: open_clip ``SigLipLoss`` (pairwise sigmoid) with learned scale and bias.
 
-AdamW (weight decay on matrices only), linear warmup then cosine decay to zero, a fixed
+AdamW and its schedule as in distillation (``mvlm_distill.optim``; warmup over a tenth of the
+steps unless given), a fixed
 seed, one batch = distinct images each with one of its captions (pairs shuffled per
 epoch; a pair whose image is already in the batch waits for a later batch, so the loss
 never sees a false negative of the same image). Deterministic on CPU.
@@ -20,6 +21,8 @@ import time
 
 import torch
 
+from ..definitions import FAMILIES
+from ..optim import adamw, apply_schedule
 from .base import VisionLanguageModel, unique_parameters
 
 LOG_COLUMNS = ("step", "lr", "loss", "logit_scale", "logit_bias", "seconds")
@@ -85,14 +88,6 @@ def tokenize_all(model: VisionLanguageModel, texts: list[str], chunk: int = 4096
     return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
 
 
-def lr_at(step: int, steps: int, lr: float, warmup: int) -> float:
-    """Learning rate for 0-based ``step``: linear warmup to ``lr``, then cosine to 0."""
-    if step < warmup:
-        return lr * (step + 1) / warmup
-    progress = (step - warmup) / max(1, steps - warmup)
-    return 0.5 * lr * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-
 class _BatchSampler:
     """Batches of distinct images, each paired with one of its captions; pairs reshuffled each epoch."""
 
@@ -118,18 +113,6 @@ class _BatchSampler:
             batch.append(pair)
         self.queue.extendleft(reversed(waiting))
         return torch.tensor(batch, dtype=torch.long)
-
-
-def _param_groups(model: torch.nn.Module, weight_decay: float):
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        if p.ndim < 2 or "logit_" in name or "embedding" in name or "norm" in name.lower() or "bias" in name:
-            no_decay.append(p)
-        else:
-            decay.append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
 def make_loss(family: str):
@@ -176,13 +159,13 @@ def pretrain_teacher(model: VisionLanguageModel, images, pairs: list[tuple[int, 
         tokens = {k: v[:, :used] for k, v in tokens.items()}
 
     loss_kind = loss or model.family  # "clip" or "siglip2"; a diagnostic override of the family's loss
-    if loss_kind not in ("clip", "siglip2"):
+    if loss_kind not in FAMILIES:
         raise ValueError(f"pretrain_teacher: loss {loss!r} is not 'clip' or 'siglip2'")
     loss_fn = make_loss(loss_kind)
     warmup = max(1, steps // 10) if warmup is None else max(1, int(warmup))
     for p in unique_parameters(model.model):
         p.requires_grad_(True)
-    opt = torch.optim.AdamW(_param_groups(model.model, weight_decay), lr=lr, betas=(0.9, 0.98), eps=1e-6)
+    opt = adamw(model.model.named_parameters(), lr, weight_decay, betas=(0.9, 0.98), eps=1e-6)
     sampler = _BatchSampler(image_idx, batch_size, g)
     scale_p, bias_p = model._logit_scale_param(), model._logit_bias_param()
     model.train()
@@ -190,9 +173,7 @@ def pretrain_teacher(model: VisionLanguageModel, images, pairs: list[tuple[int, 
     rows, losses, called = [], [], []
     t0 = time.perf_counter()
     for step in range(steps):
-        cur_lr = lr_at(step, steps, lr, warmup)
-        for group in opt.param_groups:
-            group["lr"] = cur_lr
+        cur_lr = apply_schedule(opt, step, steps, lr, warmup)
         batch = sampler.next()
         img = model.encode_image(shift_pixels(_index_pixels(pixels, image_idx[batch]), augment_shift, g))
         txt = model.encode_text({k: v[text_idx[batch]] for k, v in tokens.items()})

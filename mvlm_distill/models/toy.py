@@ -10,7 +10,7 @@
 Both read the same toy tokenizer folder (``build_toy_tokenizer``). They use the real library
 classes but are not the paper teachers' code path: the paper's SigLIP2 teacher is a
 fixed-resolution ``SiglipModel`` with a Gemma tokenizer and lower-cased text (tiny stand-ins of
-the published layouts: ``hub_testing``).
+the published layouts: ``tests/tiny_hub.py``).
 
 Size config (``size_config`` keys, defaults in :data:`DEFAULT_SIZE`):
 

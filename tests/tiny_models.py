@@ -1,9 +1,9 @@
-"""Tiny fixtures for tests (here and in other modules' tests): images, captions, teachers.
+"""Tiny fixtures for the tests: images, captions in five languages, teachers.
 
 Everything is built in well under a second once torch/open_clip/transformers are
 imported::
 
-    from mvlm_distill.models.testing import tiny_teacher
+    from tiny_models import tiny_teacher
     teacher = tiny_teacher("clip", tmp_path)          # random weights, 4 text layers
 """
 
@@ -78,7 +78,7 @@ def tiny_lexicon(languages=LANGUAGES) -> list[str]:
 
 
 def tiny_tokenizer(out_dir: str | os.PathLike) -> Path:
-    from .tokenizer import build_toy_tokenizer
+    from mvlm_distill.models.tokenizer import build_toy_tokenizer
 
     out_dir = Path(out_dir)
     if not (out_dir / "tokenizer.json").exists():
@@ -89,7 +89,7 @@ def tiny_tokenizer(out_dir: str | os.PathLike) -> Path:
 
 def tiny_teacher(family: str, work_dir: str | os.PathLike, seed: int = 0, size: dict | None = None):
     """A randomly initialised toy teacher of ``family`` with :data:`TINY_SIZE` (tokenizer under ``work_dir``)."""
-    from .toy import build_toy_teacher
+    from mvlm_distill.models.toy import build_toy_teacher
 
     tok = tiny_tokenizer(Path(work_dir) / "tiny_tokenizer")
     return build_toy_teacher(family, tok, {**TINY_SIZE, **(size or {})}, seed=seed)

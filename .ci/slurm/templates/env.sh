@@ -1,0 +1,2 @@
+export SLURM_CONF=${slurm_conf}
+export PATH=${bin}:$$PATH
