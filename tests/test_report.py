@@ -267,7 +267,6 @@ def test_no_heavy_imports():
 
 def test_templates_ship_with_the_package():
     import tomllib
-    from pathlib import Path
 
     from study import REPO
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import matplotlib
 
@@ -445,60 +445,6 @@ def projection_labels(summary: pd.DataFrame | None) -> dict[tuple[str, str], str
         out[(model, worst)] = "worst student"
         out[(model, best)] = "best student"
     return out
-
-
-def projection_from_files(
-    files: Mapping[tuple[str, str], str | os.PathLike],
-    captions: pd.DataFrame,
-    summary: pd.DataFrame | None = None,
-    languages: Iterable[str] | None = None,
-    max_groups: int = 150,
-    seed: int = 0,
-) -> pd.DataFrame:
-    """``projection_table`` from embedding files.
-
-    ``files`` maps ``(model, method)`` to a text embedding folder
-    ``results/embeddings/{model}/{method}/seed{s}/{benchmark}`` (the caption files of the projected
-    languages are read) or to one embedding file holding the captions (at least each model's teacher).
-    ``captions`` is the benchmark's ``captions.csv``. With ``summary``, only the teacher and the best
-    and worst KD method per model (``best_and_worst``) are projected.
-    Captions with an empty ``parallel_id`` are dropped; at most ``max_groups`` translation groups that
-    exist in every selected language are kept (a seeded sample).
-    """
-    from mvlm_distill.io import load_caption_embeddings, load_embeddings
-
-    keep = set(files)
-    if summary is not None:
-        chosen = views.best_and_worst(summary)
-        keep = {(mo, me) for mo, me in files
-                if me == "teacher" or (mo in chosen and me in chosen[mo])}
-    caps = captions.copy()
-    caps = caps[caps["parallel_id"].notna() & (caps["parallel_id"].astype(str) != "")]
-    caps["parallel_id"] = caps["parallel_id"].astype(str)
-    caps["caption_id"] = caps["caption_id"].astype(str)
-    if languages is not None:
-        caps = caps[caps["language"].isin(list(languages))]
-    n_lang = caps["language"].nunique()
-    complete = caps.groupby("parallel_id")["language"].nunique()
-    groups = sorted(complete[complete == n_lang].index)
-    if len(groups) > max_groups:
-        rng = np.random.default_rng(seed)
-        groups = sorted(rng.choice(groups, size=max_groups, replace=False).tolist())
-    caps = caps[caps["parallel_id"].isin(groups)].drop_duplicates(["parallel_id", "language"])
-    caps = caps.sort_values(["parallel_id", "language"], kind="mergesort")
-    wanted = caps["caption_id"].tolist()
-    embeddings = {}
-    for key in sorted(keep):
-        if Path(files[key]).is_dir():
-            emb, ids, _ = load_caption_embeddings(files[key], list(dict.fromkeys(caps["language"])))
-        else:
-            emb, ids, _ = load_embeddings(files[key])
-        index = {i: n for n, i in enumerate(ids)}
-        missing = [c for c in wanted if c not in index]
-        if missing:
-            raise ValueError(f"{files[key]}: no embeddings for {len(missing)} captions (e.g. {missing[0]})")
-        embeddings[key] = emb[[index[c] for c in wanted]]
-    return projection_table(embeddings, wanted, caps["language"].tolist(), caps["parallel_id"].tolist())
 
 
 def projection_from_samples(samples: Sequence[tuple[Mapping, str | os.PathLike]],

@@ -101,7 +101,7 @@ ENVIRONMENT = jinja2.Environment(
 )
 ENVIRONMENT.filters.update(fmt=fmt, signed=signed, pct=pct, count=count, language_name=language_name)
 ENVIRONMENT.tests.update(known=known)
-ENVIRONMENT.globals.update(references=REFERENCES, correction_names=CORRECTION_NAMES)
+ENVIRONMENT.globals.update(references=REFERENCES)
 
 
 def records(frame: pd.DataFrame) -> list[dict]:

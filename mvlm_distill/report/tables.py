@@ -7,7 +7,6 @@ Column layouts follow the table contracts in ``docs/internals.md``.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -151,18 +150,6 @@ def read_table(path: str | os.PathLike, columns: Sequence[str] | None = None) ->
         absent = [c for c in columns if c not in frame.columns]
         if absent:
             raise ValueError(f"{path}: missing columns {', '.join(absent)}")
-    return frame
-
-
-def read_optional(path: str | os.PathLike, columns: Sequence[str] | None = None) -> pd.DataFrame | None:
-    """``read_table`` or None when the file is absent or empty."""
-    path = Path(path)
-    if not path.exists() or path.stat().st_size == 0:
-        return None
-    try:
-        frame = read_table(path, columns)
-    except pd.errors.EmptyDataError:
-        return None
     return frame
 
 
