@@ -63,6 +63,11 @@ def test_best_method_against_its_runner_up(study):
         assert row["diff"] == pytest.approx(pair["diff"]) and row["diff"] > 0
         assert (row["diff_low"], row["diff_high"]) == (pair["diff_low"], pair["diff_high"])
         assert row["metric"] == "R@10" and _one(view, model="clipA", task="vqa")["metric"] == "acc@1"
+        assert not view["tied"].any()
+    # two methods with the same mean tie: the first by name is named, and the page says "tie"
+    tie = c[(c["method_a"] == "DR") & (c["method_b"] == "FD")].assign(method_a="AB", mean_b=lambda f: f["mean_a"])
+    tied = V.best_method(tie, "de")
+    assert tied["tied"].all() and (tied["best"] == "AB").all() and (tied["runner_up"] == "FD").all()
     # a pair stored the other way round (b - a) is turned: the difference stays best minus runner-up
     flipped = c.copy()
     swap = {"method_a": "method_b", "method_b": "method_a", "mean_a": "mean_b", "mean_b": "mean_a"}

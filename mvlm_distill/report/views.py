@@ -26,7 +26,7 @@ SCORE_VIEW_COLUMNS = [
 ]
 BEST_VIEW_COLUMNS = [
     "model", "benchmark", "task", "metric", "best", "best_mean", "runner_up", "runner_up_mean",
-    "diff", "diff_low", "diff_high", "p_adjusted", "significant",
+    "diff", "diff_low", "diff_high", "p_adjusted", "significant", "tied",
 ]
 SEED_MEAN_COLUMNS = ["model", "benchmark", "method", "metric", "mean", "std", "n_seeds"]
 CLUSTERING_REFERENCE_COLUMNS = ["benchmark", "metric", "random_baseline", "perfect_reference"]
@@ -97,8 +97,9 @@ def best_method(comparisons: pd.DataFrame | None, language: str) -> pd.DataFrame
     """Per model, benchmark and task: the KD method with the highest headline metric and its runner-up.
 
     ``diff`` (best minus runner-up), its paired-bootstrap interval and the Holm-adjusted p-value are
-    those of the pair's row in ``comparisons.csv`` (the signs turned when the pair is stored b - a).
-    ``language`` may be ``"pooled"`` (all languages' queries together).
+    those of the pair's row in ``comparisons.csv`` (the signs turned when the pair is stored b - a);
+    ``tied`` when both have the same mean (then "best" is the first by name). ``language`` may be
+    ``"pooled"`` (all languages' queries together).
     """
     if _empty(comparisons):
         return pd.DataFrame(columns=BEST_VIEW_COLUMNS)
@@ -118,7 +119,8 @@ def best_method(comparisons: pd.DataFrame | None, language: str) -> pd.DataFrame
         records.append(dict(model=model, benchmark=benchmark, task=task, metric=metric, best=best,
                             best_mean=means[best], runner_up=runner, runner_up_mean=means[runner],
                             diff=sign * pair["diff"], diff_low=low, diff_high=high,
-                            p_adjusted=pair["p_adjusted"], significant=bool(pair["significant"])))
+                            p_adjusted=pair["p_adjusted"], significant=bool(pair["significant"]),
+                            tied=bool(means[best] == means[runner])))
     return sort_rows(pd.DataFrame(records, columns=BEST_VIEW_COLUMNS), ["model", "benchmark", "task"])
 
 
