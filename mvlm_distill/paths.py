@@ -130,7 +130,7 @@ class ResultPaths:
         """A rule's log: ``logs/{rule}/{key}.log`` (the key is the job's wildcards)."""
         return f"{self.root}/logs/{'/'.join((rule, *key))}.log"
 
-    def benchmark(self, rule: str, *key: str) -> str:
+    def job_benchmark(self, rule: str, *key: str) -> str:
         """A rule's Snakemake benchmark file: ``benchmarks/{rule}/{key}.tsv``."""
         return f"{self.root}/benchmarks/{'/'.join((rule, *key))}.tsv"
 

@@ -21,7 +21,7 @@ def test_fields_fill_in_and_the_others_stay_wildcards():
 
 def test_logs_and_benchmarks_are_keyed_by_rule():
     assert RESULTS.log("distill", "m/ED/seed1") == "results/logs/distill/m/ED/seed1.log"
-    assert RESULTS.benchmark("select_corpus") == "results/benchmarks/select_corpus.tsv"
+    assert RESULTS.job_benchmark("select_corpus") == "results/benchmarks/select_corpus.tsv"
 
 
 def test_student_keys():

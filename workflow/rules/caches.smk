@@ -11,7 +11,7 @@ rule cache_images:
     log:
         RESULTS.log("cache_images", "{model}", "{benchmark}.{split}"),
     benchmark:
-        RESULTS.benchmark("cache_images", "{model}", "{benchmark}.{split}")
+        RESULTS.job_benchmark("cache_images", "{model}", "{benchmark}.{split}")
     conda:
         "../../envs/study.yaml"
     threads: 1
@@ -37,7 +37,7 @@ rule cache_teacher_text:
     log:
         RESULTS.log("cache_teacher_text", "{model}"),
     benchmark:
-        RESULTS.benchmark("cache_teacher_text", "{model}")
+        RESULTS.job_benchmark("cache_teacher_text", "{model}")
     conda:
         "../../envs/study.yaml"
     threads: 1

@@ -43,7 +43,7 @@ rule prepare_benchmark:
     log:
         RESULTS.log("prepare_benchmark", "{benchmark}"),
     benchmark:
-        RESULTS.benchmark("prepare_benchmark", "{benchmark}")
+        RESULTS.job_benchmark("prepare_benchmark", "{benchmark}")
     conda:
         "../../envs/study.yaml"
     params:
@@ -61,7 +61,7 @@ rule select_pretraining:
     log:
         RESULTS.log("select_pretraining"),
     benchmark:
-        RESULTS.benchmark("select_pretraining")
+        RESULTS.job_benchmark("select_pretraining")
     conda:
         "../../envs/study.yaml"
     params:
@@ -78,7 +78,7 @@ rule select_corpus:
     log:
         RESULTS.log("select_corpus"),
     benchmark:
-        RESULTS.benchmark("select_corpus")
+        RESULTS.job_benchmark("select_corpus")
     conda:
         "../../envs/study.yaml"
     params:

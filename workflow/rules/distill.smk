@@ -14,7 +14,7 @@ rule distill:
     log:
         RESULTS.log("distill", STUDENT),
     benchmark:
-        RESULTS.benchmark("distill", STUDENT)
+        RESULTS.job_benchmark("distill", STUDENT)
     conda:
         "../../envs/study.yaml"
     threads: config["distillation"]["threads"]

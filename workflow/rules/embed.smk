@@ -12,7 +12,7 @@ rule embed_texts:
     log:
         RESULTS.log("embed_texts", ROW, "{benchmark}"),
     benchmark:
-        RESULTS.benchmark("embed_texts", ROW, "{benchmark}")
+        RESULTS.job_benchmark("embed_texts", ROW, "{benchmark}")
     conda:
         "../../envs/study.yaml"
     threads: 1

@@ -12,7 +12,7 @@ rule trim_vocabulary:
     log:
         RESULTS.log("trim_vocabulary", "{model}"),
     benchmark:
-        RESULTS.benchmark("trim_vocabulary", "{model}")
+        RESULTS.job_benchmark("trim_vocabulary", "{model}")
     conda:
         "../../envs/study.yaml"
     threads: 1
@@ -38,7 +38,7 @@ rule export_student:
     log:
         RESULTS.log("export_student", STUDENT),
     benchmark:
-        RESULTS.benchmark("export_student", STUDENT)
+        RESULTS.job_benchmark("export_student", STUDENT)
     conda:
         "../../envs/study.yaml"
     threads: 1

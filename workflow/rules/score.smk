@@ -14,7 +14,7 @@ rule score_language:
     log:
         RESULTS.log("score_language", ROW, "{benchmark}", "{language}"),
     benchmark:
-        RESULTS.benchmark("score_language", ROW, "{benchmark}", "{language}")
+        RESULTS.job_benchmark("score_language", ROW, "{benchmark}", "{language}")
     group:
         "score"
     conda:
@@ -39,7 +39,7 @@ rule cluster_embeddings:
     log:
         RESULTS.log("cluster_embeddings", ROW, "{benchmark}"),
     benchmark:
-        RESULTS.benchmark("cluster_embeddings", ROW, "{benchmark}")
+        RESULTS.job_benchmark("cluster_embeddings", ROW, "{benchmark}")
     group:
         "score"
     conda:

@@ -10,7 +10,7 @@ rule pretrain_teacher:
     log:
         RESULTS.log("pretrain_teacher", "{model}"),
     benchmark:
-        RESULTS.benchmark("pretrain_teacher", "{model}")
+        RESULTS.job_benchmark("pretrain_teacher", "{model}")
     wildcard_constraints:
         model=_alternatives(TOY_MODELS) if TOY_MODELS else "(?!)",
     conda:
