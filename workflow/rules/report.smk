@@ -35,7 +35,7 @@ rule aggregate_tables:
     log:
         RESULTS.log("aggregate_tables"),
     benchmark:
-        RESULTS.benchmark("aggregate_tables")
+        RESULTS.job_benchmark("aggregate_tables")
     conda:
         "../../envs/study.yaml"
     params:
@@ -63,7 +63,7 @@ rule language_report:
     log:
         RESULTS.log("language_report", "{language}"),
     benchmark:
-        RESULTS.benchmark("language_report", "{language}")
+        RESULTS.job_benchmark("language_report", "{language}")
     conda:
         "../../envs/study.yaml"
     params:
@@ -88,7 +88,7 @@ rule index_report:
     log:
         RESULTS.log("index_report"),
     benchmark:
-        RESULTS.benchmark("index_report")
+        RESULTS.job_benchmark("index_report")
     conda:
         "../../envs/study.yaml"
     params:
