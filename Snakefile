@@ -24,13 +24,14 @@ include: "workflow/rules/export.smk"
 
 
 # On a cluster these run where Snakemake runs, not as queued jobs (docs/cluster.md says why for
-# each): `all` is only a target; write_reports reads the small tables and writes HTML, seconds of
-# work a queue wait would dwarf. fetch_model/fetch_benchmark are local in their rules (network).
+# each): `all` is only a target; language_report and index_report read the small tables and write
+# HTML, seconds of work a queue wait would dwarf. fetch_model/fetch_benchmark are local in their rules (network).
 # select_* and aggregate_tables stay queued: at paper scale they read GBs of captions or thousands
 # of score files and run 10,000-resample permutation tests, not work for a login node.
 localrules:
     all,
-    write_reports,
+    language_report,
+    index_report,
 
 
 rule all:

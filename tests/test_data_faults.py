@@ -106,12 +106,16 @@ def aggregate_tables(results, methods=("teacher", "init")):
     def scores(kind):
         return [score_outputs(results, method)[kind] for method in methods]
 
-    job = Job(results, "aggregate_tables", None, None,
-              {"families": {"toy": "clip"}, "n_boot": 20, "alpha": 0.05})
+    keys = [{"model": "toy", "family": "clip", "method": method, "seed": None, "benchmark": BENCHMARK}
+            for method in methods]
+    job = Job(results, "aggregate_tables", None, None, {"n_boot": 20, "alpha": 0.05})
+    job.params.key_tables = {"scores": [{**k, "language": "de"} for k in keys], "embeddings": keys,
+                             "clustering": [], "benchmarks": [BENCHMARK], "vocabularies": []}
     job.input = type("Input", (), {"metrics": scores("metrics"), "ranks": scores("ranks"),
                                    "consistency": scores("consistency"), "clustering": [], "vocabularies": [],
+                                   "meta": [results / "data" / BENCHMARK / "meta.json"],
                                    "embeddings": [texts_dir(results, method) for method in methods]})()
-    names = ("metrics", "summary", "significance", "comparisons", "consistency", "clustering", "parameters")
+    names = ("metrics", "summary", "significance", "comparisons", "consistency", "clustering", "parameters", "bounds")
     job.output = Files(**{name: results / "tables" / f"{name}.csv" for name in names})
     run_script("aggregate_tables", job)
 

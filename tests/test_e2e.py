@@ -25,7 +25,8 @@ def study(reduced_study):
 
 def test_every_output_exists(study):
     results = study / "results"
-    for table in ("metrics", "summary", "significance", "comparisons", "consistency", "clustering", "parameters"):
+    for table in ("metrics", "summary", "significance", "comparisons", "consistency", "clustering", "parameters",
+                  "bounds"):
         assert (results / "tables" / f"{table}.csv").stat().st_size > 0, table
     for language in LANGUAGES:
         assert (results / "reports" / f"{language}.html").exists()
@@ -84,6 +85,22 @@ def test_reports_name_every_language(study):
             assert re.search(rf"\b{language}\b", text), f"{page.name} does not name {language}"
         for src in re.findall(r'src="([^"]+)"', text):
             assert (page.parent / src).exists(), f"{page.name} links a missing figure {src}"
+
+
+def test_snakemake_report_lists_every_language_page_with_its_figures(study):
+    """`snakemake --report` bundles each language page and its figures, and the overview's."""
+    from mvlm_distill.report import INDEX_FIGURES, LANGUAGE_FIGURES
+
+    proc = run_snakemake(study, reduced_config(), "--report", "results/report.html")
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    bundle = (study / "results" / "report.html").read_text(encoding="utf-8")
+    for language in LANGUAGES:
+        assert f"{language}.html" in bundle, language
+        for name in LANGUAGE_FIGURES:
+            assert f"{language}_{name}.png" in bundle, (language, name)
+    for name in INDEX_FIGURES:
+        assert f"{name}.png" in bundle, name
+    assert "Language pages" in bundle and "index.html" in bundle
 
 
 def test_same_config_and_seed_give_identical_metrics(study, tmp_path):

@@ -170,11 +170,3 @@ def test_bad_folders_name_the_file(row, tmp_path):
     with pytest.raises(CacheMismatchError, match=r"de\.captions\.npz: text embeddings of dimension 4 do not match "
                                                  r"the image embeddings of .*images\.npz \(8\)$"):
         _score(row, "de", small)
-
-
-def test_projection_reads_caption_files_of_a_folder(row):
-    from mvlm_distill.report.figures import projection_from_files
-
-    captions = row["bench"].split_captions("test")
-    proj = projection_from_files({("m", "teacher"): row["texts"]}, captions, max_groups=5)
-    assert set(proj["language"]) == set(LANGUAGES) and len(proj) == 5 * len(LANGUAGES)

@@ -20,7 +20,7 @@ LANGS = len(BASE["languages"])  # 3
 KD = len(BASE["methods"])  # 2 students (ED, DR+ED), one seed
 ROWS = KD + 2  # + teacher and init
 # every change of a number reaches the tables, and through them every export's model card
-TAIL = {"aggregate_tables": 1, "write_reports": 1, "export_student": KD}
+TAIL = {"aggregate_tables": 1, "language_report": LANGS, "index_report": 1, "export_student": KD}
 
 
 def replanned(work: Path, config: dict) -> dict:
@@ -53,7 +53,7 @@ EDITS = {
     "add a seed": (lambda c: c.update(seeds=[0, 1]), {**student_rows(KD), "export_student": 2 * KD}),
     # new language: its scores for every row, and clustering (over all languages) of every row
     "add a language": (lambda c: c.update(languages=c["languages"] + ["fr"]),
-                       {"score_language": ROWS, "cluster_embeddings": ROWS, **TAIL}),
+                       {"score_language": ROWS, "cluster_embeddings": ROWS, **TAIL, "language_report": LANGS + 1}),
     # the evaluation split's image cache and every row's text embeddings, never a student
     "evaluation.batch_size": (lambda c: c["evaluation"].update(batch_size=128),
                               {"cache_images": 1, "embed_texts": ROWS, "cluster_embeddings": ROWS,

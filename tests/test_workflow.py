@@ -41,7 +41,7 @@ def test_dry_run_of_the_default_grid():
     assert counts["embed_texts"] == rows
     assert counts["score_language"] == rows * n_langs
     assert counts["cluster_embeddings"] == rows
-    assert counts["write_reports"] == 1
+    assert counts["language_report"] == n_langs and counts["index_report"] == 1
 
 
 def test_dry_run_of_a_larger_grid(tmp_path):

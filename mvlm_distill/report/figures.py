@@ -1,7 +1,7 @@
 """Seaborn figures of the study, saved as PNG (matplotlib's Agg backend, no display needed).
 
-Every ``plot_*`` function takes tidy tables (see ``docs/internals.md``), writes one PNG and returns
-its path. When the input is missing or empty it writes a small placeholder PNG that says
+Every ``plot_*`` function takes the views of ``views.py`` (or a tidy table), writes one PNG and
+returns its path; chance level and ceiling are drawn where the views give them. When the input is missing or empty it writes a small placeholder PNG that says
 "not computed", so that the files a workflow rule declares always exist.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import matplotlib
 
@@ -21,17 +21,13 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from mvlm_distill.io import atomic_path  # noqa: E402
-from mvlm_distill.report.tables import (  # noqa: E402
-    MEAN_LANGUAGE,
-    METRIC_ORDER,
-    PROJECTION_COLUMNS,
-    REFERENCES,
-    TASKS,
-    method_order,
-)
+from mvlm_distill.report import views  # noqa: E402
+from mvlm_distill.definitions import METRIC_ORDER, TASKS  # noqa: E402
+from mvlm_distill.report.tables import PROJECTION_COLUMNS, method_order  # noqa: E402
 
 DPI = 110
-CONSISTENCY_METRICS = ("cosine_to_en", "top10_overlap", "bitext_to_en", "bitext_from_en")
+CHANCE_STYLE = {"color": "0.45", "linestyle": ":", "linewidth": 1.3}
+CEILING_STYLE = {"color": "0.1", "linestyle": "-", "linewidth": 1.3}
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -106,12 +102,21 @@ def _grid(n: int, ncols: int, size=(3.4, 2.8)):
 # ----------------------------------------------------------------------------- per language
 
 
-def plot_language_metrics(summary: pd.DataFrame | None, language: str, out_path: str | os.PathLike) -> Path:
-    """Bars of every metric per method (hue = model, error bars = std over seeds), teacher as a dashed line."""
+def _bound_lines(ax, rows: pd.DataFrame) -> None:
+    """The chance level (dotted) and the benchmark ceiling (solid) of one panel, where known."""
+    for column, style in (("chance", CHANCE_STYLE), ("ceiling", CEILING_STYLE)):
+        values = rows[column].dropna() if column in rows.columns else ()
+        if len(values):
+            ax.axhline(float(values.iloc[0]), **style)
+
+
+def plot_language_metrics(scores: pd.DataFrame | None, language: str, out_path: str | os.PathLike) -> Path:
+    """Bars of every metric per method (hue = model, error bars = std over seeds); the teacher as a
+    dashed line in its model's colour, chance level and ceiling as grey lines (``views.scores``)."""
     title = f"Scores in {language}"
-    data = None if _empty(summary) else summary[summary["language"] == language]
-    if _empty(data):
+    if _empty(scores):
         return placeholder(out_path, title)
+    data = scores
     models = sorted(data["model"].unique())
     palette = _palette(models)
     methods = [m for m in method_order(data["method"]) if m != "teacher"]
@@ -125,39 +130,33 @@ def plot_language_metrics(summary: pd.DataFrame | None, language: str, out_path:
                 t = d.loc[d["model"] == model, "teacher"].dropna()
                 if len(t):
                     ax.axhline(float(t.iloc[0]), color=palette[model], linestyle="--", linewidth=1.2)
+            _bound_lines(ax, d)
             ax.set_title(f"{task} {metric}" + (f" ({benchmark})" if data["benchmark"].nunique() > 1 else ""))
             ax.set_ylim(0, 1.05)
             ax.set_ylabel("score")
         handles = [plt.Rectangle((0, 0), 1, 1, color=palette[m]) for m in models]
-        handles += [plt.Line2D([0], [0], color="0.3", linestyle="--")]
-        fig.legend(handles, list(models) + ["teacher (dashed, model colour)"], loc="lower center",
-                   ncol=len(models) + 1, bbox_to_anchor=(0.5, -0.04), frameon=False)
+        handles += [plt.Line2D([0], [0], color="0.3", linestyle="--"), plt.Line2D([0], [0], **CEILING_STYLE),
+                    plt.Line2D([0], [0], **CHANCE_STYLE)]
+        fig.legend(handles, list(models) + ["teacher (model colour)", "ceiling", "chance"], loc="lower center",
+                   ncol=len(models) + 3, bbox_to_anchor=(0.5, -0.04), frameon=False)
         fig.suptitle(f"{title}: mean over seeds (error bars: std)", y=1.02)
         fig.tight_layout()
         return _save(fig, out_path)
 
 
-RETENTION_PANELS = (("t2i", "R@10"), ("i2t", "R@10"), ("vqa", "acc@1"))
-
-
-def plot_language_retention(summary: pd.DataFrame | None, language: str, out_path: str | os.PathLike,
-                            panels: Sequence[tuple[str, str]] = RETENTION_PANELS) -> Path:
-    """Retention (student / teacher) per method, hue = model, with a line at 1."""
+def plot_language_retention(retention: pd.DataFrame | None, language: str, out_path: str | os.PathLike) -> Path:
+    """Retention (student / teacher) per method, hue = model, with the teacher's line at 1 (``views.retention``)."""
     title = f"Retention in {language}"
-    data = None if _empty(summary) else summary[summary["language"] == language]
-    if _empty(data):
+    if _empty(retention):
         return placeholder(out_path, title)
-    present = [(t, m) for t, m in panels if ((data["task"] == t) & (data["metric"] == m)).any()]
-    if not present:
-        return placeholder(out_path, title)
-    models = sorted(data["model"].unique())
+    present = [(t, m) for t, m in views.RETENTION_PANELS if ((retention["task"] == t) & (retention["metric"] == m)).any()]
+    models = sorted(retention["model"].unique())
     palette = _palette(models)
-    methods = [m for m in method_order(data["method"]) if m != "teacher"]
+    methods = method_order(retention["method"])
     with sns.axes_style("whitegrid"):
         fig, axes = _grid(len(present), ncols=3, size=(3.8, 3.0))
         for ax, (task, metric) in zip(axes, present):
-            d = data[(data["task"] == task) & (data["metric"] == metric)]
-            d = d.groupby(["model", "method"], as_index=False)["retention"].mean()
+            d = retention[(retention["task"] == task) & (retention["metric"] == metric)]
             _grouped_bars(ax, d, "retention", models, methods, palette)
             ax.axhline(1.0, color="0.2", linestyle="--", linewidth=1)
             ax.set_title(f"{task} {metric}")
@@ -172,22 +171,20 @@ def plot_language_retention(summary: pd.DataFrame | None, language: str, out_pat
         return _save(fig, out_path)
 
 
-def plot_consistency(consistency: pd.DataFrame | None, out_path: str | os.PathLike,
+def plot_consistency(by_language: pd.DataFrame | None, out_path: str | os.PathLike,
                      language: str | None = None) -> Path:
-    """Cross-lingual consistency with English.
+    """Cross-lingual consistency with English (``views.consistency_by_language``).
 
     With ``language``: bars per method (hue = model), one panel per metric. Without: one row of panels
     per model, each metric against language with one line per method.
     """
     title = f"Consistency with English in {language}" if language else "Consistency with English"
-    data = consistency
+    data = by_language
     if not _empty(data) and language is not None:
         data = data[data["language"] == language]
     if _empty(data):
         return placeholder(out_path, title)
-    data = data.groupby(["model", "method", "language", "metric"], as_index=False)["value"].mean()
-    metrics = [m for m in CONSISTENCY_METRICS if m in set(data["metric"])]
-    metrics += sorted(set(data["metric"]) - set(metrics))
+    metrics = views.ordered(data["metric"], views.CONSISTENCY_ORDER)
     models = sorted(data["model"].unique())
     methods = method_order(data["method"])
     with sns.axes_style("whitegrid"):
@@ -215,8 +212,7 @@ def plot_consistency(consistency: pd.DataFrame | None, out_path: str | os.PathLi
                     ax.set_title(f"{model}: {metric}")
                     ax.set_ylim(0, 1.05)
                     ax.tick_params(axis="x", rotation=45)
-            leg = axes[0][-1].get_legend()
-            if leg is not None:
+            if axes[0][-1].get_legend() is not None:
                 sns.move_legend(axes[0][-1], "upper left", bbox_to_anchor=(1.02, 1), frameon=False)
         fig.suptitle(f"{title} (mean over seeds)", y=1.02)
         fig.tight_layout()
@@ -231,8 +227,7 @@ def plot_retention_heatmap(summary: pd.DataFrame | None, out_path: str | os.Path
     """Heatmap of retention, method x language, one panel per model (and benchmark)."""
     title = f"{task} {metric} retention"
     data = None if _empty(summary) else summary[
-        (summary["task"] == task) & (summary["metric"] == metric)
-        & (summary["language"] != MEAN_LANGUAGE) & (summary["method"] != "teacher")
+        (summary["task"] == task) & (summary["metric"] == metric) & (summary["method"] != "teacher")
     ]
     if _empty(data):
         return placeholder(out_path, title)
@@ -314,18 +309,28 @@ def plot_change_scatter(stab: pd.DataFrame | None, out_path: str | os.PathLike) 
         return _save(fig, out_path)
 
 
-def plot_clustering(clustering: pd.DataFrame | None, out_path: str | os.PathLike) -> Path:
-    """NMI with image ids (meaning) against NMI with language ids, one point per method and model."""
+def plot_clustering(clustering: pd.DataFrame | None, references: pd.DataFrame | None,
+                    out_path: str | os.PathLike) -> Path:
+    """NMI with image ids (meaning) against NMI with language ids, one point per method and model
+    (``views.clustering``); the random-clustering baselines (dotted) and the perfect-clustering
+    references (solid) of both axes from ``views.clustering_references``."""
     title = "Clustering: meaning vs language"
     if _empty(clustering):
         return placeholder(out_path, title)
-    wide = clustering.pivot_table(index=["model", "method", "benchmark"], columns="metric", values="value",
-                                  aggfunc="mean").reset_index()
+    wide = clustering.pivot_table(index=["model", "method", "benchmark"], columns="metric", values="mean",
+                                  aggfunc="first").reset_index()
     if not {"nmi_image", "nmi_language"} <= set(wide.columns):
         return placeholder(out_path, title)
     methods = method_order(wide["method"])
+    refs = (references if not _empty(references) else pd.DataFrame(columns=views.CLUSTERING_REFERENCE_COLUMNS))
+    refs = refs.groupby("metric")[["random_baseline", "perfect_reference"]].mean()
     with sns.axes_style("whitegrid"):
         fig, ax = plt.subplots(figsize=(6.2, 4.6))
+        for metric, line in (("nmi_image", ax.axhline), ("nmi_language", ax.axvline)):
+            if metric in refs.index:
+                for column, style in (("random_baseline", CHANCE_STYLE), ("perfect_reference", CEILING_STYLE)):
+                    if pd.notna(refs.loc[metric, column]):
+                        line(float(refs.loc[metric, column]), **style)
         sns.scatterplot(data=wide, x="nmi_language", y="nmi_image", hue="method", hue_order=methods,
                         style="model", s=70, ax=ax)
         for row in wide.itertuples(index=False):
@@ -336,7 +341,7 @@ def plot_clustering(clustering: pd.DataFrame | None, out_path: str | os.PathLike
         ax.set_xlabel("NMI with language ids (clusters by language)")
         ax.set_ylabel("NMI with image ids (clusters by meaning)")
         sns.move_legend(ax, "upper left", bbox_to_anchor=(1.02, 1), frameon=False)
-        ax.set_title(title + " (mean over seeds)")
+        ax.set_title(title + " (mean over seeds; dotted: random clustering, solid: perfect)", fontsize=9)
         fig.tight_layout()
         return _save(fig, out_path)
 
@@ -432,108 +437,36 @@ def projection_table(
 
 
 def projection_labels(summary: pd.DataFrame | None) -> dict[tuple[str, str], str]:
-    """``{(model, method): "best student" | "worst student"}`` from ``best_and_worst``."""
+    """``{(model, method): "best student" | "worst student"}`` from ``views.best_and_worst``."""
     if summary is None or summary.empty:
         return {}
     out = {}
-    for model, (best, worst) in best_and_worst(summary).items():
+    for model, (best, worst) in views.best_and_worst(summary).items():
         out[(model, worst)] = "worst student"
         out[(model, best)] = "best student"
     return out
 
 
-def best_and_worst(summary: pd.DataFrame, task: str = "t2i", metric: str = "R@10") -> dict[str, tuple[str, str]]:
-    """Per model: the KD methods with the highest and lowest retention of ``task metric`` over languages."""
-    s = summary[(summary["task"] == task) & (summary["metric"] == metric)
-                & (summary["language"] != MEAN_LANGUAGE) & (~summary["method"].isin(REFERENCES))]
-    out = {}
-    for model, g in s.groupby("model"):
-        per_method = g.groupby("method")["mean"].mean() / g.groupby("method")["teacher"].mean()
-        per_method = per_method.dropna()
-        if per_method.empty:
-            continue
-        per_method = per_method.sort_index()
-        out[model] = (str(per_method.idxmax()), str(per_method.idxmin()))
-    return out
+def projection_from_samples(samples: Sequence[tuple[Mapping, str | os.PathLike]],
+                            summary: pd.DataFrame | None = None) -> pd.DataFrame | None:
+    """``projection_table`` from the caption samples the clustering jobs keep (``projection.npz``).
 
-
-def projection_from_files(
-    files: Mapping[tuple[str, str], str | os.PathLike],
-    captions: pd.DataFrame,
-    summary: pd.DataFrame | None = None,
-    languages: Iterable[str] | None = None,
-    max_groups: int = 150,
-    seed: int = 0,
-) -> pd.DataFrame:
-    """``projection_table`` from embedding files.
-
-    ``files`` maps ``(model, method)`` to a text embedding folder
-    ``results/embeddings/{model}/{method}/seed{s}/{benchmark}`` (the caption files of the projected
-    languages are read) or to one embedding file holding the captions (at least each model's teacher).
-    ``captions`` is the benchmark's captions table. With ``summary``, only the teacher and the best
-    and worst KD method per model (``best_and_worst``) are projected.
-    Captions with an empty ``parallel_id`` are dropped; at most ``max_groups`` translation groups that
-    exist in every selected language are kept (a seeded sample).
-    """
-    from mvlm_distill.io import load_caption_embeddings, load_embeddings
-
-    keep = set(files)
-    if summary is not None:
-        chosen = best_and_worst(summary)
-        keep = {(mo, me) for mo, me in files
-                if me == "teacher" or (mo in chosen and me in chosen[mo])}
-    caps = captions.copy()
-    caps = caps[caps["parallel_id"].notna() & (caps["parallel_id"].astype(str) != "")]
-    caps["parallel_id"] = caps["parallel_id"].astype(str)
-    caps["caption_id"] = caps["caption_id"].astype(str)
-    if languages is not None:
-        caps = caps[caps["language"].isin(list(languages))]
-    n_lang = caps["language"].nunique()
-    complete = caps.groupby("parallel_id")["language"].nunique()
-    groups = sorted(complete[complete == n_lang].index)
-    if len(groups) > max_groups:
-        rng = np.random.default_rng(seed)
-        groups = sorted(rng.choice(groups, size=max_groups, replace=False).tolist())
-    caps = caps[caps["parallel_id"].isin(groups)].drop_duplicates(["parallel_id", "language"])
-    caps = caps.sort_values(["parallel_id", "language"], kind="mergesort")
-    wanted = caps["caption_id"].tolist()
-    embeddings = {}
-    for key in sorted(keep):
-        if Path(files[key]).is_dir():
-            emb, ids, _ = load_caption_embeddings(files[key], list(dict.fromkeys(caps["language"])))
-        else:
-            emb, ids, _ = load_embeddings(files[key])
-        index = {i: n for n, i in enumerate(ids)}
-        missing = [c for c in wanted if c not in index]
-        if missing:
-            raise ValueError(f"{files[key]}: no embeddings for {len(missing)} captions (e.g. {missing[0]})")
-        embeddings[key] = emb[[index[c] for c in wanted]]
-    return projection_table(embeddings, wanted, caps["language"].tolist(), caps["parallel_id"].tolist())
-
-
-def projection_from_scores(scores_dir: str | os.PathLike, summary: pd.DataFrame | None = None) -> pd.DataFrame | None:
-    """``projection_table`` from the caption samples the clustering jobs keep.
-
-    Reads ``{scores_dir}/{model}/{method}/seed{seed}/{benchmark}/projection.npz`` (embeddings of a sample
-    of parallel captions; ids = caption_id; meta ``languages`` and ``parallel_ids`` aligned with the ids).
-    Per model it projects the teacher and, with ``summary``, the best and worst KD method by t2i R@10
-    retention (``best_and_worst``; lowest seed), otherwise every method found. Uses the first benchmark
-    (by name) that has the teacher's sample. Returns None when there is nothing to project.
+    ``samples`` pairs each file with its keys (``model, method, seed, benchmark``), as the rule passes
+    them: embeddings of a sample of parallel captions (ids = caption_id; meta ``languages`` and
+    ``parallel_ids`` aligned with the ids). Per model it projects the teacher and, with ``summary``,
+    the best and worst KD method by t2i R@10 retention (``views.best_and_worst``; lowest seed),
+    otherwise every method given. Uses the first benchmark (by name) that has the teacher's sample.
+    Returns None when there is nothing to project.
     """
     from mvlm_distill.io import load_embeddings
 
-    scores_dir = Path(scores_dir)
-    found: dict[tuple[str, str, str], tuple[int, Path]] = {}
-    for path in sorted(scores_dir.glob("*/*/seed*/*/projection.npz")):
-        model, method, seed_dir, benchmark = path.relative_to(scores_dir).parts[:4]
-        try:
-            seed = int(seed_dir[len("seed"):])
-        except ValueError:
-            continue
-        key = (model, method, benchmark)
+    found: dict[tuple[str, str, str], tuple[int, str | os.PathLike]] = {}
+    for keys, path in samples:
+        key = (keys["model"], keys["method"], keys["benchmark"])
+        seed = int(keys.get("seed") or 0)
         if key not in found or seed < found[key][0]:
             found[key] = (seed, path)
-    chosen = best_and_worst(summary) if summary is not None and not summary.empty else None
+    chosen = views.best_and_worst(summary) if summary is not None and not summary.empty else None
     embeddings: dict[tuple[str, str], np.ndarray] = {}
     reference = None  # (ids, languages, parallel_ids) of the first teacher sample
     for model in sorted({k[0] for k in found}):

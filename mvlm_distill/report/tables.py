@@ -1,4 +1,4 @@
-"""Tidy result tables: metrics, summaries over seeds, stability across tasks, significance.
+"""Tidy result tables: metrics, summaries over seeds, chance and ceiling, significance, comparisons.
 
 Pure pandas/numpy (no torch): these functions run in light aggregation jobs.
 Column layouts follow the table contracts in ``docs/internals.md``.
@@ -7,20 +7,12 @@ Column layouts follow the table contracts in ``docs/internals.md``.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-REFERENCES = ("teacher", "init")
-TASKS = ("t2i", "i2t", "vqa")
-TASK_METRICS = {
-    "t2i": ("R@1", "R@5", "R@10", "MRR@10"),
-    "i2t": ("R@1", "R@5", "R@10", "MRR@10"),
-    "vqa": ("acc@1", "MRR@5"),
-}
-METRIC_ORDER = ("R@1", "R@5", "R@10", "MRR@10", "acc@1", "MRR@5")
+from mvlm_distill.definitions import METRIC_ORDER, METRICS, RANK_COLUMNS, REFERENCES, TASKS, metric_values
 
 KEY_COLUMNS = ["model", "family", "method", "seed", "benchmark", "language"]
 SCORE_COLUMNS = ["task", "metric", "value", "ci_low", "ci_high", "n_queries"]
@@ -38,19 +30,11 @@ COMPARISON_COLUMNS = [
     "p_value", "p_adjusted", "significant", "correction",
 ]
 POOLED = "pooled"  # the language of comparisons over all languages' queries together
-RANKS_COLUMNS = ["task", "query_id", "rank", "n_candidates"]
 CONSISTENCY_COLUMNS = ["model", "method", "seed", "benchmark", "language", "metric", "value"]
 CLUSTERING_COLUMNS = ["model", "method", "seed", "benchmark", "metric", "value", "random_baseline", "perfect_reference"]
 PARAMETERS_COLUMNS = ["model", "role", "text_layers", "text_parameters", "total_parameters"]
 PROJECTION_COLUMNS = ["model", "method", "language", "parallel_id", "x", "y"]
-STABILITY_COLUMNS = [
-    "model", "method", "benchmark", "n_languages",
-    "retrieval_teacher", "retrieval_student", "retrieval_change", "retrieval_retention",
-    "retrieval_worst_language", "retrieval_worst_retention", "retrieval_retention_std",
-    "vqa_teacher", "vqa_student", "vqa_change", "vqa_retention",
-    "vqa_worst_language", "vqa_worst_retention", "vqa_retention_std",
-]
-MEAN_LANGUAGE = "mean"
+BOUNDS_COLUMNS = ["benchmark", "language", "task", "metric", "chance", "ceiling"]
 # columns read as text (ids keep leading zeros, language codes such as "no" stay codes)
 TEXT_COLUMNS = (
     "model", "family", "method", "benchmark", "language", "task", "metric", "role", "reference", "correction",
@@ -74,7 +58,7 @@ def method_order(methods: Iterable[str]) -> list[str]:
     return sorted(set(methods), key=method_rank)
 
 
-def _sort(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+def sort_rows(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     """Stable, deterministic sort: methods by ``method_rank``, tasks and metrics in contract order."""
     if frame.empty:
         return frame.reset_index(drop=True)
@@ -92,8 +76,8 @@ def _sort(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
                 lambda m: (METRIC_ORDER.index(m), "") if m in METRIC_ORDER else (len(METRIC_ORDER), str(m))
             )
         elif col == "language":
-            # the pseudo-language "mean" goes last
-            keys[col] = s.map(lambda lang: (1, "") if lang in (MEAN_LANGUAGE, POOLED) else (0, str(lang)))
+            # the pseudo-language "pooled" goes last
+            keys[col] = s.map(lambda lang: (1, "") if lang == POOLED else (0, str(lang)))
         elif col == "seed":
             keys[col] = s.map(lambda v: -1 if pd.isna(v) else int(v))
         else:
@@ -147,7 +131,14 @@ def aggregate_metrics(score_tables: Iterable[tuple[Mapping, pd.DataFrame]]) -> p
             f"model={first['model']} method={first['method']} seed={first['seed']} "
             f"benchmark={first['benchmark']} language={first['language']} {first['task']} {first['metric']}"
         )
-    return _sort(out, ["model", "method", "seed", "benchmark", "language", "task", "metric"])
+    return sort_rows(out, ["model", "method", "seed", "benchmark", "language", "task", "metric"])
+
+
+def paired(keys: Sequence[Mapping], paths: Sequence, what: str) -> list[tuple[Mapping, object]]:
+    """``(keys, path)`` pairs of a rule's input list and the key table it gets beside it (a param)."""
+    if len(keys) != len(paths):
+        raise ValueError(f"{len(paths)} {what} given with {len(keys)} keys: the rule's key table and inputs disagree")
+    return list(zip(keys, paths))
 
 
 def read_table(path: str | os.PathLike, columns: Sequence[str] | None = None) -> pd.DataFrame:
@@ -162,22 +153,16 @@ def read_table(path: str | os.PathLike, columns: Sequence[str] | None = None) ->
     return frame
 
 
-def read_optional(path: str | os.PathLike, columns: Sequence[str] | None = None) -> pd.DataFrame | None:
-    """``read_table`` or None when the file is absent or empty."""
-    path = Path(path)
-    if not path.exists() or path.stat().st_size == 0:
-        return None
-    try:
-        frame = read_table(path, columns)
-    except pd.errors.EmptyDataError:
-        return None
-    return frame
-
-
 # ----------------------------------------------------------------------------- summary
 
 
-def _summarize_core(metrics: pd.DataFrame) -> pd.DataFrame:
+def summarize(metrics: pd.DataFrame) -> pd.DataFrame:
+    """``summary.csv``: mean, std (ddof=1; empty with one seed) and n_seeds over seeds.
+
+    One row per model, method, benchmark, language, task, metric; ``teacher`` and ``init`` are the
+    reference values for the same model/benchmark/language/metric and ``retention = mean / teacher``
+    (NA where the teacher scores 0). Reference rows themselves have ``n_seeds = 1``.
+    """
     if metrics.empty:
         return pd.DataFrame(columns=SUMMARY_COLUMNS)
     grouped = metrics.groupby(SUMMARY_KEYS, sort=False, dropna=False)["value"]
@@ -190,99 +175,47 @@ def _summarize_core(metrics: pd.DataFrame) -> pd.DataFrame:
         out = out.merge(ref_rows, on=join, how="left")
     teacher = out["teacher"].astype(float)
     out["retention"] = np.where(teacher > 0, out["mean"].astype(float) / teacher.where(teacher > 0, 1.0), np.nan)
-    return _sort(out[SUMMARY_COLUMNS], SUMMARY_KEYS)
+    return sort_rows(out[SUMMARY_COLUMNS], SUMMARY_KEYS)
 
 
-def summarize(metrics: pd.DataFrame, language_mean: bool = False) -> pd.DataFrame:
-    """``summary.csv``: mean, std (ddof=1; empty with one seed) and n_seeds over seeds.
+# ----------------------------------------------------------------------------- bounds
 
-    One row per model, method, benchmark, language, task, metric; ``teacher`` and ``init`` are the
-    reference values for the same model/benchmark/language/metric and ``retention = mean / teacher``
-    (NA where the teacher scores 0). Reference rows themselves have ``n_seeds = 1``.
-    With ``language_mean=True`` the rows of ``language_means(metrics)`` (language ``"mean"``) are
-    appended; ``summary.csv`` as written by the workflow does not contain them.
+
+def chance_values(ranks: pd.DataFrame) -> pd.DataFrame:
+    """Per query and metric, the expected value of a random ranking: the metric's mean over every
+    rank 1..n_candidates (a random scorer ranks the right item uniformly)."""
+
+    def expected(sub: pd.DataFrame, metric: str) -> np.ndarray:
+        n = sub["n_candidates"].to_numpy(dtype=int)
+        means = {c: metric_values(np.arange(1, c + 1), metric).mean() for c in np.unique(n)}
+        return np.array([means[c] for c in n], dtype=float)
+
+    return _per_query(ranks, expected)
+
+
+def bounds_table(rank_tables: Iterable[tuple[Mapping, pd.DataFrame]],
+                 ceilings: Mapping[str, Mapping | None]) -> pd.DataFrame:
+    """``bounds.csv``: what each value is read against, per benchmark, language, task and metric.
+
+    ``chance`` is the mean over the queries of a random ranking's expected value (``chance_values``;
+    the queries and candidate counts are the same for every row, the first row's are used);
+    ``ceiling`` is the benchmark's ``meta.json`` ceiling (``by_language``), empty where it has none.
     """
-    out = _summarize_core(metrics)
-    if language_mean:
-        out = pd.concat([out, language_means(metrics)], ignore_index=True)
-        out = _sort(out, SUMMARY_KEYS)
-    return out
+    frames = []
+    for keys, table in rank_tables:
+        frames.append(table.loc[:, list(RANK_COLUMNS)].assign(benchmark=keys["benchmark"], language=keys["language"]))
+    if not frames:
+        return pd.DataFrame(columns=BOUNDS_COLUMNS)
+    ranks = pd.concat(frames, ignore_index=True).drop_duplicates(["benchmark", "language", "task", "query_id"])
+    chance = chance_values(ranks).groupby(["benchmark", "language", "task", "metric"], sort=False)["value"].mean()
+    out = chance.rename("chance").reset_index()
 
+    def ceiling(row):
+        by_language = ((ceilings.get(row.benchmark) or {}).get("by_language") or {})
+        return by_language.get(row.language, {}).get(row.task, {}).get(row.metric, np.nan)
 
-def language_means(metrics: pd.DataFrame) -> pd.DataFrame:
-    """Summary rows for the pseudo-language ``"mean"``: the mean over languages.
-
-    The mean over languages is taken per seed first, then mean/std over seeds; ``teacher`` and
-    ``init`` are the references' means over the same languages, and ``retention`` is the ratio of
-    the means (mean student score over languages / mean teacher score over languages).
-    """
-    if metrics.empty:
-        return pd.DataFrame(columns=SUMMARY_COLUMNS)
-    per_seed = (
-        metrics.groupby(["model", "method", "seed", "benchmark", "task", "metric"], sort=False, dropna=False)[
-            "value"
-        ]
-        .mean()
-        .reset_index()
-    )
-    per_seed["language"] = MEAN_LANGUAGE
-    return _summarize_core(per_seed)
-
-
-# ----------------------------------------------------------------------------- stability
-
-
-def _task_stability(summary: pd.DataFrame, task: str, metric: str, prefix: str) -> pd.DataFrame:
-    rows = summary[(summary["task"] == task) & (summary["metric"] == metric)]
-    cols = [f"{prefix}_{c}" for c in
-            ("teacher", "student", "change", "retention", "worst_language", "worst_retention", "retention_std")]
-    records = []
-    for (model, method, benchmark), g in rows.groupby(["model", "method", "benchmark"], sort=False):
-        g = g.dropna(subset=["mean"])
-        if g.empty:
-            continue
-        teacher = g["teacher"].astype(float).mean()
-        student = g["mean"].astype(float).mean()
-        ret = g["retention"].astype(float)
-        if ret.notna().any():
-            worst = g.loc[ret.idxmin()]
-            worst_language, worst_retention = worst["language"], float(worst["retention"])
-        else:
-            worst_language, worst_retention = None, np.nan
-        records.append({
-            "model": model, "method": method, "benchmark": benchmark, f"{prefix}_n": g["language"].nunique(),
-            cols[0]: teacher,
-            cols[1]: student,
-            cols[2]: student - teacher,
-            cols[3]: student / teacher if teacher > 0 else np.nan,
-            cols[4]: worst_language,
-            cols[5]: worst_retention,
-            cols[6]: float(ret.std()) if ret.notna().sum() > 1 else np.nan,
-        })
-    return pd.DataFrame(records, columns=["model", "method", "benchmark", f"{prefix}_n"] + cols)
-
-
-def stability(
-    summary: pd.DataFrame,
-    retrieval: tuple[str, str] = ("t2i", "R@10"),
-    vqa: tuple[str, str] = ("vqa", "acc@1"),
-) -> pd.DataFrame:
-    """Per model, method and benchmark: change from the teacher in retrieval and VQA, side by side.
-
-    ``retrieval_*`` use t2i R@10 and ``vqa_*`` use acc@1, each averaged over languages:
-    ``*_teacher``/``*_student`` are the means over languages, ``*_change = student - teacher``,
-    ``*_retention = student / teacher``, ``*_worst_language`` the language with the lowest
-    retention, ``*_retention_std`` the standard deviation (ddof=1) of the per-language retention.
-    Rows with language ``"mean"`` in ``summary`` are ignored; the teacher itself is left out.
-    VQA columns are NA when the benchmark has no VQA.
-    """
-    s = summary[(summary["language"] != MEAN_LANGUAGE) & (summary["method"] != "teacher")]
-    r = _task_stability(s, *retrieval, "retrieval")
-    v = _task_stability(s, *vqa, "vqa")
-    out = r.merge(v, on=["model", "method", "benchmark"], how="outer")
-    out["n_languages"] = out[["retrieval_n", "vqa_n"]].max(axis=1).fillna(0).astype(int)
-    out = out.drop(columns=["retrieval_n", "vqa_n"])
-    return _sort(out[STABILITY_COLUMNS], ["model", "benchmark", "method"])
+    out["ceiling"] = [float(ceiling(r)) for r in out.itertuples(index=False)]
+    return sort_rows(out[BOUNDS_COLUMNS], ["benchmark", "language", "task", "metric"])
 
 
 # ----------------------------------------------------------------------------- significance
@@ -314,48 +247,22 @@ def concat_ranks(rank_tables: Iterable[tuple[Mapping, pd.DataFrame]] | pd.DataFr
     return out
 
 
-def read_ranks(scores_dir: str | os.PathLike) -> pd.DataFrame:
-    """Read every ``{model}/{method}/seed{seed}/{benchmark}/{language}.ranks.csv`` under ``scores_dir``."""
-    scores_dir = Path(scores_dir)
-    pairs = []
-    for path in sorted(scores_dir.glob("*/*/seed*/*/*.ranks.csv")):
-        rel = path.relative_to(scores_dir).parts
-        keys = {
-            "model": rel[0], "method": rel[1], "seed": int(rel[2][len("seed"):]),
-            "benchmark": rel[3], "language": path.name[: -len(".ranks.csv")],
-        }
-        pairs.append((keys, read_table(path, RANKS_COLUMNS)))
-    return concat_ranks(pairs)
-
-
 def per_query_values(ranks: pd.DataFrame) -> pd.DataFrame:
-    """Per-query metric values from ranks: R@k = rank<=k, MRR@k = 1/rank if rank<=k else 0, acc@1 = rank==1.
+    """Per-query metric values from ranks (``definitions.metric_values``) for every metric of each task.
 
     Input: a long ranks table (``concat_ranks``); output: the same keys plus ``metric`` and ``value``.
     """
+    return _per_query(ranks, lambda sub, metric: metric_values(sub["rank"].to_numpy(), metric))
+
+
+def _per_query(ranks: pd.DataFrame, value) -> pd.DataFrame:
+    """The keys of ``ranks`` with ``metric`` and ``value(rows of one task, metric)`` for each metric."""
     keys = [c for c in ranks.columns if c not in ("rank", "n_candidates")]
-    frames = []
-    for task, metrics in TASK_METRICS.items():
-        sub = ranks[ranks["task"] == task]
-        if sub.empty:
-            continue
-        rank = sub["rank"].to_numpy(dtype=float)
-        for metric in metrics:
-            name, k = metric.split("@")
-            k = int(k)
-            if name in ("R", "acc"):
-                value = (rank <= k).astype(float)
-            elif name == "MRR":
-                value = np.where(rank <= k, 1.0 / rank, 0.0)
-            else:  # pragma: no cover - TASK_METRICS lists only these
-                raise ValueError(metric)
-            f = sub[keys].copy()
-            f["metric"] = metric
-            f["value"] = value
-            frames.append(f)
-    if not frames:
-        return pd.DataFrame(columns=keys + ["metric", "value"])
-    return pd.concat(frames, ignore_index=True)
+    frames = [
+        ranks.loc[ranks["task"] == task, keys].assign(metric=metric, value=value(ranks[ranks["task"] == task], metric))
+        for task, metrics in METRICS.items() if (ranks["task"] == task).any() for metric in metrics
+    ]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=keys + ["metric", "value"])
 
 
 def significance_table(
@@ -409,7 +316,7 @@ def significance_table(
             out.loc[p[ok].index, "p_adjusted"] = adjusted
     out["significant"] = (out["p_adjusted"] < alpha).fillna(False).astype(bool)
     out["correction"] = "holm"
-    return _sort(out[SIGNIFICANCE_COLUMNS], ["model", "benchmark", "language", "task", "metric", "method", "reference"])
+    return sort_rows(out[SIGNIFICANCE_COLUMNS], ["model", "benchmark", "language", "task", "metric", "method", "reference"])
 
 
 def comparisons_table(
@@ -467,4 +374,4 @@ def comparisons_table(
             out.loc[p[ok].index, "p_adjusted"] = stats.holm(p[ok].to_numpy(dtype=float))
     out["significant"] = (out["p_adjusted"] < alpha).fillna(False).astype(bool)
     out["correction"] = "holm"
-    return _sort(out[COMPARISON_COLUMNS], ["model", "benchmark", "language", "task", "metric"])
+    return sort_rows(out[COMPARISON_COLUMNS], ["model", "benchmark", "language", "task", "metric"])

@@ -17,6 +17,7 @@ from mvlm_distill.config import (
 from mvlm_distill.definitions import REFERENCES
 from mvlm_distill.distill.keys import LOSS_TEMPERATURES, TRAINING_KEYS
 from mvlm_distill.paths import ROW, STUDENT, ResultPaths
+from mvlm_distill.report import INDEX_FIGURES, LANGUAGE_FIGURES
 from mvlm_distill.hub import (
     DEFAULT_CACHE,
     benchmark_fetch_keys,
@@ -157,19 +158,11 @@ def students():
 
 
 def score_files(suffix):
-    return [
-        RESULTS.scores(f"{language}.{suffix}", **row)
-        for row in evaluated_rows()
-        for language in BENCHMARK_LANGUAGES[row["benchmark"]]
-    ]
+    return entry_paths(score_entries(suffix))
 
 
 def clustering_files():
-    return [
-        RESULTS.scores("clustering.csv", **row)
-        for row in evaluated_rows()
-        if has_captions(config["benchmarks"][row["benchmark"]])
-    ]
+    return entry_paths(clustering_entries("clustering.csv"))
 
 
 def embedding_dirs():
@@ -179,6 +172,50 @@ def embedding_dirs():
 
 def student_dirs():
     return [RESULTS.student(**student) for student in students()]
+
+
+# Key tables: the table and report steps get each file beside its keys (model, family, method,
+# seed, benchmark, language) as a param, so they read only what they declare and parse no paths.
+def row_keys(row):
+    """The keys the tables state for a row's wildcards: its family, no seed for the references."""
+    method = row.get("method", row.get("kd_method"))
+    keys = {
+        "model": row["model"],
+        "family": MODELS[row["model"]]["family"],
+        "method": method,
+        "seed": None if method in REFERENCES else int(row["seed"]),
+    }
+    return {**keys, **({"benchmark": row["benchmark"]} if "benchmark" in row else {})}
+
+
+def score_entries(suffix):
+    """(keys, path) of each row's per-language score file `{language}.{suffix}`."""
+    return [
+        (
+            {**row_keys(row), "language": language},
+            RESULTS.scores(f"{language}.{suffix}", **row),
+        )
+        for row in evaluated_rows()
+        for language in BENCHMARK_LANGUAGES[row["benchmark"]]
+    ]
+
+
+def clustering_entries(name):
+    """(keys, path) of the clustering step's `name` (clustering.csv, projection.npz) per row, on
+    the benchmarks with captions."""
+    return [
+        (row_keys(row), RESULTS.scores(name, **row))
+        for row in evaluated_rows()
+        if has_captions(config["benchmarks"][row["benchmark"]])
+    ]
+
+
+def entry_paths(entries):
+    return [path for _, path in entries]
+
+
+def entry_keys(entries):
+    return [key for key, _ in entries]
 
 
 EXTRA_TEXT = config.get("export", {}).get("extra_text")
@@ -212,8 +249,26 @@ def all_targets():
         "consistency",
         "clustering",
         "parameters",
+        "bounds",
     ]
     return [RESULTS.table(name) for name in tables] + report_files()
+
+
+def table_inputs(wildcards):
+    """Every table of the study, by name (the report scripts pick theirs)."""
+    return dict(rules.aggregate_tables.output.items())
+
+
+def report_figure(page, name, category, subcategory=None):
+    """A page's figure as a declared output, in `snakemake --report` with its caption."""
+    prefix = f"{page}_" if page != "index" else ""
+    return report(
+        f"{R}/reports/figures/{prefix}{name}.png",
+        caption=f"../report/{'language' if subcategory else 'index'}_{name}.rst",
+        category=category,
+        subcategory=subcategory,
+        labels={"page": page, "figure": name},
+    )
 
 
 def runtime_minutes(base):
@@ -404,11 +459,32 @@ def cluster_embeddings_params(wildcards):
 def aggregate_tables_params(wildcards):
     evaluation = config["evaluation"]
     return {
-        "families": {name: m["family"] for name, m in MODELS.items()},
         "n_boot": evaluation.get("bootstrap_resamples", 1000),
         "alpha": evaluation.get("alpha", 0.05),
     }
 
 
-def write_reports_params(wildcards):
-    return {"languages": LANGUAGES}
+def aggregate_tables_keys():
+    """The keys of aggregate_tables' inputs, in the order of its input lists."""
+    return {
+        "scores": entry_keys(score_entries("metrics.csv")),
+        "clustering": entry_keys(clustering_entries("clustering.csv")),
+        "embeddings": [row_keys(row) for row in evaluated_rows()],
+        "benchmarks": EVAL_BENCHMARKS,
+        "vocabularies": TRIMMED_MODELS,
+    }
+
+
+def report_params(wildcards):
+    return {
+        "languages": LANGUAGES,
+        "alpha": config["evaluation"].get("alpha", 0.05),
+    }
+
+
+def index_report_keys():
+    """The keys of index_report's student folders and projection samples, in input order."""
+    return {
+        "students": [row_keys(student) for student in students()],
+        "projections": entry_keys(clustering_entries("projection.npz")),
+    }

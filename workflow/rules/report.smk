@@ -1,4 +1,5 @@
-# Tables and reports: tidy CSVs (a stable contract, see README) and per-language HTML pages.
+# Tables and reports: tidy CSVs (a stable contract, see README), one HTML page per language and an
+# overview. Every step reads only its declared inputs; the keys of each file come as a param.
 
 
 rule aggregate_tables:
@@ -8,61 +9,90 @@ rule aggregate_tables:
         consistency=score_files("consistency.csv"),
         clustering=clustering_files(),
         embeddings=embedding_dirs(),
-        vocabularies=[f"{R}/vocabulary/{model}.json" for model in TRIMMED_MODELS],
+        meta=[RESULTS.benchmark_file("meta.json", benchmark=b) for b in EVAL_BENCHMARKS],
+        vocabularies=[RESULTS.vocabulary(model=model) for model in TRIMMED_MODELS],
     output:
         metrics=report(
-            f"{R}/tables/metrics.csv",
+            RESULTS.table("metrics"),
             caption="../report/metrics.rst",
             category="Tables",
         ),
         summary=report(
-            f"{R}/tables/summary.csv",
+            RESULTS.table("summary"),
             caption="../report/summary.rst",
             category="Tables",
         ),
-        significance=f"{R}/tables/significance.csv",
-        comparisons=f"{R}/tables/comparisons.csv",
-        consistency=f"{R}/tables/consistency.csv",
-        clustering=f"{R}/tables/clustering.csv",
-        parameters=f"{R}/tables/parameters.csv",
+        significance=RESULTS.table("significance"),
+        comparisons=RESULTS.table("comparisons"),
+        consistency=RESULTS.table("consistency"),
+        clustering=RESULTS.table("clustering"),
+        parameters=RESULTS.table("parameters"),
+        bounds=report(
+            RESULTS.table("bounds"),
+            caption="../report/bounds.rst",
+            category="Tables",
+        ),
     log:
-        f"{R}/logs/aggregate_tables.log",
+        RESULTS.log("aggregate_tables"),
     benchmark:
-        f"{R}/benchmarks/aggregate_tables.tsv"
+        RESULTS.job_benchmark("aggregate_tables")
     conda:
         "../../envs/study.yaml"
     params:
         settings=aggregate_tables_params,
+        key_tables=aggregate_tables_keys(),
     script:
         "../scripts/aggregate_tables.py"
 
 
-rule write_reports:
+rule language_report:
     input:
-        tables=rules.aggregate_tables.output,
-        students=student_dirs(),
-        projections=[
-            f.replace("clustering.csv", "projection.npz") for f in clustering_files()
-        ],
-        meta=[f"{R}/data/{benchmark}/meta.json" for benchmark in EVAL_BENCHMARKS],
+        unpack(table_inputs),
     output:
-        pages=report(
-            expand(f"{R}/reports/{{language}}.html", language=LANGUAGES),
+        **{
+            name: report_figure("{language}", name, "Language pages", "{language}")
+            for name in LANGUAGE_FIGURES
+        },
+        page=report(
+            f"{R}/reports/{{language}}.html",
             caption="../report/language_page.rst",
-            category="Reports",
-        ),
-        index=report(
-            f"{R}/reports/index.html",
-            caption="../report/index.rst",
-            category="Reports",
+            category="Language pages",
+            subcategory="{language}",
+            labels={"page": "{language}", "figure": "page"},
         ),
     log:
-        f"{R}/logs/write_reports.log",
+        RESULTS.log("language_report", "{language}"),
     benchmark:
-        f"{R}/benchmarks/write_reports.tsv"
+        RESULTS.job_benchmark("language_report", "{language}")
     conda:
         "../../envs/study.yaml"
     params:
-        settings=write_reports_params,
+        settings=report_params,
     script:
-        "../scripts/write_reports.py"
+        "../scripts/language_report.py"
+
+
+rule index_report:
+    input:
+        unpack(table_inputs),
+        students=student_dirs(),
+        projections=entry_paths(clustering_entries("projection.npz")),
+    output:
+        **{name: report_figure("index", name, "Overview") for name in INDEX_FIGURES},
+        page=report(
+            f"{R}/reports/index.html",
+            caption="../report/index.rst",
+            category="Overview",
+            labels={"page": "index", "figure": "page"},
+        ),
+    log:
+        RESULTS.log("index_report"),
+    benchmark:
+        RESULTS.job_benchmark("index_report")
+    conda:
+        "../../envs/study.yaml"
+    params:
+        settings=report_params,
+        key_tables=index_report_keys(),
+    script:
+        "../scripts/index_report.py"

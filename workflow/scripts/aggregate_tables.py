@@ -1,4 +1,6 @@
-"""Rule aggregate_tables: per-language score files -> the tidy tables of the study (README: outputs)."""
+"""Rule aggregate_tables: per-language score files -> the tidy tables of the study (README: outputs).
+
+Each input list comes with its key table (params.keys, built in common.smk): no path is parsed."""
 
 import json
 from pathlib import Path
@@ -8,47 +10,38 @@ from mvlm_distill.logs import log_to
 with log_to(snakemake.log[0]):
     import pandas as pd
 
+    from mvlm_distill.definitions import REFERENCES
     from mvlm_distill.io import MANIFEST, check_same_source, load_manifest, write_csv
     from mvlm_distill.report import tables
 
-    scores = Path(snakemake.input.metrics[0]).parents[4]  # {results}/scores
-    families = snakemake.params.settings["families"]
+    inputs, outputs, keys = snakemake.input, snakemake.output, snakemake.params.key_tables
+    settings = snakemake.params.settings
 
-    def keys(path, suffix, root=scores):
-        model, method, seed, benchmark = Path(path).relative_to(root).parts[:4]
-        seed = None if method in tables.REFERENCES else int(seed[len("seed"):])
-        language = Path(path).name[: -len(suffix)] if suffix else None
-        return {"model": model, "family": families[model], "method": method, "seed": seed,
-                "benchmark": benchmark, "language": language}
-
-    def keyed(paths, suffix):
-        return [(keys(p, suffix), tables.read_table(p)) for p in paths]
+    def keyed(paths, key_table, what):
+        return [(k, tables.read_table(p)) for k, p in tables.paired(key_table, paths, what)]
 
     rows, first_of = [], {}
-    for path in snakemake.input.embeddings:
-        k = keys(path, None, root=scores.parent / "embeddings")
+    for k, path in tables.paired(keys["embeddings"], inputs.embeddings, "text embedding folders"):
         meta = load_manifest(path)  # the row's text embedding folder: model provenance and sizes
         # the rows of a model share one teacher, those of a benchmark one version of its tables
         for field, group in (("teacher_fingerprint", k["model"]), ("checksum", k["benchmark"])):
             first, first_meta = first_of.setdefault((field, group), (path, meta))
             check_same_source(field, Path(first) / MANIFEST, first_meta, Path(path) / MANIFEST, meta)
-        if k["method"] in tables.REFERENCES:
+        if k["method"] in REFERENCES:
             rows.append({"model": k["model"], "role": "teacher" if k["method"] == "teacher" else "student",
                          **{c: meta.get(c) for c in ("text_layers", "text_parameters", "total_parameters")}})
 
-    metrics = tables.aggregate_metrics(keyed(snakemake.input.metrics, ".metrics.csv"))
-    write_csv(snakemake.output.metrics, metrics)
-    write_csv(snakemake.output.summary, tables.summarize(metrics))
-    significance = tables.significance_table(
-        keyed(snakemake.input.ranks, ".ranks.csv"),
-        alpha=snakemake.params.settings["alpha"],
-    )
-    write_csv(snakemake.output.significance, significance)
-    write_csv(snakemake.output.comparisons, tables.comparisons_table(
-        keyed(snakemake.input.ranks, ".ranks.csv"),
-        n_boot=snakemake.params.settings["n_boot"],
-        alpha=snakemake.params.settings["alpha"],
-    ))
+    metrics = tables.aggregate_metrics(keyed(inputs.metrics, keys["scores"], "metric tables"))
+    write_csv(outputs.metrics, metrics)
+    write_csv(outputs.summary, tables.summarize(metrics))
+    ranks = keyed(inputs.ranks, keys["scores"], "rank tables")
+    write_csv(outputs.significance, tables.significance_table(
+        ranks, alpha=settings["alpha"]))
+    write_csv(outputs.comparisons, tables.comparisons_table(
+        ranks, n_boot=settings["n_boot"], alpha=settings["alpha"]))
+    ceilings = {benchmark: json.loads(Path(path).read_text(encoding="utf-8")).get("ceiling")
+                for benchmark, path in tables.paired(keys["benchmarks"], inputs.meta, "benchmark meta files")}
+    write_csv(outputs.bounds, tables.bounds_table(ranks, ceilings))
 
     def long_table(pairs, columns):
         frames = []
@@ -59,16 +52,18 @@ with log_to(snakemake.log[0]):
             frames.append(t.reindex(columns=columns))
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
-    write_csv(snakemake.output.consistency,
-              long_table(keyed(snakemake.input.consistency, ".consistency.csv"), tables.CONSISTENCY_COLUMNS))
-    write_csv(snakemake.output.clustering, long_table(keyed(snakemake.input.clustering, None), tables.CLUSTERING_COLUMNS))
+    write_csv(outputs.consistency, long_table(keyed(inputs.consistency, keys["scores"], "consistency tables"),
+                                              tables.CONSISTENCY_COLUMNS))
+    write_csv(outputs.clustering, long_table(keyed(inputs.clustering, keys["clustering"], "clustering tables"),
+                                             tables.CLUSTERING_COLUMNS))
 
-    for path in snakemake.input.vocabularies:  # models with trim_vocabulary: the exported student's size
+    # models with trim_vocabulary: the exported student's size
+    for model, path in tables.paired(keys["vocabularies"], inputs.vocabularies, "vocabulary files"):
         vocabulary = json.loads(Path(path).read_text(encoding="utf-8"))
         removed = (vocabulary["vocabulary_size"] - vocabulary["kept"]) * vocabulary["embedding_width"]
-        for row in [r for r in rows if r["model"] == Path(path).stem and r["role"] == "student"][:1]:
+        for row in [r for r in rows if r["model"] == model and r["role"] == "student"][:1]:
             rows.append({**row, "role": "student (trimmed vocabulary)",
                          "text_parameters": row["text_parameters"] - removed,
                          "total_parameters": row["total_parameters"] - removed})
     parameters = pd.DataFrame(rows, columns=tables.PARAMETERS_COLUMNS).drop_duplicates(["model", "role"])
-    write_csv(snakemake.output.parameters, parameters)
+    write_csv(outputs.parameters, parameters)

@@ -1,0 +1,248 @@
+"""Static HTML pages from Jinja2 templates (``templates/``, autoescaped): one per language and an index.
+
+Rendering only fills templates: the numbers come from ``views.py``, the layout and wording from the
+templates, the formatting from the filters below. Pages need no server and no network: the stylesheet
+is inlined, figures are PNG files referenced relative to the page. Every file a page reads or writes
+is passed in by its rule (``workflow/rules/report.smk``); nothing here looks for files.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import jinja2
+import pandas as pd
+
+from mvlm_distill.definitions import LANGUAGE_NAMES, REFERENCES
+from mvlm_distill.io import write_text
+from mvlm_distill.report import figures as F
+from mvlm_distill.report import views
+from mvlm_distill.report.tables import (
+    BOUNDS_COLUMNS,
+    CLUSTERING_COLUMNS,
+    COMPARISON_COLUMNS,
+    CONSISTENCY_COLUMNS,
+    METRICS_COLUMNS,
+    PARAMETERS_COLUMNS,
+    POOLED,
+    SIGNIFICANCE_COLUMNS,
+    SUMMARY_COLUMNS,
+    read_table,
+)
+
+CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini-Hochberg", "fdr_bh": "Benjamini-Hochberg"}
+
+# the tables the pages read, by the name of their input in the report rules
+TABLE_COLUMNS = {
+    "metrics": METRICS_COLUMNS, "summary": SUMMARY_COLUMNS, "significance": SIGNIFICANCE_COLUMNS,
+    "comparisons": COMPARISON_COLUMNS, "consistency": CONSISTENCY_COLUMNS, "clustering": CLUSTERING_COLUMNS,
+    "bounds": BOUNDS_COLUMNS, "parameters": PARAMETERS_COLUMNS,
+}
+
+
+def language_name(code: str) -> str:
+    """``"German (de)"`` for known codes, the code itself otherwise."""
+    name = LANGUAGE_NAMES.get(str(code).split("-")[0].split("_")[0].lower())
+    return f"{name} ({code})" if name else str(code)
+
+
+# ----------------------------------------------------------------------------- filters
+
+
+def _number(x) -> float | None:
+    try:
+        value = float(x)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def fmt(x, digits: int = 3) -> str:
+    value = _number(x)
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def signed(x, digits: int = 3) -> str:
+    value = _number(x)
+    return "–" if value is None else f"{value:+.{digits}f}".replace("-", "\u2212")
+
+
+def pct(x) -> str:
+    value = _number(x)
+    return "–" if value is None else f"{100 * value:.0f}%"
+
+
+def count(x) -> str:
+    value = _number(x)
+    return "–" if value is None else f"{int(value):,}"
+
+
+def known(x) -> bool:
+    """True for a number (not NA) or a non-empty text."""
+    if isinstance(x, str):
+        return bool(x)
+    return _number(x) is not None
+
+
+def flag(x) -> bool:
+    """A significance flag as read from CSV (True, "True", 1) or NA (False)."""
+    return known(x) and str(x).lower() in ("true", "1", "1.0")
+
+
+ENVIRONMENT = jinja2.Environment(
+    loader=jinja2.PackageLoader("mvlm_distill.report", "templates"),
+    autoescape=jinja2.select_autoescape(["html"], default_for_string=True),
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+ENVIRONMENT.filters.update(fmt=fmt, signed=signed, pct=pct, count=count, language_name=language_name)
+ENVIRONMENT.tests.update(known=known)
+ENVIRONMENT.globals.update(references=REFERENCES)
+
+
+def records(frame: pd.DataFrame) -> list[dict]:
+    return frame.to_dict("records")
+
+
+def wide(view: pd.DataFrame, index: Sequence[str], column: str = "metric") -> tuple[list[str], list[dict]]:
+    """A long view as the columns of a displayed table: one row per ``index``, one cell per ``column``
+    value (each cell the view's record). Reshaping only: each (index, column) has one record."""
+    columns = list(dict.fromkeys(view[column])) if not view.empty else []
+    rows: dict[tuple, dict] = {}
+    for record in records(view):
+        key = tuple(record[k] for k in index)
+        rows.setdefault(key, {**{k: record[k] for k in index}, "cells": {}})["cells"][record[column]] = record
+    return columns, list(rows.values())
+
+
+def score_blocks(view: pd.DataFrame) -> list[dict]:
+    """The scores view as one displayed table per benchmark and task (rows: model x method)."""
+    blocks = []
+    for (benchmark, task), block in view.groupby(["benchmark", "task"], sort=False):
+        metrics, rows = wide(block, ["model", "method", "n_seeds"])
+        for row in rows:
+            row["n_queries"] = next((c["n_queries"] for c in row["cells"].values() if known(c["n_queries"])), None)
+        blocks.append({"benchmark": benchmark, "task": task, "metrics": metrics, "rows": rows})
+    return blocks
+
+
+def _relative(path: str | os.PathLike, page: Path) -> str:
+    return Path(os.path.relpath(Path(path).absolute(), page.absolute().parent)).as_posix()
+
+
+def render(template: str, **context) -> str:
+    return ENVIRONMENT.get_template(template).render(**context)
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+def load_tables(paths: Mapping[str, str | os.PathLike]) -> dict[str, pd.DataFrame | None]:
+    """Read the named tables; an empty file (a panel the study did not compute) reads as None."""
+    out = {}
+    for name, path in paths.items():
+        if name not in TABLE_COLUMNS:
+            raise ValueError(f"{path}: unknown report table {name!r} (expected one of {', '.join(TABLE_COLUMNS)})")
+        frame = read_table(path, TABLE_COLUMNS[name]) if Path(path).stat().st_size else None
+        if frame is not None and "significant" in frame.columns:
+            frame["significant"] = frame["significant"].map(flag)
+        out[name] = None if frame is None or frame.empty else frame
+    if out.get("summary") is None:
+        raise ValueError(f"{paths['summary']}: the summary table is empty, there is nothing to report")
+    return out
+
+
+def read_loss_logs(students: Sequence[tuple[Mapping, str | os.PathLike]]) -> pd.DataFrame | None:
+    """The ``loss_log.csv`` of each given student folder, with its model, method and seed."""
+    frames = []
+    for keys, folder in students:
+        path = Path(folder) / "loss_log.csv"
+        log = pd.read_csv(path)
+        if not log.empty and "step" in log.columns:
+            frames.append(log.assign(model=keys["model"], method=keys["method"], seed=int(keys["seed"])))
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
+# ----------------------------------------------------------------------------- pages
+
+
+def _correction(tables: Mapping) -> str:
+    sig = tables.get("significance")
+    names = sorted({CORRECTION_NAMES.get(str(c).lower(), str(c)) for c in sig["correction"].dropna()}) if sig is not None else []
+    return ", ".join(names) or "Holm"
+
+
+def write_language_report(language: str, languages: Sequence[str], tables: Mapping[str, pd.DataFrame | None],
+                          page: str | os.PathLike, figures: Mapping[str, str | os.PathLike],
+                          alpha: float = 0.05) -> Path:
+    """Write ``page`` (one language) and its figures (``LANGUAGE_FIGURES``, paths from the rule)."""
+    page = Path(page)
+    summary = tables["summary"]
+    scores = views.scores(summary, tables["metrics"], tables["significance"], tables["bounds"], language)
+    by_language = views.consistency_by_language(tables["consistency"])
+    F.plot_language_metrics(scores, language, figures["metrics"])
+    F.plot_language_retention(views.retention(summary, language), language, figures["retention"])
+    F.plot_consistency(by_language, figures["consistency"], language=language)
+    F.plot_change_scatter(views.stability(summary[summary["language"] == language]), figures["change"])
+    consistency_metrics, consistency_rows = wide(views.consistency(tables["consistency"], language),
+                                                 ["model", "benchmark", "method"])
+    clustering_metrics, clustering_rows = wide(views.clustering(tables["clustering"]), ["model", "benchmark", "method"])
+    text = render(
+        "language.html", language=language, languages=list(languages), alpha=alpha,
+        correction=_correction(tables), has_significance=tables["significance"] is not None,
+        best=records(views.best_method(tables["comparisons"], language)),
+        score_blocks=score_blocks(scores),
+        consistency_metrics=consistency_metrics, consistency_rows=consistency_rows,
+        clustering_metrics=clustering_metrics, clustering_rows=clustering_rows,
+        clustering_references=records(views.clustering_references(tables["clustering"])),
+        figures={name: _relative(path, page) for name, path in figures.items()},
+    )
+    write_text(page, text)
+    return page
+
+
+def write_index_report(languages: Sequence[str], tables: Mapping[str, pd.DataFrame | None],
+                       page: str | os.PathLike, figures: Mapping[str, str | os.PathLike], *,
+                       students: Sequence[tuple[Mapping, str | os.PathLike]] = (),
+                       projections: Sequence[tuple[Mapping, str | os.PathLike]] = (),
+                       alpha: float = 0.05) -> Path:
+    """Write ``page`` (the overview) and its figures (``INDEX_FIGURES``, paths from the rule).
+
+    ``students``: (keys, student folder) pairs, for the loss curves; ``projections``: (keys,
+    ``projection.npz``) pairs, for the projection of parallel captions.
+    """
+    page = Path(page)
+    summary = tables["summary"]
+    stability = views.stability(summary)
+    clustering = views.clustering(tables["clustering"])
+    clustering_references = views.clustering_references(tables["clustering"])
+    F.plot_retention_heatmap(summary, figures["retention_heatmap"])
+    F.plot_loss_curves(read_loss_logs(students), figures["loss_curves"])
+    F.plot_change_scatter(stability, figures["change_scatter"])
+    F.plot_consistency(views.consistency_by_language(tables["consistency"]), figures["consistency"])
+    F.plot_clustering(clustering, clustering_references, figures["clustering"])
+    F.plot_projection(F.projection_from_samples(projections, summary), figures["projection"],
+                      labels=F.projection_labels(summary))
+    mean_columns, mean_rows = wide(views.headline_means(tables["metrics"]), ["model", "benchmark", "method"],
+                                   column="panel")
+    consistency_metrics, consistency_rows = wide(views.consistency(tables["consistency"], None),
+                                                 ["model", "benchmark", "method"])
+    clustering_metrics, clustering_rows = wide(clustering, ["model", "benchmark", "method"])
+    text = render(
+        "index.html", languages=list(languages), alpha=alpha, correction=_correction(tables),
+        best=records(views.best_method(tables["comparisons"], POOLED)),
+        mean_columns=mean_columns, mean_rows=mean_rows, stability=records(stability),
+        significance=records(views.significance_overview(tables["significance"])),
+        parameters=records(views.parameters(tables["parameters"])),
+        consistency_metrics=consistency_metrics, consistency_rows=consistency_rows,
+        clustering_metrics=clustering_metrics, clustering_rows=clustering_rows,
+        clustering_references=records(clustering_references),
+        bounds=records(views.bounds(tables["bounds"])),
+        figures={name: _relative(path, page) for name, path in figures.items()},
+    )
+    write_text(page, text)
+    return page

@@ -1,0 +1,17 @@
+"""Rule index_report: the overview page and its figures, from the files and keys the rule passes."""
+
+from mvlm_distill.logs import log_to
+
+with log_to(snakemake.log[0]):
+    from mvlm_distill.report import INDEX_FIGURES, render, tables
+
+    settings, keys = snakemake.params.settings, snakemake.params.key_tables
+    render.write_index_report(
+        settings["languages"],
+        render.load_tables({name: getattr(snakemake.input, name) for name in render.TABLE_COLUMNS}),
+        snakemake.output.page,
+        {name: getattr(snakemake.output, name) for name in INDEX_FIGURES},
+        students=tables.paired(keys["students"], snakemake.input.students, "student folders"),
+        projections=tables.paired(keys["projections"], snakemake.input.projections, "projection samples"),
+        alpha=settings["alpha"],
+    )
