@@ -19,7 +19,10 @@ with log_to(snakemake.log[0]):
     root = Path(snakemake.input[1 if teacher_dir else 0]).parent
     bench = read_benchmark(root)
     teacher = load_teacher(spec, teacher_dir, device)
-    images = bench.images[bench.images["split"] == snakemake.wildcards.split]
+    wanted = bench.images["split"] == snakemake.wildcards.split
+    if snakemake.params.settings.get("with_vqa") and bench.vqa is not None:
+        wanted |= bench.images["image_id"].isin(bench.vqa["image_id"])
+    images = bench.images[wanted]
     ids = images["image_id"].tolist()
     emb = encode_images(teacher, [bench.image_path(i) for i in ids], batch_size, device)
     meta = {**row_provenance(teacher, spec["name"]), "checksum": benchmark_checksum(root),
