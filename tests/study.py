@@ -19,7 +19,7 @@ COPIED = ("Snakefile", "config.yaml", "workflow", "envs", "profiles", "slurm")  
 def reduced_config(**overrides) -> dict:
     """One model, two methods, three languages, few steps: minutes on two cores."""
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
-    cfg["benchmarks"]["synthetic"]["n_images"] = {"train": 400, "val": 20, "test": 60}
+    cfg["benchmarks"]["synthetic"]["n_images"] = {"train": 400, "val": 20, "test": 60, "vqa": 20}
     cfg["languages"] = ["en", "de", "th"]
     cfg["models"] = [cfg["models"][0]]
     cfg["methods"] = {"ED": {"ED": 1.0}, "DR+ED": {"DR": 1.0, "ED": 1.0}}

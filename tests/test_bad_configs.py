@@ -66,19 +66,19 @@ BAD = [
     ("warmup longer than training", "distillation: {warmup_steps: 1000, steps: 12}",
      "distillation.warmup_steps: 1000 is not below distillation.steps (12), so the learning rate would never "
      "reach its peak; give fewer warm-up steps than steps."),
-    ("warmup as long as training", "distillation: {warmup_steps: 150}",
-     "distillation.warmup_steps: 150 is not below distillation.steps (150), so the learning rate would never "
+    ("warmup as long as training", "distillation: {warmup_steps: 100}",
+     "distillation.warmup_steps: 100 is not below distillation.steps (100), so the learning rate would never "
      "reach its peak; give fewer warm-up steps than steps."),
     ("corpus is the test split", "corpus: {split: test}",
      "corpus.split: 'test' of 'synthetic' is also the evaluation split, so the students would be distilled on "
      "the test images; pick another split or set corpus.allow_evaluation_split: true to do it on purpose."),
     ("corpus split unknown", "corpus: {split: training}",
-     "corpus.split: 'training' is not a split of benchmark 'synthetic' (closest: 'train'); it has train, val, test."),
+     "corpus.split: 'training' is not a split of benchmark 'synthetic' (closest: 'train'); it has train, val, test, vqa."),
     ("evaluation split unknown", "evaluation: {split: tset}",
-     "evaluation.split: 'tset' is not a split of benchmark 'synthetic' (closest: 'test'); it has train, val, test."),
+     "evaluation.split: 'tset' is not a split of benchmark 'synthetic' (closest: 'test'); it has train, val, test, vqa."),
     ("n_images unknown split", "benchmarks: {synthetic: {n_images: {tset: 500}}}",
      "benchmarks.synthetic.n_images.tset: not a split of the synthetic benchmark (closest: 'test'); "
-     "allowed: train, val, test."),
+     "allowed: train, val, test, vqa."),
     ("test gallery of one", "benchmarks: {synthetic: {n_images: {test: 1}}}",
      "benchmarks.synthetic.n_images.test: a gallery of 1 images is no larger than the largest cut-off of the "
      "metrics (R@10), so every row would score R@10 = 1; give more than 10."),
@@ -253,7 +253,7 @@ def project(tmp_path_factory):
 
 @pytest.mark.parametrize("overlay,message", [
     ("evaluation: {split: tset}",
-     "evaluation.split: 'tset' is not a split of benchmark 'synthetic' (closest: 'test'); it has train, val, test."),
+     "evaluation.split: 'tset' is not a split of benchmark 'synthetic' (closest: 'test'); it has train, val, test, vqa."),
     ("languages: [en, no]", 'languages[1]: got false, not a text; YAML reads an unquoted no, off or n as false'),
     ("results: README.md", "results: 'README.md' is an existing file, not a folder"),
     (f"models: [{TOY}, toy: {{layers: four}}}}]", "models[0].toy.layers: expected integer, got 'four'."),

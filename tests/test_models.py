@@ -65,6 +65,33 @@ def test_tokenizer_unknown_characters_become_unk(work):
     assert UNK_ID in ids
 
 
+def test_trained_tokenizer_fragments_the_scarce_language(work):
+    """BPE trained on skewed captions (English plenty, Swahili scarce) splits Swahili into more pieces."""
+    import itertools
+
+    from transformers import AutoTokenizer
+
+    from mvlm_distill.data import lexicon
+    from mvlm_distill.data.lexicon import COLOURS, POSITIONS, SHAPES, Mention
+    from mvlm_distill.models.tokenizer import build_toy_tokenizer
+
+    contents = [[Mention(s, c, "small", p)] for s, c, p in itertools.product(SHAPES, COLOURS, POSITIONS)]
+    en = [lexicon.caption("en", m, t) for m in contents for t in range(lexicon.N_TEMPLATES)]
+    sw = [lexicon.caption("sw", m, 0) for m in contents]
+    pieces = lexicon.surface_forms("en") + lexicon.surface_forms("sw")
+    build_toy_tokenizer(en + sw[::20], pieces, work / "bpe", vocab_size=220)
+    tok = AutoTokenizer.from_pretrained(work / "bpe")
+    assert len(tok) <= 220  # fewer when the texts run out of pairs to merge
+
+    def pieces_per_word(texts):
+        return sum(len(tok(t)["input_ids"]) - 2 for t in texts) / sum(len(t.split()) for t in texts)
+
+    assert pieces_per_word(sw) > 1.5 * pieces_per_word(en[::lexicon.N_TEMPLATES])
+    for text in sw[:5] + en[:5]:  # still a lossless, <unk>-free tokenizer
+        ids = tok(text)["input_ids"]
+        assert UNK_ID not in ids and tok.decode(ids, skip_special_tokens=True) == text
+
+
 # ---------------------------------------------------------------------------- interface
 
 @pytest.mark.parametrize("family", FAMILIES)

@@ -100,12 +100,16 @@ def test_scene_records_match_captions(small):
     assert counts.between(1, 3).all() and set(counts.index) == set(bench.images["image_id"])
     assert not scenes.duplicated(["image_id", "position"]).any()
     assert not scenes.duplicated(["image_id", "colour", "shape"]).any()
-    # the English caption names exactly the mentioned attributes
-    en = bench.captions[bench.captions["language"] == "en"].set_index("parallel_id")["text"]
+    # each caption is one way of writing exactly the recorded content (mentions, template, count)
+    n_objects = scenes.groupby("image_id").size()
+    text = bench.captions.set_index(["language", "parallel_id"])["text"]
     for pid, group in mentions.groupby("parallel_id"):
         ms = [Mention(r.shape, r.colour or None, r.size or None, r.position or None)
               for r in group.sort_values("mention").itertuples()]
-        assert en[pid] == lexicon.caption("en", ms, int(group["template"].iloc[0]))
+        count = int(group["count"].iloc[0]) if group["count"].iloc[0] else None
+        assert count in (None, n_objects[group["image_id"].iloc[0]])
+        for lang in bench.languages:
+            assert text[lang, pid] in lexicon.realisations(lang, ms, int(group["template"].iloc[0]), count)
 
 
 def test_every_caption_question_and_answer_is_in_the_lexicon(small):
@@ -171,6 +175,47 @@ def test_vqa_templates_never_occur_in_captions(small):
             assert not hits, (lang, marker, hits[:3])
         questions = set(bench.vqa.loc[bench.vqa["language"] == lang, "question"])
         assert not questions & set(captions)
+
+
+def test_no_held_out_caption_text_in_train_or_the_distillation_corpus(tmp_path):
+    # th and sw have the fewest synonyms: one-object contents recur often between splits
+    generate_benchmark(tmp_path / "b", seed=1, n_images={"train": 400, "val": 40, "test": 120},
+                       languages=["th", "sw"])
+    bench = read_benchmark(tmp_path / "b")
+    caps = bench.captions
+    held_out = set(caps.loc[caps["split"].isin(["val", "test"]), "text"])
+    train = caps[caps["split"] == "train"]
+    assert not held_out & set(train["text"])
+    corpus = select_by_language(train, {"th": 0.5, "sw": 0.2}, seed=0)
+    assert len(corpus) and not held_out & set(corpus["text"])
+    # the split really shares contents (so verbatim texts were possible and had to be avoided)
+    mentions = read_scene_records(tmp_path / "b")["mentions"]
+    content = mentions.groupby("parallel_id").agg(
+        split=("split", "first"),
+        key=("shape", lambda _: None)).drop(columns="key")
+    cols = ["template", "count", "shape", "colour", "size", "position"]
+    content["key"] = mentions.groupby("parallel_id")[cols].apply(lambda g: tuple(map(tuple, g.to_numpy())))
+    held_keys = set(content.loc[content["split"] != "train", "key"])
+    assert (content.loc[content["split"] == "train", "key"].isin(held_keys)).any()
+
+
+def test_vqa_asks_about_a_shifted_caption_less_split(tmp_path):
+    generate_benchmark(tmp_path / "b", seed=2, n_images={"train": 20, "test": 20, "vqa": 20}, languages=["en", "sw"])
+    bench = read_benchmark(tmp_path / "b", check_images=True)
+    vqa_images = set(bench.images.loc[bench.images["split"] == "vqa", "image_id"])
+    assert set(bench.vqa["image_id"]) == vqa_images and len(bench.vqa) == 20 * len(QUESTION_KINDS) * 2
+    assert not set(bench.captions["image_id"]) & vqa_images
+    assert bench.meta["generator"]["vqa_split"] == "vqa"
+
+    def background_spread(split):  # tinted, graded backgrounds: the corners differ more in colour
+        from PIL import Image
+        files = bench.images.loc[bench.images["split"] == split, "file"]
+        px = np.stack([np.asarray(Image.open(bench.root / f), dtype=float) for f in files])
+        corners = px[:, [0, 0, -1, -1], [0, -1, 0, -1], :]
+        return float(np.mean(corners.std(axis=(1, 2))))
+    assert background_spread("vqa") > 1.5 * background_spread("test")
+    # the VQA ceiling is computed on the vqa split's scenes: every question answerable
+    assert oracle_ceiling(tmp_path / "b")["overall"]["vqa"]["acc@1"] == 1.0
 
 
 def test_vqa_answers_follow_the_scenes(small):

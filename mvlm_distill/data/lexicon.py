@@ -36,11 +36,13 @@ SIZES: tuple[str, ...] = ("small", "large")
 POSITIONS: tuple[str, ...] = ("left", "right", "top", "bottom", "centre")
 COUNTS: tuple[int, ...] = (1, 2, 3)
 QUESTION_KINDS: tuple[str, ...] = ("colour", "shape", "count", "position")
-N_TEMPLATES = 3
+N_TEMPLATES = 4
+#: caption frames that state the number of objects (the template index modulo this picks one)
+N_COUNT_TEMPLATES = 2
 #: languages written without spaces between words
 UNSPACED: frozenset[str] = frozenset({"zh", "ja", "th"})
 #: punctuation that may occur in captions, questions or prompts
-PUNCTUATION: tuple[str, ...] = ("?", "¿", ",", "，", "、", "？")
+PUNCTUATION: tuple[str, ...] = ("?", "¿", ",", "，", "、", "？", ":", "：")
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,9 @@ _EN = {
         "left": "on the left", "right": "on the right", "top": "at the top",
         "bottom": "at the bottom", "centre": "in the centre",
     },
-    "templates": ["{x}", "there is {x}", "a picture of {x}"],
+    "templates": ["{x}", "there is {x}", "a picture of {x}", "this image shows {x}"],
+    "count_templates": ["{n}: {x}", "a picture of {n}: {x}"],
+    "count_phrases": {1: "one object", 2: "two objects", 3: "three objects"},
     "join": " and ",
     "questions": {
         "colour": "what colour is the object {pos}?",
@@ -72,7 +76,7 @@ _EN = {
         "count": "how many objects are there?",
         "position": "where is {np}?",
     },
-    "counts": {1: "one", 2: "two", 3: "three"},
+    "counts": {1: "one object", 2: "two objects", 3: "three objects"},
     "words": ["a", "an", "the"],
 }
 
@@ -97,8 +101,10 @@ _DE = {
     "colour": dict((c, _DE_ADJ[c]) for c in COLOURS),   # predicative (answers)
     "position": {"left": "links", "right": "rechts", "top": "oben", "bottom": "unten",
                  "centre": "in der Mitte"},
-    "templates": ["{x}", "es gibt {x}", "ein Bild mit {x}"],
-    "template_case": ["nom", "acc", "dat"],
+    "templates": ["{x}", "es gibt {x}", "ein Bild mit {x}", "das Bild zeigt {x}"],
+    "template_case": ["nom", "acc", "dat", "acc"],
+    "count_templates": ["{n}: {x}", "{n} im Bild: {x}"],
+    "count_phrases": {1: "ein Objekt", 2: "zwei Objekte", 3: "drei Objekte"},
     "join": " und ",
     "questions": {
         "colour": "welche Farbe hat das Objekt {pos}?",
@@ -106,7 +112,7 @@ _DE = {
         "count": "wie viele Objekte sind im Bild?",
         "position": "wo ist {np}?",
     },
-    "counts": {1: "eins", 2: "zwei", 3: "drei"},
+    "counts": {1: "ein Objekt", 2: "zwei Objekte", 3: "drei Objekte"},
     "words": (["ein", "eine", "einen", "einem", "einer", "der", "das", "die"]
               + [stem + end for stem in _DE_ADJ.values() for end in ("e", "er", "es", "en")]),
 }
@@ -127,7 +133,9 @@ _FR = {
     "colour": {c: _FR_ADJ[c][0] for c in COLOURS},   # agrees with "l'objet" (m)
     "position": {"left": "à gauche", "right": "à droite", "top": "en haut", "bottom": "en bas",
                  "centre": "au centre"},
-    "templates": ["{x}", "il y a {x}", "une image avec {x}"],
+    "templates": ["{x}", "il y a {x}", "une image avec {x}", "l'image montre {x}"],
+    "count_templates": ["{n} : {x}", "{n} sur l'image : {x}"],
+    "count_phrases": {1: "un objet", 2: "deux objets", 3: "trois objets"},
     "join": " et ",
     "questions": {
         "colour": "de quelle couleur est l'objet {pos} ?",
@@ -135,8 +143,8 @@ _FR = {
         "count": "combien d'objets y a-t-il ?",
         "position": "où est {np} ?",
     },
-    "counts": {1: "un", 2: "deux", 3: "trois"},
-    "words": (["un", "une", "le", "la", "l'", "l'étoile", "l'objet", "d'objets", "a-t-il"]
+    "counts": {1: "un objet", 2: "deux objets", 3: "trois objets"},
+    "words": (["un", "une", "le", "la", "l'", "l'étoile", "l'objet", "d'objets", "a-t-il", "l'image"]
               + [f for pair in _FR_ADJ.values() for f in pair]),
 }
 
@@ -156,7 +164,9 @@ _ES = {
     "colour": {c: _ES_ADJ[c][0] for c in COLOURS},   # agrees with "el objeto" (m)
     "position": {"left": "a la izquierda", "right": "a la derecha", "top": "arriba",
                  "bottom": "abajo", "centre": "en el centro"},
-    "templates": ["{x}", "hay {x}", "una imagen con {x}"],
+    "templates": ["{x}", "hay {x}", "una imagen con {x}", "la imagen muestra {x}"],
+    "count_templates": ["{n}: {x}", "{n} en la imagen: {x}"],
+    "count_phrases": {1: "un objeto", 2: "dos objetos", 3: "tres objetos"},
     "join": " y ",
     "questions": {
         "colour": "¿de qué color es el objeto {pos}?",
@@ -164,7 +174,7 @@ _ES = {
         "count": "¿cuántos objetos hay?",
         "position": "¿dónde está {np}?",
     },
-    "counts": {1: "uno", 2: "dos", 3: "tres"},
+    "counts": {1: "un objeto", 2: "dos objetos", 3: "tres objetos"},
     "words": ["un", "una", "el", "la"] + [f for pair in _ES_ADJ.values() for f in pair],
 }
 
@@ -184,7 +194,9 @@ _RU = {
     "colour": {c: _RU_ADJ[c][0] for c in COLOURS},   # agrees with "объект" (m)
     "position": {"left": "слева", "right": "справа", "top": "сверху", "bottom": "снизу",
                  "centre": "в центре"},
-    "templates": ["{x}", "на картинке {x}", "на рисунке {x}"],
+    "templates": ["{x}", "на картинке {x}", "на рисунке {x}", "на изображении {x}"],
+    "count_templates": ["{n}: {x}", "на картинке {n}: {x}"],
+    "count_phrases": {1: "один объект", 2: "два объекта", 3: "три объекта"},
     "join": " и ",
     "questions": {
         "colour": "какого цвета объект {pos}?",
@@ -192,7 +204,7 @@ _RU = {
         "count": "сколько объектов на картинке?",
         "position": "где {np}?",
     },
-    "counts": {1: "один", 2: "два", 3: "три"},
+    "counts": {1: "один объект", 2: "два объекта", 3: "три объекта"},
     "words": [f for pair in _RU_ADJ.values() for f in pair],
 }
 
@@ -207,7 +219,9 @@ _ZH = {
                "orange": "橙色", "white": "白色", "black": "黑色"},
     "size": {"small": "小", "large": "大"},
     "position": {"left": "左边", "right": "右边", "top": "上面", "bottom": "下面", "centre": "中间"},
-    "templates": ["{x}", "图中{x}", "画面中{x}"],
+    "templates": ["{x}", "图中{x}", "画面中{x}", "这张图里{x}"],
+    "count_templates": ["{n}：{x}", "图中共有{n}：{x}"],
+    "count_phrases": {1: "一个物体", 2: "两个物体", 3: "三个物体"},
     "questions": {
         "colour": "{pos}的物体是什么颜色？",
         "shape": "{pos}的物体是什么形状？",
@@ -219,7 +233,7 @@ _ZH = {
               # question words
               "物体", "是", "什么", "颜色", "形状", "几", "在", "哪里", "？",
               # count answers: numeral + classifier
-              "两", "三"],
+              "两", "三", "这张", "图里", "共有", "：", "一个", "两个", "三个"],
 }
 
 # Japanese: [位置に] + [大きさ][色]名詞 + があります; two clauses joined with があり、
@@ -232,7 +246,9 @@ _JA = {
                "orange": "オレンジ", "white": "白", "black": "黒"},
     "size": {"small": "小さい", "large": "大きい"},
     "position": {"left": "左", "right": "右", "top": "上", "bottom": "下", "centre": "真ん中"},
-    "templates": ["{x}", "この絵では{x}", "この画像では{x}"],
+    "templates": ["{x}", "この絵では{x}", "この画像では{x}", "画面には{x}"],
+    "count_templates": ["{n}あります：{x}", "この絵には{n}あります：{x}"],
+    "count_phrases": {1: "物体が一つ", 2: "物体が二つ", 3: "物体が三つ"},
     "questions": {
         "colour": "{pos}にある物体は何色ですか？",
         "shape": "{pos}にある物体はどんな形ですか？",
@@ -244,7 +260,7 @@ _JA = {
               # question words
               "ある", "物体", "は", "何色", "です", "か", "どんな", "形", "いくつ", "どこ", "？",
               # count answers: numeral + counter つ
-              "一", "二", "三", "つ"],
+              "一", "二", "三", "つ", "画面", "には", "：", "一つ", "二つ", "三つ"],
 }
 
 # Thai: มี + noun + [สี...] + [ขนาด...] + [อยู่ + position]; clauses joined with " และ".
@@ -256,7 +272,9 @@ _TH = {
     "size": {"small": "ขนาดเล็ก", "large": "ขนาดใหญ่"},
     "position": {"left": "ทางซ้าย", "right": "ทางขวา", "top": "ด้านบน", "bottom": "ด้านล่าง",
                  "centre": "ตรงกลาง"},
-    "templates": ["{x}", "ในภาพ{x}", "ภาพนี้{x}"],
+    "templates": ["{x}", "ในภาพ{x}", "ภาพนี้{x}", "ในรูป{x}"],
+    "count_templates": ["มี{n}: {x}", "ในภาพมี{n}: {x}"],
+    "count_phrases": {1: "วัตถุหนึ่งชิ้น", 2: "วัตถุสองชิ้น", 3: "วัตถุสามชิ้น"},
     "questions": {
         "colour": "วัตถุที่อยู่{pos}เป็นสีอะไร",
         "shape": "วัตถุที่อยู่{pos}เป็นรูปทรงอะไร",
@@ -268,7 +286,7 @@ _TH = {
               # question words
               "วัตถุ", "ที่", "เป็น", "สี", "อะไร", "รูปทรง", "กี่", "ที่ไหน", "ไหน",
               # count answers: numeral + classifier ชิ้น
-              "หนึ่ง", "สอง", "สาม", "ชิ้น"],
+              "หนึ่ง", "สอง", "สาม", "ชิ้น", "ในรูป", "รูป", ":"],
 }
 
 # Swahili: noun + size + colour + position; agreement with noun class 9 (i-/zi-) or 3 (u-/i-).
@@ -290,7 +308,9 @@ _SW = {
     "colour": {c: _SW_ADJ[9][c] for c in COLOURS},   # agrees with "rangi" (class 9)
     "position": {"left": "upande wa kushoto", "right": "upande wa kulia", "top": "juu",
                  "bottom": "chini", "centre": "katikati"},
-    "templates": ["{x}", "kuna {x}", "picha yenye {x}"],
+    "templates": ["{x}", "kuna {x}", "picha yenye {x}", "picha inaonyesha {x}"],
+    "count_templates": ["{n}: {x}", "picha ina {n}: {x}"],
+    "count_phrases": {1: "kitu kimoja", 2: "vitu viwili", 3: "vitu vitatu"},
     "join": " na ",
     "questions": {
         "colour": "kitu kilicho {pos} kina rangi gani?",
@@ -298,12 +318,83 @@ _SW = {
         "count": "kuna vitu vingapi?",
         "position": "{np} {cop} wapi?",
     },
-    "counts": {1: "kimoja", 2: "viwili", 3: "vitatu"},
+    "counts": {1: "kitu kimoja", 2: "vitu viwili", 3: "vitu vitatu"},
     "words": list(_SW_ADJ[9].values()) + list(_SW_ADJ[3].values()) + list(_SW_COPULA.values()),
+}
+
+# Synonyms: alternative realisations a caption may use instead of the first (citation) form,
+# chosen per caption and language (questions and answers use the citation forms). Nouns of
+# gendered languages carry their gender or class; adjectives their agreement forms.
+_ALTERNATIVES: dict[str, dict[str, dict[str, list]]] = {
+    "en": {"shape": {"circle": ["disc"], "diamond": ["rhombus"], "cross": ["plus sign"]},
+           "colour": {"purple": ["violet"]},
+           "size": {"small": ["little"], "large": ["big"]},
+           "position": {"left": ["on the left side"], "right": ["on the right side"], "top": ["near the top"],
+                        "bottom": ["near the bottom"], "centre": ["in the middle"]}},
+    "de": {"shape": {"square": [("Viereck", "n")], "circle": [("Scheibe", "f")]},
+           "colour": {"purple": ["lilafarben"]},
+           "position": {"left": ["auf der linken Seite"], "right": ["auf der rechten Seite"],
+                        "centre": ["mittig"]}},
+    "fr": {"shape": {"circle": [("rond", "m")]},
+           "colour": {"purple": [("mauve", "mauve")]},
+           "position": {"centre": ["au milieu"], "left": ["sur la gauche"], "right": ["sur la droite"]}},
+    "es": {"shape": {"circle": [("redondel", "m")]},
+           "colour": {"purple": [("violeta", "violeta")]},
+           "position": {"centre": ["en medio"], "top": ["en la parte de arriba"],
+                        "bottom": ["en la parte de abajo"]}},
+    "ru": {"shape": {"circle": [("кружок", "m")]},
+           "colour": {"purple": [("лиловый", "лиловая")]},
+           "position": {"centre": ["посередине"], "top": ["наверху"], "bottom": ["внизу"]}},
+    "zh": {"shape": {"circle": [("圆", "个")], "square": [("方块", "个")]},
+           "position": {"left": ["左侧"], "right": ["右侧"], "top": ["上方"], "bottom": ["下方"],
+                        "centre": ["中央"]}},
+    "ja": {"shape": {"circle": ["円"], "square": ["正方形"]},
+           "position": {"centre": ["中央"]}},
+    "th": {"shape": {"star": ["ดาว"], "circle": ["รูปวงกลม"]},
+           "position": {"left": ["ด้านซ้าย"], "right": ["ด้านขวา"]}},
+    "sw": {"shape": {"circle": [("mduara", 3)]},
+           "position": {"left": ["kushoto"], "right": ["kulia"]}},
 }
 
 _TABLES = {"en": _EN, "de": _DE, "fr": _FR, "es": _ES, "ru": _RU, "zh": _ZH, "ja": _JA,
            "th": _TH, "sw": _SW}
+
+
+for _lang, _alts in _ALTERNATIVES.items():
+    _TABLES[_lang]["alternatives"] = sorted(
+        {v[0] if isinstance(v, tuple) else v for by_key in _alts.values() for vs in by_key.values() for v in vs}
+        | {v[1] for by_key in _alts.get("colour", {}).values() for v in by_key if isinstance(v, tuple)})
+_TABLES["de"]["words"] += [stem + end for stem in _ALTERNATIVES["de"]["colour"]["purple"] for end in ("e", "er", "es", "en")]
+
+
+class _Picker:
+    """Chooses a synonym for each slot of one caption, reproducibly from ``variant``."""
+
+    def __init__(self, language: str, variant: int | None):
+        import numpy as np
+
+        self.alternatives = _ALTERNATIVES.get(language, {}) if variant is not None else {}
+        self.rng = np.random.default_rng([int(variant or 0), LANGUAGES.index(language)])
+
+    def __call__(self, category: str, key: str, primary):
+        options = [primary, *self.alternatives.get(category, {}).get(key, [])]
+        return options[int(self.rng.integers(len(options)))] if len(options) > 1 else primary
+
+
+class _ScriptedPicker(_Picker):
+    """Follows a given sequence of choices (then the first option), recording how many each slot had."""
+
+    def __init__(self, language: str, script: tuple[int, ...]):
+        self.alternatives = _ALTERNATIVES.get(language, {})
+        self.script, self.sizes = script, []
+
+    def __call__(self, category: str, key: str, primary):
+        options = [primary, *self.alternatives.get(category, {}).get(key, [])]
+        if len(options) == 1:
+            return primary
+        k = len(self.sizes)
+        self.sizes.append(len(options))
+        return options[self.script[k] if k < len(self.script) else 0]
 
 
 def _check_language(language: str) -> dict:
@@ -317,110 +408,142 @@ def _check_language(language: str) -> dict:
 
 # --------------------------------------------------------------------------- noun phrases
 
-def _np_en(m: Mention) -> str:
-    words = [w for w in (m.size, m.colour) if w] + [m.shape]
+def _np_en(m: Mention, pick: _Picker) -> str:
+    words = [pick(cat, key, key) for cat, key in (("size", m.size), ("colour", m.colour)) if key]
+    words.append(pick("shape", m.shape, m.shape))
     art = "an" if words[0][0] in "aeiou" else "a"
     phrase = f"{art} {' '.join(words)}"
-    return f"{phrase} {_EN['position'][m.position]}" if m.position else phrase
+    return f"{phrase} {pick('position', m.position, _EN['position'][m.position])}" if m.position else phrase
 
 
-def _np_de(m: Mention, case: str) -> str:
-    noun, gender = _DE_NOUNS[m.shape]
+def _np_de(m: Mention, case: str, pick: _Picker) -> str:
+    noun, gender = pick("shape", m.shape, _DE_NOUNS[m.shape])
     art, end = _DE_INDEF[case][gender]
-    adjs = [_DE_ADJ[a] + end for a in (m.size, m.colour) if a]
+    adjs = [pick(cat, key, _DE_ADJ[key]) + end for cat, key in (("size", m.size), ("colour", m.colour)) if key]
     phrase = " ".join([art, *adjs, noun])
-    return f"{phrase} {_DE['position'][m.position]}" if m.position else phrase
+    return f"{phrase} {pick('position', m.position, _DE['position'][m.position])}" if m.position else phrase
 
 
-def _np_fr(m: Mention) -> str:
-    noun, gender = _FR_NOUNS[m.shape]
+def _np_fr(m: Mention, pick: _Picker) -> str:
+    noun, gender = pick("shape", m.shape, _FR_NOUNS[m.shape])
     g = 0 if gender == "m" else 1
     words = ["un" if g == 0 else "une"]
     if m.size:
-        words.append(_FR_ADJ[m.size][g])
+        words.append(pick("size", m.size, _FR_ADJ[m.size])[g])
     words.append(noun)
     if m.colour:
-        words.append(_FR_ADJ[m.colour][g])
+        words.append(pick("colour", m.colour, _FR_ADJ[m.colour])[g])
     if m.position:
-        words.append(_FR["position"][m.position])
+        words.append(pick("position", m.position, _FR["position"][m.position]))
     return " ".join(words)
 
 
-def _np_es(m: Mention) -> str:
-    noun, gender = _ES_NOUNS[m.shape]
+def _np_es(m: Mention, pick: _Picker) -> str:
+    noun, gender = pick("shape", m.shape, _ES_NOUNS[m.shape])
     g = 0 if gender == "m" else 1
     words = ["un" if g == 0 else "una", noun]
-    words += [_ES_ADJ[a][g] for a in (m.colour, m.size) if a]
+    words += [pick(cat, key, _ES_ADJ[key])[g] for cat, key in (("colour", m.colour), ("size", m.size)) if key]
     if m.position:
-        words.append(_ES["position"][m.position])
+        words.append(pick("position", m.position, _ES["position"][m.position]))
     return " ".join(words)
 
 
-def _np_ru(m: Mention) -> str:
-    noun, gender = _RU_NOUNS[m.shape]
+def _np_ru(m: Mention, pick: _Picker) -> str:
+    noun, gender = pick("shape", m.shape, _RU_NOUNS[m.shape])
     g = 0 if gender == "m" else 1
-    words = [_RU_ADJ[a][g] for a in (m.size, m.colour) if a] + [noun]
+    words = [pick(cat, key, _RU_ADJ[key])[g] for cat, key in (("size", m.size), ("colour", m.colour)) if key]
+    words.append(noun)
     if m.position:
-        words.append(_RU["position"][m.position])
+        words.append(pick("position", m.position, _RU["position"][m.position]))
     return " ".join(words)
 
 
-def _np_sw(m: Mention) -> str:
-    noun, cls = _SW_NOUNS[m.shape]
+def _np_sw(m: Mention, pick: _Picker) -> str:
+    noun, cls = pick("shape", m.shape, _SW_NOUNS[m.shape])
     words = [noun] + [_SW_ADJ[cls][a] for a in (m.size, m.colour) if a]
     if m.position:
-        words.append(_SW["position"][m.position])
+        words.append(pick("position", m.position, _SW["position"][m.position]))
     return " ".join(words)
 
 
-def _clause_zh(m: Mention, second: bool) -> str:
-    noun, clf = _ZH_NOUNS[m.shape]
+def _clause_zh(m: Mention, second: bool, pick: _Picker) -> str:
+    noun, clf = pick("shape", m.shape, _ZH_NOUNS[m.shape])
     np_ = "一" + clf + (_ZH["colour"][m.colour] + "的" if m.colour else "")
     np_ += (_ZH["size"][m.size] if m.size else "") + noun
     if m.position:
-        return _ZH["position"][m.position] + "有" + np_
+        return pick("position", m.position, _ZH["position"][m.position]) + "有" + np_
     return ("还有" if second else "有") + np_
 
 
-def _clause_ja(m: Mention) -> str:
+def _clause_ja(m: Mention, pick: _Picker) -> str:
     np_ = (_JA["size"][m.size] if m.size else "") + (_JA["colour_attr"][m.colour] if m.colour else "")
-    np_ += _JA["shape"][m.shape]
-    return (_JA["position"][m.position] + "に" if m.position else "") + np_
+    np_ += pick("shape", m.shape, _JA["shape"][m.shape])
+    return (pick("position", m.position, _JA["position"][m.position]) + "に" if m.position else "") + np_
 
 
-def _clause_th(m: Mention) -> str:
-    text = "มี" + _TH["shape"][m.shape]
+def _clause_th(m: Mention, pick: _Picker) -> str:
+    text = "มี" + pick("shape", m.shape, _TH["shape"][m.shape])
     text += (_TH["colour"][m.colour] if m.colour else "") + (_TH["size"][m.size] if m.size else "")
-    return text + ("อยู่" + _TH["position"][m.position] if m.position else "")
+    return text + ("อยู่" + pick("position", m.position, _TH["position"][m.position]) if m.position else "")
 
 
 # --------------------------------------------------------------------------- public API
 
-def caption(language: str, mentions: list[Mention] | tuple[Mention, ...], template: int = 0) -> str:
-    """Realise one caption mentioning 1 or 2 objects with caption template ``template``."""
+def caption(language: str, mentions: list[Mention] | tuple[Mention, ...], template: int = 0,
+            count: int | None = None, variant: int | None = None) -> str:
+    """Realise one caption mentioning 1 or 2 objects with caption template ``template``.
+
+    ``count``: the number of objects in the image, stated by a count frame (template index modulo
+    :data:`N_COUNT_TEMPLATES`), or None. ``variant``: seeds the choice of synonyms (None: the
+    citation forms only); parallel captions share everything but their variants.
+    """
     table = _check_language(language)
     if not 1 <= len(mentions) <= 2:
         raise ValueError(f"a caption mentions 1 or 2 objects, not {len(mentions)}")
     if not 0 <= template < N_TEMPLATES:
         raise ValueError(f"template must be in 0..{N_TEMPLATES - 1}, not {template}")
-    frame = table["templates"][template]
+    if count is not None and count not in COUNTS:
+        raise ValueError(f"count must be one of {COUNTS} or None, not {count}")
+    return _realise(language, mentions, template, count, _Picker(language, variant))
+
+
+def realisations(language: str, mentions: list[Mention] | tuple[Mention, ...], template: int = 0,
+                 count: int | None = None) -> set[str]:
+    """Every text :func:`caption` can write for this content (over all synonym choices)."""
+    done, todo = set(), [()]
+    while todo:
+        script = todo.pop()
+        pick = _ScriptedPicker(language, script)
+        text = _realise(language, mentions, template, count, pick)
+        if len(pick.sizes) == len(script):  # every slot chosen
+            done.add(text)
+        else:  # branch on the first slot the script leaves open
+            todo.extend(script + (c,) for c in range(pick.sizes[len(script)]))
+    return done
+
+
+def _realise(language: str, mentions, template: int, count: int | None, pick: _Picker) -> str:
+    table = _TABLES[language]
     if language == "en":
-        body = _EN["join"].join(_np_en(m) for m in mentions)
+        body = _EN["join"].join(_np_en(m, pick) for m in mentions)
     elif language == "de":
-        case = _DE["template_case"][template]
-        body = _DE["join"].join(_np_de(m, case) for m in mentions)
+        case = "nom" if count is not None else _DE["template_case"][template]
+        body = _DE["join"].join(_np_de(m, case, pick) for m in mentions)
     elif language in ("fr", "es", "ru", "sw"):
         np_fn = {"fr": _np_fr, "es": _np_es, "ru": _np_ru, "sw": _np_sw}[language]
-        body = table["join"].join(np_fn(m) for m in mentions)
+        body = table["join"].join(np_fn(m, pick) for m in mentions)
     elif language == "zh":
-        body = "，".join(_clause_zh(m, i > 0) for i, m in enumerate(mentions))
+        body = "，".join(_clause_zh(m, i > 0, pick) for i, m in enumerate(mentions))
     elif language == "ja":
-        body = "があり、".join(_clause_ja(m) for m in mentions) + "があります"
+        body = "があり、".join(_clause_ja(m, pick) for m in mentions) + "があります"
     elif language == "th":
-        body = " และ".join(_clause_th(m) for m in mentions)
+        body = " และ".join(_clause_th(m, pick) for m in mentions)
     else:  # pragma: no cover - guarded by _check_language
         raise AssertionError(language)
-    return frame.format(x=body)
+    if count is not None:
+        frame = table["count_templates"][template % N_COUNT_TEMPLATES]
+        return frame.format(n=table["count_phrases"][count], x=body)
+    return table["templates"][template].format(x=body)
 
 
 def _definite_np(language: str, shape: str, colour: str) -> tuple[str, dict]:

@@ -17,12 +17,20 @@ Bayes-optimal ranking, ties pessimistic) and the generator stores it in
 ceiling further but act as false negatives in training: the toy SigLIP2 teacher's
 sigmoid loss learns little from them (docs/toy_teachers.md).
 
-Paraphrase ``j`` of an image has the same content (mentions and template) in
-every language, so its captions share ``parallel_id = f"{image_id}-{j}"``.
-VQA questions (colour, shape, count, position) are asked about the test images
-in every language; a question's ``parallel_id`` is shared across languages.
+A caption states the number of objects with probability ``count`` (a count frame).
+Paraphrase ``j`` of an image has the same content (mentions, template, stated count)
+in every language, so its captions share ``parallel_id = f"{image_id}-{j}"``; each
+language words it with its own synonyms (:mod:`mvlm_distill.data.lexicon`). The val and
+test splits are written first and no train caption repeats one of their texts.
 
-Besides the benchmark format (``images.csv``, ``captions.csv``, ``vqa.csv``,
+VQA questions (colour, shape, count, position) are asked in every language about
+the images of the ``vqa`` split (:data:`VQA_SPLIT`, no captions), drawn from a
+shifted distribution (:data:`_SHIFT`: tinted backgrounds with a gradient, 2-5
+clutter lines, twice the position and scale jitter, more noise); without that
+split, about the test images. A question's ``parallel_id`` is shared across
+languages; its templates never occur in captions.
+
+Besides the benchmark format (``images.parquet``, ``captions.parquet``, ``vqa.parquet``,
 ``meta.json``) the folder holds the scene records that make the ceiling and the
 VQA answers checkable: ``scenes.csv`` (one row per object), ``mentions.csv``
 (one row per mentioned object of each paraphrase) and ``questions.csv`` (one
@@ -58,14 +66,22 @@ __all__ = [
     "select_by_language", "read_scene_records", "vqa_prompt",
 ]
 
-GENERATOR_VERSION = 3  # 2: two objects, every attribute; 3: meta ceiling = the Bayes-optimal ranking
-DEFAULT_N_IMAGES: dict[str, int] = {"train": 6000, "val": 500, "test": 500}
+GENERATOR_VERSION = 4  # 3: meta ceiling = the Bayes-optimal ranking; 4: synonyms, count frames, no held-out text in train
+DEFAULT_N_IMAGES: dict[str, int] = {"train": 6000, "val": 500, "test": 500, "vqa": 500}
 DEFAULT_LANGUAGES: list[str] = list(LANGUAGES)
-VQA_SPLIT = "test"
+#: the retrieval test split (its ceiling goes into meta.json)
+TEST_SPLIT = "test"
+#: images of a shifted distribution, without captions, that the VQA questions are asked about
+#: (without this split, VQA is asked about the test images)
+VQA_SPLIT = "vqa"
 
 # caption content: probabilities of mentioning a second object and each attribute
-CAPTION_DETAIL: dict[str, float] = {"second": 1.0, "colour": 1.0, "size": 1.0, "position": 1.0}
-PARTIAL_DETAIL: dict[str, float] = {"second": 0.8, "colour": 0.9, "size": 0.5, "position": 0.7}
+#: and of stating the number of objects in the image (a count frame)
+CAPTION_DETAIL: dict[str, float] = {"second": 1.0, "colour": 1.0, "size": 1.0, "position": 1.0, "count": 0.5}
+PARTIAL_DETAIL: dict[str, float] = {"second": 0.8, "colour": 0.9, "size": 0.5, "position": 0.7, "count": 0.5}
+#: splits whose caption texts the train split never repeats
+HELD_OUT_SPLITS = ("val", "test")
+_MAX_REDRAWS = 1000
 
 # rendering, as fractions of the image side
 _CENTRES = {"left": (0.2, 0.5), "right": (0.8, 0.5), "top": (0.5, 0.2), "bottom": (0.5, 0.8),
@@ -80,10 +96,12 @@ _RGB = {
 _COLOUR_JITTER = 18
 _BACKGROUND = (85, 170)  # grey level range
 _NOISE_STD = 9.0
+# the VQA split's shift: tinted backgrounds with a gradient, clutter lines, larger jitter, more noise
+_SHIFT = {"tint": 28, "gradient": 40, "clutter": (2, 5), "jitter": 0.06, "scale_jitter": 0.25, "noise": 14.0}
 _SUPERSAMPLE = 4
 
 SCENE_COLUMNS = ["image_id", "split", "object", "shape", "colour", "size", "position", "x", "y", "radius"]
-MENTION_COLUMNS = ["parallel_id", "image_id", "split", "paraphrase", "template", "mention",
+MENTION_COLUMNS = ["parallel_id", "image_id", "split", "paraphrase", "template", "count", "mention",
                    "shape", "colour", "size", "position"]
 QUESTION_COLUMNS = ["parallel_id", "image_id", "kind", "object", "answer_key"]
 CEILING_METRICS = ("R@1", "R@5", "R@10", "MRR@10")
@@ -130,20 +148,31 @@ def _shape_polygon(shape: str, cx: float, cy: float, r: float) -> list[tuple[flo
     return None  # circle
 
 
-def _render(objects: list[dict], rng: np.random.Generator, size: int) -> tuple[np.ndarray, list[tuple]]:
+def _render(objects: list[dict], rng: np.random.Generator, size: int, shifted: bool = False
+            ) -> tuple[np.ndarray, list[tuple]]:
     from PIL import Image, ImageDraw
 
     big = size * _SUPERSAMPLE
     grey = int(rng.integers(_BACKGROUND[0], _BACKGROUND[1] + 1))
-    tint = rng.integers(-8, 9, size=3)
+    tint = rng.integers(-_SHIFT["tint"], _SHIFT["tint"] + 1, size=3) if shifted else rng.integers(-8, 9, size=3)
     bg = tuple(min(255, max(0, grey + int(t))) for t in tint)
     canvas = Image.new("RGB", (big, big), bg)
     draw = ImageDraw.Draw(canvas)
+    jitter, scale_jitter = (_SHIFT["jitter"], _SHIFT["scale_jitter"]) if shifted else (_JITTER, _SCALE_JITTER)
+    if shifted:
+        ramp = np.linspace(-1.0, 1.0, big)[None, :, None] * rng.uniform(-1, 1, size=3) * _SHIFT["gradient"]
+        arr = np.clip(np.asarray(canvas, dtype=np.float32) + ramp, 0, 255).astype(np.uint8)
+        canvas = Image.fromarray(np.ascontiguousarray(arr.transpose(1, 0, 2) if rng.random() < 0.5 else arr))
+        draw = ImageDraw.Draw(canvas)
+        for _ in range(int(rng.integers(_SHIFT["clutter"][0], _SHIFT["clutter"][1] + 1))):
+            x0, y0, x1, y1 = rng.uniform(0, big, size=4)
+            level = int(rng.integers(40, 216))
+            draw.line([(x0, y0), (x1, y1)], fill=(level, level, level), width=max(1, _SUPERSAMPLE // 2))
     geometry = []
     for obj in objects:
         fx, fy = _CENTRES[obj["position"]]
-        jx, jy = rng.uniform(-_JITTER, _JITTER, size=2)
-        scale = rng.uniform(1 - _SCALE_JITTER, 1 + _SCALE_JITTER)
+        jx, jy = rng.uniform(-jitter, jitter, size=2)
+        scale = rng.uniform(1 - scale_jitter, 1 + scale_jitter)
         cj = rng.integers(-_COLOUR_JITTER, _COLOUR_JITTER + 1, size=3)
         colour = tuple(min(255, max(0, c + int(j))) for c, j in zip(_RGB[obj["colour"]], cj))
         cx, cy, r = (fx + jx) * big, (fy + jy) * big, _RADIUS[obj["size"]] * scale * big
@@ -155,14 +184,14 @@ def _render(objects: list[dict], rng: np.random.Generator, size: int) -> tuple[n
         geometry.append((cx / _SUPERSAMPLE, cy / _SUPERSAMPLE, r / _SUPERSAMPLE))
     small = canvas.resize((size, size), Image.Resampling.BOX)
     arr = np.asarray(small, dtype=np.float32)
-    arr = arr + rng.normal(0.0, _NOISE_STD, size=arr.shape)
+    arr = arr + rng.normal(0.0, _SHIFT["noise"] if shifted else _NOISE_STD, size=arr.shape)
     return np.clip(np.rint(arr), 0, 255).astype(np.uint8), geometry
 
 
 # --------------------------------------------------------------------------- captions
 
 def _sample_mentions(objects: list[dict], rng: np.random.Generator, detail: Mapping[str, float]
-                     ) -> tuple[list[Mention], int]:
+                     ) -> tuple[list[Mention], int, int | None]:
     order = rng.permutation(len(objects))
     n_mentions = 2 if len(objects) >= 2 and rng.random() < detail["second"] else 1
     mentions = []
@@ -176,7 +205,19 @@ def _sample_mentions(objects: list[dict], rng: np.random.Generator, detail: Mapp
             position=obj["position"] if u[2] < detail["position"] else None,
         ))
     template = int(rng.integers(0, lexicon.N_TEMPLATES))
-    return mentions, template
+    count = len(objects) if rng.random() < detail["count"] else None
+    return mentions, template, count
+
+
+def _sample_caption(objects, rng, detail, languages, held_out: set | None):
+    """One paraphrase's content and its text per language; in train, redrawn while a text is held out."""
+    for _ in range(_MAX_REDRAWS):
+        mentions, template, count = _sample_mentions(objects, rng, detail)
+        variants = rng.integers(0, 2**31, size=len(languages))
+        texts = [lexicon.caption(lang, mentions, template, count, int(v)) for lang, v in zip(languages, variants)]
+        if not held_out or not any(t in held_out for t in texts):
+            return mentions, template, count, texts
+    raise RuntimeError(f"no caption of scene {objects} avoids the held-out texts after {_MAX_REDRAWS} draws")
 
 
 # --------------------------------------------------------------------------- generator
@@ -193,10 +234,11 @@ def generate_benchmark(
 ) -> dict:
     """Write the synthetic benchmark under ``root`` and return its meta.
 
-    ``n_images`` defaults to ``{"train": 6000, "val": 500, "test": 500}`` and
-    ``languages`` to all nine of :data:`mvlm_distill.data.lexicon.LANGUAGES`.
-    VQA questions and the oracle ceiling are made for the ``test`` split when
-    there is one. ``caption_detail``: probabilities ``second``, ``colour``, ``size``,
+    ``n_images`` defaults to :data:`DEFAULT_N_IMAGES` (train, val, test and the
+    caption-less ``vqa`` split) and ``languages`` to all nine of
+    :data:`mvlm_distill.data.lexicon.LANGUAGES`. VQA questions are asked about the
+    ``vqa`` split (else the ``test`` split); the oracle ceiling is made for the
+    ``test`` split when there is one. ``caption_detail``: probabilities ``second``, ``colour``, ``size``,
     ``position`` (default :data:`CAPTION_DETAIL`).
     """
     from PIL import Image
@@ -219,47 +261,58 @@ def generate_benchmark(
         raise ValueError(f"caption_detail needs probabilities in [0, 1] for {', '.join(CAPTION_DETAIL)}; got {detail}")
     detail = {k: float(v) for k, v in detail.items()}
 
+    vqa_split = VQA_SPLIT if VQA_SPLIT in n_images else TEST_SPLIT
     (root / "images").mkdir(parents=True, exist_ok=True)
-    image_rows, caption_rows, scene_rows, mention_rows = [], [], [], []
-    question_rows, vqa_rows = [], []
-    for split, n in n_images.items():
+    rows: dict[str, dict[str, list]] = {}
+    held_out: set[str] = set()
+    # held-out splits first, so that train can avoid their caption texts
+    for split in sorted(n_images, key=lambda s: s not in HELD_OUT_SPLITS):
+        n = n_images[split]
+        out = rows[split] = {k: [] for k in ("image", "caption", "scene", "mention", "question", "vqa")}
         scene_rng, render_rng, caption_rng, vqa_rng = (_rng(seed, split, k) for k in range(4))
         width = max(5, len(str(n - 1)))
         for i in range(int(n)):
             image_id = f"{split}-{i:0{width}d}"
             objects = _sample_scene(scene_rng)
-            pixels, geometry = _render(objects, render_rng, image_size)
+            pixels, geometry = _render(objects, render_rng, image_size, shifted=split == VQA_SPLIT)
             rel = f"images/{image_id}.png"
             buffer = io.BytesIO()
             Image.fromarray(pixels, "RGB").save(buffer, format="PNG", compress_level=1)
             (root / rel).write_bytes(buffer.getvalue())
-            image_rows.append((image_id, split, rel))
+            out["image"].append((image_id, split, rel))
             for k, (obj, (x, y, r)) in enumerate(zip(objects, geometry)):
-                scene_rows.append((image_id, split, k, obj["shape"], obj["colour"], obj["size"],
-                                   obj["position"], f"{x:.2f}", f"{y:.2f}", f"{r:.2f}"))
-            contents = [_sample_mentions(objects, caption_rng, detail) for _ in range(paraphrases)]
-            for j, (mentions, template) in enumerate(contents):
+                out["scene"].append((image_id, split, k, obj["shape"], obj["colour"], obj["size"],
+                                     obj["position"], f"{x:.2f}", f"{y:.2f}", f"{r:.2f}"))
+            avoid = held_out if split not in HELD_OUT_SPLITS else None
+            contents = [] if split == VQA_SPLIT else [
+                _sample_caption(objects, caption_rng, detail, languages, avoid) for _ in range(paraphrases)]
+            for j, (mentions, template, count, _) in enumerate(contents):
                 pid = f"{image_id}-{j}"
                 for k, m in enumerate(mentions):
-                    mention_rows.append((pid, image_id, split, j, template, k, m.shape, m.colour or "",
-                                         m.size or "", m.position or ""))
-            for lang in languages:
-                for j, (mentions, template) in enumerate(contents):
-                    caption_rows.append((image_id, split, lang, f"{image_id}-{lang}-{j}", f"{image_id}-{j}",
-                                         lexicon.caption(lang, mentions, template)))
-            if split == VQA_SPLIT:
+                    out["mention"].append((pid, image_id, split, j, template, "" if count is None else count, k,
+                                           m.shape, m.colour or "", m.size or "", m.position or ""))
+            for li, lang in enumerate(languages):
+                for j, (*_, texts) in enumerate(contents):
+                    out["caption"].append((image_id, split, lang, f"{image_id}-{lang}-{j}", f"{image_id}-{j}",
+                                           texts[li]))
+            if split == vqa_split:
                 for kind in QUESTION_KINDS:
                     k = int(vqa_rng.integers(0, len(objects)))
                     obj = objects[k]
                     key = {"colour": obj["colour"], "shape": obj["shape"], "count": len(objects),
                            "position": obj["position"]}[kind]
                     pid = f"{image_id}-{kind}"
-                    question_rows.append((pid, image_id, kind, k if kind != "count" else "", str(key)))
+                    out["question"].append((pid, image_id, kind, k if kind != "count" else "", str(key)))
                     for lang in languages:
                         text = lexicon.question(lang, kind, position=obj["position"], shape=obj["shape"],
                                                 colour=obj["colour"])
-                        vqa_rows.append((f"{image_id}-{lang}-{kind}", pid, image_id, lang, text,
-                                         lexicon.answer(lang, kind, key), lexicon.candidates(lang, kind)))
+                        out["vqa"].append((f"{image_id}-{lang}-{kind}", pid, image_id, lang, text,
+                                           lexicon.answer(lang, kind, key), lexicon.candidates(lang, kind)))
+        if split in HELD_OUT_SPLITS:
+            held_out.update(row[-1] for row in out["caption"])
+    image_rows, caption_rows, scene_rows, mention_rows, question_rows, vqa_rows = (
+        [row for split in n_images for row in rows[split][k]]
+        for k in ("image", "caption", "scene", "mention", "question", "vqa"))
 
     images = pd.DataFrame(image_rows, columns=["image_id", "split", "file"])
     captions = pd.DataFrame(caption_rows, columns=["image_id", "split", "language", "caption_id",
@@ -282,14 +335,14 @@ def generate_benchmark(
             "version": GENERATOR_VERSION, "seed": int(seed), "n_images": {k: int(v) for k, v in n_images.items()},
             "paraphrases": int(paraphrases), "image_size": int(image_size),
             "caption_detail": detail,
-            "vqa_split": VQA_SPLIT if vqa is not None else None,
+            "vqa_split": vqa_split if vqa is not None else None,
         },
         "scene_files": ["scenes.csv", "mentions.csv", "questions.csv"],
     }
-    if VQA_SPLIT in n_images:
+    if TEST_SPLIT in n_images:
         records = {"scenes": scenes, "mentions": mentions, "captions": captions, "vqa": vqa, "questions": questions}
-        meta["ceiling"] = oracle_ceiling(records, split=VQA_SPLIT, caption_detail=detail)
-        meta["consistency_oracle"] = consistency_oracle(records, split=VQA_SPLIT)
+        meta["ceiling"] = oracle_ceiling(records, split=TEST_SPLIT, caption_detail=detail)
+        meta["consistency_oracle"] = consistency_oracle(records, split=TEST_SPLIT)
     write_csv(root / "scenes.csv", scenes)
     write_csv(root / "mentions.csv", mentions)
     write_csv(root / "questions.csv", questions)
@@ -316,7 +369,8 @@ def _assignment_counts(scenes: pd.DataFrame, mentions: pd.DataFrame, image_ids: 
                        parallel_ids: list[str]) -> np.ndarray:
     """(len(parallel_ids), len(image_ids)) int: in how many ways caption content p fits image i,
     i.e. ordered assignments of distinct objects of the image to the mentions, each object
-    matching its mention in every attribute the caption states (> 0: consistent)."""
+    matching its mention in every attribute the caption states, and the image having the number
+    of objects the caption states, if it states one (> 0: consistent)."""
     n_img = len(image_ids)
     index = {iid: k for k, iid in enumerate(image_ids)}
     objs_by_img: dict[int, list[tuple]] = {}
@@ -369,6 +423,9 @@ def _assignment_counts(scenes: pd.DataFrame, mentions: pd.DataFrame, image_ids: 
                     cur &= m[:, k]
                 count += cur
             out[p] = count
+        stated = str(recs[0].get("count", "") or "")
+        if stated:  # a count frame fits only images with that many objects
+            out[p] *= present.sum(axis=1) == int(stated)
     return out
 
 
@@ -546,8 +603,11 @@ def oracle_ceiling(source, split: str = "test", caption_detail: Mapping[str, flo
     ``meta["generator"]["caption_detail"]``, else :data:`CAPTION_DETAIL`).
 
     * t2i: images ranked by P(caption | scene), the posterior under a uniform prior over images;
-    * i2t: the split's captions of one language ranked by P(image | caption);
-    * vqa: candidate answers ranked by their posterior given the scene.
+    * i2t: the split's captions of one language ranked by P(image | caption), equal posteriors by
+      specificity (fewer logically consistent images first: a function of the caption alone, as a
+      scorer's may be; without it a stated count's tie would rank below the consistency count);
+    * vqa: candidate answers ranked by their posterior given the scene (the questions about the
+      ``vqa`` split's images if the records have that split, else about ``split``'s).
 
     Ties pessimistic everywhere (rank = number of candidates scoring at least the right one's score),
     as the study's scoring counts them. Metrics as :func:`consistency_oracle`, plus ``acc@1`` and
@@ -561,20 +621,27 @@ def oracle_ceiling(source, split: str = "test", caption_detail: Mapping[str, flo
     n_mentions = recs.mentions.groupby("parallel_id").size().reindex(recs.parallel_ids).to_numpy()
     likelihood = caption_likelihood(recs.counts, n_objects, n_mentions, float(caption_detail["second"]))
     posterior = _posterior_rows(likelihood)
+    specificity = (recs.counts > 0).sum(axis=1)  # images a caption fits logically (i2t tie-break)
 
     def task_ranks(rows: np.ndarray) -> dict:
         sub, owners = likelihood[rows], recs.owner[rows]
         own = sub[np.arange(len(rows)), owners]
         t2i = (sub >= own[:, None]).sum(axis=1)
-        post = posterior[rows]
+        post, spec = posterior[rows], specificity[rows]
         i2t = []
         for q in np.unique(owners):
             mine = owners == q
-            i2t.append(1 + int((post[~mine, q] >= post[mine, q].max()).sum()))
+            # the own caption ranked best: highest posterior, then the more specific text
+            best = np.lexsort((spec[mine], -post[mine, q]))[0]
+            p_best, s_best = post[mine, q][best], spec[mine][best]
+            other_p, other_s = post[~mine, q], spec[~mine]
+            i2t.append(1 + int(((other_p > p_best) | ((other_p == p_best) & (other_s <= s_best))).sum()))
         return {"t2i": t2i, "i2t": np.asarray(i2t)}
 
     result = {"split": split, "ties": "pessimistic", "ranking": "likelihood", **recs.metrics(task_ranks)}
-    vqa = _vqa_ranks(records, split, recs.scenes)
+    scenes = records["scenes"].astype({"split": str})
+    vqa_split = VQA_SPLIT if (scenes["split"] == VQA_SPLIT).any() else split
+    vqa = _vqa_ranks(records, vqa_split, scenes[scenes["split"] == vqa_split])
     if vqa:
         result["overall"]["vqa"] = _vqa_metrics(np.concatenate(list(vqa.values())))
         for lang, ranks in vqa.items():

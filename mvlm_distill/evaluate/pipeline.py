@@ -55,8 +55,10 @@ def score_row_language(bench, texts_dir, images_path, *, language: str, split: s
     frames = []
     if len(captions):
         caption_emb, caption_ids, caption_index = texts(language, "captions")
+        # the gallery is the split's images (the cache may also hold the VQA split's)
+        gallery = bench.split_images(split)["image_id"].astype(str).tolist()
         frames.append(score_language(caption_emb, caption_ids, image_emb, image_ids, captions,
-                                     text_index=caption_index))
+                                     gallery_ids=gallery, text_index=caption_index))
     if vqa is not None and len(vqa):
         prompt_emb, prompt_ids, prompt_index = texts(language, "vqa")
         frames.append(score_language(prompt_emb, prompt_ids, image_emb, image_ids, captions.iloc[:0], vqa,

@@ -15,6 +15,12 @@ Word pieces score -1 and single characters -4, so the Viterbi segmentation
 prefers the fewest, longest lexicon pieces and falls back to characters.
 Normalisation NFKC, pre-tokenisation Metaspace, post-processing
 ``<s> $A </s>`` (XLM-R's convention, ids below).
+
+With ``vocab_size`` the vocabulary is *learnt* instead: a BPE model trained by
+``tokenizers``' ``BpeTrainer`` on ``texts`` (the teacher's pretraining captions,
+skewed towards the high-resource languages as XLM-R's and Gemma's training data
+are), with the characters of ``pieces`` in its alphabet. Merges go to what is
+frequent, so the scarce languages' words stay split into more, shorter pieces.
 """
 
 from __future__ import annotations
@@ -64,15 +70,34 @@ def toy_vocabulary(texts: list[str], pieces: list[str]) -> list[tuple[str, float
 
 
 def build_toy_tokenizer(texts: list[str], pieces: list[str], out_dir: str | os.PathLike,
-                        model_max_length: int = 64) -> None:
-    """Write a ``PreTrainedTokenizerFast`` folder (``AutoTokenizer``/open_clip ``HFTokenizer`` loadable)."""
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, decoders, processors
+                        model_max_length: int = 64, vocab_size: int | None = None) -> None:
+    """Write a ``PreTrainedTokenizerFast`` folder (``AutoTokenizer``/open_clip ``HFTokenizer`` loadable).
+
+    ``vocab_size``: None writes the lexicon vocabulary down; a number trains BPE on ``texts``.
+    """
+    import unicodedata
+
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, decoders, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
-    vocab = toy_vocabulary(texts, pieces)
-    tok = Tokenizer(models.Unigram(vocab, unk_id=UNK_ID, byte_fallback=False))
-    tok.normalizer = normalizers.NFKC()
-    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement=META, prepend_scheme="always", split=True)
+    pre_tokenizer = pre_tokenizers.Metaspace(replacement=META, prepend_scheme="always", split=True)
+    if vocab_size is None:
+        tok = Tokenizer(models.Unigram(toy_vocabulary(texts, pieces), unk_id=UNK_ID, byte_fallback=False))
+        tok.normalizer = normalizers.NFKC()
+    else:
+        specials = [t for t, _ in sorted(SPECIAL_TOKENS.values(), key=lambda x: x[1])]
+        alphabet = sorted({c for s in list(texts) + list(pieces) for c in unicodedata.normalize("NFKC", s)
+                           if not c.isspace()} | {META})
+        if vocab_size < len(specials) + len(alphabet):
+            raise ValueError(f"tokenizer vocab_size {vocab_size} is below its {len(specials) + len(alphabet)} "
+                             "special tokens and characters")
+        tok = Tokenizer(models.BPE(unk_token=SPECIAL_TOKENS["unk"][0]))
+        tok.normalizer = normalizers.NFKC()
+        tok.pre_tokenizer = pre_tokenizer
+        trainer = trainers.BpeTrainer(vocab_size=int(vocab_size), special_tokens=specials, initial_alphabet=alphabet,
+                                      limit_alphabet=len(alphabet), show_progress=False)
+        tok.train_from_iterator(list(texts), trainer=trainer)
+    tok.pre_tokenizer = pre_tokenizer
     tok.decoder = decoders.Metaspace(replacement=META, prepend_scheme="always", split=True)
     tok.post_processor = processors.TemplateProcessing(
         single="<s> $A </s>",

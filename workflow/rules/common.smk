@@ -348,7 +348,9 @@ def pretrain_teacher_params(wildcards):
     return {
         "spec": {k: spec[k] for k in ("name", "family", "source", "toy") if k in spec},
         "settings": {
-            k: pre[k] for k in ("steps", "batch_size", "lr", "seed") if k in pre
+            k: pre[k]
+            for k in ("steps", "batch_size", "lr", "seed", "tokenizer_vocab_size")
+            if k in pre
         },
     }
 
@@ -371,6 +373,8 @@ def cache_images_params(wildcards):
             if corpus_split
             else config["evaluation"].get("batch_size", 256)
         ),
+        # the evaluation's cache also holds the images VQA asks about (their own split, if any)
+        "with_vqa": not corpus_split,
     }
 
 

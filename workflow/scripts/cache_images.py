@@ -17,7 +17,10 @@ with log_to(snakemake.log[0]):
     root = benchmark_folder(snakemake.input.benchmark)
     bench = read_benchmark(root)
     teacher = load_teacher(spec, optional_input(snakemake.input.teacher), device)
-    images = bench.images[bench.images["split"] == snakemake.wildcards.split]
+    wanted = bench.images["split"] == snakemake.wildcards.split
+    if snakemake.params.settings.get("with_vqa") and bench.vqa is not None:
+        wanted |= bench.images["image_id"].isin(bench.vqa["image_id"])
+    images = bench.images[wanted]
     ids = images["image_id"].tolist()
     emb = encode_images(teacher, [bench.image_path(i) for i in ids], batch_size, device)
     meta = {**row_provenance(teacher, spec["name"]), "checksum": benchmark_checksum(root),

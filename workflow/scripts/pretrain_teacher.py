@@ -24,7 +24,8 @@ with log_to(snakemake.log[0]):
     work = Path(tempfile.mkdtemp(prefix=".tmp-", dir=out.parent))
     try:
         pieces = sorted({p for lang in bench.languages for p in lexicon.surface_forms(lang)})
-        build_toy_tokenizer(pairs["text"].tolist(), pieces, work / "tokenizer")
+        build_toy_tokenizer(pairs["text"].tolist(), pieces, work / "tokenizer",
+                            vocab_size=settings.get("tokenizer_vocab_size"))
         teacher = build_toy_teacher(spec["family"], work / "tokenizer", spec.get("toy", {}), settings.get("seed", 0))
         image_ids = sorted(set(pairs["image_id"]))
         index = {image_id: i for i, image_id in enumerate(image_ids)}
