@@ -387,6 +387,8 @@ def _check_model(config: dict, i: int, model: dict, base_dir: Path) -> None:
         raise ConfigError(f"{key}.checkpoint: required for source {model['source']!r} (model {model['name']!r}).")
     if model["source"] != "toy" and "toy" in model:
         raise ConfigError(f"{key}.toy: only a toy teacher (source: toy) has a toy size; remove it.")
+    if model["source"] != "toy" and "pretraining_steps" in model:
+        raise ConfigError(f"{key}.pretraining_steps: only a toy teacher (source: toy) is pretrained; remove it.")
     for field in ("checkpoint", "pretrained"):
         value = model.get(field)
         if value and _looks_like_path(value) and not (base_dir / value).exists():

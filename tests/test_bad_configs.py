@@ -63,6 +63,9 @@ BAD = [
      "models[0].toy: text_width=100 is not divisible by text_heads=3."),
     ("toy and text_layers disagree", f"models: [{TOY}, toy: {{layers: 4}}, text_layers: 6}}]",
      "models[0].text_layers: 6 disagrees with the toy size's 4 text layers; set toy.layers instead."),
+    ("pretraining steps of a real teacher",
+     "models: [{name: x, family: clip, source: open_clip, checkpoint: xlm-roberta-base-ViT-B-32, pretrained: laion5b_s13b_b90k, pretraining_steps: 9}]",
+     "models[0].pretraining_steps: only a toy teacher (source: toy) is pretrained; remove it."),
     ("warmup longer than training", "distillation: {warmup_steps: 1000, steps: 12}",
      "distillation.warmup_steps: 1000 is not below distillation.steps (12), so the learning rate would never "
      "reach its peak; give fewer warm-up steps than steps."),

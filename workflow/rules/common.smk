@@ -299,6 +299,7 @@ _NOT_TEACHER_KEYS = (
     "toy",
     "trim_vocabulary",
     "license",
+    "pretraining_steps",
 )
 
 
@@ -348,9 +349,17 @@ def pretrain_teacher_params(wildcards):
     return {
         "spec": {k: spec[k] for k in ("name", "family", "source", "toy") if k in spec},
         "settings": {
-            k: pre[k]
-            for k in ("steps", "batch_size", "lr", "seed", "tokenizer_vocab_size")
-            if k in pre
+            **{
+                k: pre[k]
+                for k in ("steps", "batch_size", "lr", "seed", "tokenizer_vocab_size")
+                if k in pre
+            },
+            # SigLIP's sigmoid loss learns more slowly from scratch than CLIP's softmax
+            **(
+                {"steps": spec["pretraining_steps"]}
+                if "pretraining_steps" in spec
+                else {}
+            ),
         },
     }
 
