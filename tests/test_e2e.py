@@ -147,8 +147,10 @@ def _recomputed_metrics(bench, texts_dir, images_path, language):
     manifest = load_manifest(texts_dir)
     image_emb, image_ids, _ = load_embeddings(images_path)
     images = dict(zip(image_ids, _unit64(image_emb)))
-    gallery = np.stack([images[i] for i in image_ids])
-    column = {i: n for n, i in enumerate(image_ids)}
+    # the retrieval gallery is the split's images (the cache also holds the VQA split's)
+    gallery_ids = bench.split_images("test")["image_id"].tolist()
+    gallery = np.stack([images[i] for i in gallery_ids])
+    column = {i: n for n, i in enumerate(gallery_ids)}
 
     def texts(part):
         emb, ids, rows, _ = load_text_file(texts_dir, manifest, language, part)
