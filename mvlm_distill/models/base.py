@@ -98,6 +98,26 @@ def tokenizer_identity(tokenizer) -> str:
     return f"{type(tokenizer).__name__}:{getattr(tokenizer, 'vocab_size', '')}"
 
 
+def drop_unused_padding(input_ids: torch.Tensor, attention_mask: torch.Tensor, keep_last: bool = False):
+    """A right-padded batch without the padding columns that no row uses.
+
+    Exact for a text tower that masks padding out of attention and pooling: the dropped columns
+    are never attended to. ``keep_last`` also keeps the final position, for towers that pool it
+    (SigLIP: the last, usually padding, position attends to the real tokens only). Returns
+    ``(input_ids, attention_mask, position_ids)``; ``position_ids`` is None when nothing was
+    dropped or the positions are consecutive. Left padding, or nothing to drop, comes back unchanged.
+    """
+    length = input_ids.shape[1]
+    used = int(attention_mask.sum(1).max()) if len(attention_mask) else length
+    right_padded = bool((attention_mask[:, 1:] <= attention_mask[:, :-1]).all())
+    if not right_padded or used >= length - int(keep_last):
+        return input_ids, attention_mask, None
+    if not keep_last:
+        return input_ids[:, :used], attention_mask[:, :used], None
+    cols = torch.cat([torch.arange(used), torch.tensor([length - 1])])
+    return input_ids[:, cols], attention_mask[:, cols], cols.expand(len(input_ids), -1)
+
+
 class VisionLanguageModel:
     """One image tower + one text tower with a uniform call interface.
 

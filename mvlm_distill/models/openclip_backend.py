@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .base import ModelLoadError, VisionLanguageModel, tokenizer_identity
+from .base import ModelLoadError, VisionLanguageModel, drop_unused_padding, tokenizer_identity
 
 CONFIG_FILE = "open_clip_config.json"
 WEIGHTS_FILE = "open_clip_model.safetensors"
@@ -113,7 +113,11 @@ class OpenClipModel(VisionLanguageModel):
         return {"input_ids": ids, "attention_mask": (ids != self.pad_token_id).long()}
 
     def _text_features(self, tokens):
-        return self.model.encode_text(tokens["input_ids"])
+        ids = tokens["input_ids"]
+        if self.is_hf_text and self.model_cfg.get("text_cfg", {}).get("hf_pooler_type") == "mean_pooler":
+            # the HF tower masks padding (mask = ids != pad) and mean-pools over real tokens only
+            ids, _, _ = drop_unused_padding(ids, (ids != self.pad_token_id).long())
+        return self.model.encode_text(ids)
 
     def text_layers(self) -> nn.ModuleList:
         text = self.model.text

@@ -152,11 +152,6 @@ def pretrain_teacher(model: VisionLanguageModel, images, pairs: list[tuple[int, 
     text_idx = torch.tensor([text_row[t] for _, t in pairs], dtype=torch.long)
     if int(image_idx.max()) >= n_images or int(image_idx.min()) < 0:
         raise ValueError(f"pretrain_teacher: image index out of range 0..{n_images - 1}")
-    # trim padding columns no caption uses: same results, fewer token positions to compute
-    # (only for an open_clip HF text tower, whose mean pooler ignores padding positions)
-    if getattr(model, "is_hf_text", False):
-        used = int(tokens["attention_mask"].sum(1).max())
-        tokens = {k: v[:, :used] for k, v in tokens.items()}
 
     loss_kind = loss or model.family  # "clip" or "siglip2"; a diagnostic override of the family's loss
     if loss_kind not in FAMILIES:

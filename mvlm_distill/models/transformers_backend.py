@@ -26,7 +26,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .base import MANIFEST, ModelLoadError, VisionLanguageModel, check_text_normalization, tokenizer_identity
+from .base import (
+    MANIFEST, ModelLoadError, VisionLanguageModel, check_text_normalization, drop_unused_padding, tokenizer_identity,
+)
 
 PROCESSOR_CONFIG = "preprocessor_config.json"
 TOKENIZER_DIR = "tokenizer"
@@ -46,6 +48,11 @@ class _Tower(nn.Module):
 
     def forward(self, *args, **kwargs):  # pragma: no cover - encode through the VisionLanguageModel
         raise RuntimeError("call VisionLanguageModel.encode_text/encode_image instead")
+
+
+#: text towers that pool the last position (with a padding mask, only the real tokens and that
+#: position need computing: ``drop_unused_padding``)
+_LAST_POSITION_POOLING = ("siglip_text_model", "siglip2_text_model")
 
 
 def _output_tensor(out) -> torch.Tensor:
@@ -89,6 +96,11 @@ class TransformersModel(VisionLanguageModel):
         kwargs = {"input_ids": tokens["input_ids"]}
         if self.uses_attention_mask and "attention_mask" in tokens:
             kwargs["attention_mask"] = tokens["attention_mask"]
+            if self.model.config.text_config.model_type in _LAST_POSITION_POOLING:
+                ids, mask, positions = drop_unused_padding(kwargs["input_ids"], kwargs["attention_mask"],
+                                                           keep_last=True)
+                kwargs = {"input_ids": ids, "attention_mask": mask,
+                          **({"position_ids": positions} if positions is not None else {})}
         return _output_tensor(self.model.get_text_features(**kwargs))
 
     def text_layers(self) -> nn.ModuleList:
