@@ -280,9 +280,12 @@ def synthetic_splits() -> tuple[str, ...]:
 
 
 def benchmark_splits(benchmark: dict) -> list[str]:
-    """The splits a configured benchmark will hold once prepared."""
+    """The captioned splits a configured benchmark will hold once prepared (the synthetic ``vqa``
+    split has images and questions but no captions, so it can be neither evaluated nor distilled on)."""
     if benchmark["kind"] == "synthetic":
-        return list(benchmark.get("n_images") or synthetic_splits())
+        from mvlm_distill.data.synthetic import VQA_SPLIT
+
+        return [s for s in benchmark.get("n_images") or synthetic_splits() if s != VQA_SPLIT]
     return [_adapter(benchmark).benchmark_split(benchmark.get("split"))]
 
 
@@ -333,6 +336,13 @@ def _check_benchmark(name: str, bench: dict) -> None:
                                   f"allowed: {', '.join(allowed)}.")
 
 
+def _refuse_captionless_split(key: str, split: str, name: str, benchmark: dict, captioned: list[str]) -> None:
+    if benchmark["kind"] == "synthetic" and split in (benchmark.get("n_images") or synthetic_splits()) \
+            and split not in captioned:
+        raise ConfigError(f"{key}: {split!r} of benchmark {name!r} has no captions (its images are the ones the "
+                          f"VQA questions ask about); pick one of {', '.join(captioned)}.")
+
+
 def _check_splits(config: dict) -> None:
     """Evaluation and corpus splits exist, galleries beat the largest k, no silent training on test images."""
     benches = config["benchmarks"]
@@ -341,6 +351,7 @@ def _check_splits(config: dict) -> None:
     k = largest_k()
     for name in evaluation["benchmarks"]:
         splits = benchmark_splits(benches[name])
+        _refuse_captionless_split("evaluation.split", eval_split, name, benches[name], splits)
         if eval_split not in splits:
             hint = _closest_hint(eval_split, splits)
             raise ConfigError(f"evaluation.split: {eval_split!r} is not a split of benchmark {name!r}{hint}; "
@@ -352,6 +363,7 @@ def _check_splits(config: dict) -> None:
                               f"largest cut-off of the metrics (R@{k}), so every row would score R@{k} = 1; "
                               f"give more than {k}.")
     splits = benchmark_splits(benches[corpus["benchmark"]])
+    _refuse_captionless_split("corpus.split", corpus["split"], corpus["benchmark"], benches[corpus["benchmark"]], splits)
     if corpus["split"] not in splits:
         hint = _closest_hint(corpus["split"], splits)
         raise ConfigError(f"corpus.split: {corpus['split']!r} is not a split of benchmark "

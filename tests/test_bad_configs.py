@@ -76,9 +76,15 @@ BAD = [
      "corpus.split: 'test' of 'synthetic' is also the evaluation split, so the students would be distilled on "
      "the test images; pick another split or set corpus.allow_evaluation_split: true to do it on purpose."),
     ("corpus split unknown", "corpus: {split: training}",
-     "corpus.split: 'training' is not a split of benchmark 'synthetic' (closest: 'train'); it has train, val, test, vqa."),
+     "corpus.split: 'training' is not a split of benchmark 'synthetic' (closest: 'train'); it has train, val, test."),
+    ("evaluation on the caption-less VQA split", "evaluation: {split: vqa}",
+     "evaluation.split: 'vqa' of benchmark 'synthetic' has no captions (its images are the ones the VQA questions "
+     "ask about); pick one of train, val, test."),
+    ("distillation on the caption-less VQA split", "corpus: {split: vqa}",
+     "corpus.split: 'vqa' of benchmark 'synthetic' has no captions (its images are the ones the VQA questions "
+     "ask about); pick one of train, val, test."),
     ("evaluation split unknown", "evaluation: {split: tset}",
-     "evaluation.split: 'tset' is not a split of benchmark 'synthetic' (closest: 'test'); it has train, val, test, vqa."),
+     "evaluation.split: 'tset' is not a split of benchmark 'synthetic' (closest: 'test'); it has train, val, test."),
     ("n_images unknown split", "benchmarks: {synthetic: {n_images: {tset: 500}}}",
      "benchmarks.synthetic.n_images.tset: not a split of the synthetic benchmark (closest: 'test'); "
      "allowed: train, val, test, vqa."),
@@ -256,7 +262,7 @@ def project(tmp_path_factory):
 
 @pytest.mark.parametrize("overlay,message", [
     ("evaluation: {split: tset}",
-     "evaluation.split: 'tset' is not a split of benchmark 'synthetic' (closest: 'test'); it has train, val, test, vqa."),
+     "evaluation.split: 'tset' is not a split of benchmark 'synthetic' (closest: 'test'); it has train, val, test."),
     ("languages: [en, no]", 'languages[1]: got false, not a text; YAML reads an unquoted no, off or n as false'),
     ("results: README.md", "results: 'README.md' is an existing file, not a folder"),
     (f"models: [{TOY}, toy: {{layers: four}}}}]", "models[0].toy.layers: expected integer, got 'four'."),

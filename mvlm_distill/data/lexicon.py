@@ -98,7 +98,9 @@ _DE_INDEF = {  # case -> gender -> (article, adjective ending)
 _DE_DEF_NOM = {"m": "der", "n": "das", "f": "die"}
 _DE = {
     "shape": {k: v[0] for k, v in _DE_NOUNS.items()},
-    "colour": dict((c, _DE_ADJ[c]) for c in COLOURS),   # predicative (answers)
+    # colour nouns (answers: "welche Farbe ...? Blau"); captions teach them in "ein Dreieck in Blau"
+    "colour": {"red": "Rot", "green": "Grün", "blue": "Blau", "yellow": "Gelb", "purple": "Violett",
+               "orange": "Orange", "white": "Weiß", "black": "Schwarz"},
     "position": {"left": "links", "right": "rechts", "top": "oben", "bottom": "unten",
                  "centre": "in der Mitte"},
     "templates": ["{x}", "es gibt {x}", "ein Bild mit {x}", "das Bild zeigt {x}"],
@@ -333,6 +335,8 @@ _ALTERNATIVES: dict[str, dict[str, dict[str, list]]] = {
                         "bottom": ["near the bottom"], "centre": ["in the middle"]}},
     "de": {"shape": {"square": [("Viereck", "n")], "circle": [("Scheibe", "f")]},
            "colour": {"purple": ["lilafarben"]},
+           # the colour as a phrase after the noun, with the colour noun: "ein Dreieck in Blau"
+           "colour_phrase": {c: [f"in {_DE['colour'][c]}"] for c in COLOURS},
            "position": {"left": ["auf der linken Seite"], "right": ["auf der rechten Seite"],
                         "centre": ["mittig"]}},
     "fr": {"shape": {"circle": [("rond", "m")]},
@@ -419,8 +423,10 @@ def _np_en(m: Mention, pick: _Picker) -> str:
 def _np_de(m: Mention, case: str, pick: _Picker) -> str:
     noun, gender = pick("shape", m.shape, _DE_NOUNS[m.shape])
     art, end = _DE_INDEF[case][gender]
-    adjs = [pick(cat, key, _DE_ADJ[key]) + end for cat, key in (("size", m.size), ("colour", m.colour)) if key]
-    phrase = " ".join([art, *adjs, noun])
+    colour_phrase = pick("colour_phrase", m.colour, "") if m.colour else ""  # "" = an inflected adjective
+    attributive = (("size", m.size),) + ((("colour", m.colour),) if not colour_phrase else ())
+    adjs = [pick(cat, key, _DE_ADJ[key]) + end for cat, key in attributive if key]
+    phrase = " ".join([art, *adjs, noun, *([colour_phrase] if colour_phrase else [])])
     return f"{phrase} {pick('position', m.position, _DE['position'][m.position])}" if m.position else phrase
 
 
