@@ -3,7 +3,8 @@
 Reads ``tables/metrics.csv`` and ``tables/bounds.csv`` of a results folder (run with two or more
 seeds) and prints, per family, the per-language table (teacher t2i R@1, its ceiling and chance;
 t2i R@10 retention of ``init`` and of each KD method, mean over seeds with each seed's value),
-the VQA table (teacher, init, chance) and the checks of issue 14 with their margins. Language
+the VQA table (teacher, init, chance), the checks of issue 14 with their margins, and (synthetic
+benchmark) VQA accuracy per question kind from the ranks files. Language
 groups: English, the high-resource group, the low-resource group (``--low``).
 
     python benchmarks/study_bars.py results            # after: snakemake ... --config seeds='[0,1]'
@@ -96,6 +97,30 @@ def family_report(metrics: pd.DataFrame, bounds: pd.DataFrame, model: str, langu
     return out
 
 
+def vqa_kinds_report(results: Path, benchmark: str, model: str, languages: list[str]) -> list[str]:
+    """VQA acc@1 per question kind (teacher / init, seed 0), from the ranks files: which questions carry signal."""
+    from mvlm_distill.data.lexicon import QUESTION_KINDS, candidates
+    from mvlm_distill.paths import ResultPaths
+
+    paths = ResultPaths(results)
+    acc = {}
+    for method in ("teacher", "init"):
+        for lang in languages:
+            ranks = pd.read_csv(paths.scores(f"{lang}.ranks.csv", model=model, method=method, seed=0,
+                                             benchmark=benchmark))
+            vqa = ranks[ranks["task"] == "vqa"]
+            kind = vqa["query_id"].str.rsplit("-", n=1).str[1]  # synthetic question ids end in their kind
+            for k in QUESTION_KINDS:
+                acc[method, lang, k] = float((vqa["rank"][kind == k] == 1).mean())
+    out = [f"\n### {model}: VQA acc@1 per question kind, teacher / init (seed 0), chance in the header\n",
+           "| lang | " + " | ".join(f"{k} ({1 / len(candidates('en', k)):.3f})" for k in QUESTION_KINDS) + " |",
+           "|---|" + "---|" * len(QUESTION_KINDS)]
+    for lang in languages:
+        out.append(f"| {lang} | " + " | ".join(f"{acc['teacher', lang, k]:.2f} / {acc['init', lang, k]:.2f}"
+                                              for k in QUESTION_KINDS) + " |")
+    return out
+
+
 def main(argv=None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", type=Path)
@@ -113,6 +138,8 @@ def main(argv=None) -> str:
     lines = []
     for model in dict.fromkeys(metrics["model"]):
         lines += family_report(metrics, bounds, model, languages, args.low, methods)
+        if args.benchmark == "synthetic":
+            lines += vqa_kinds_report(args.results, args.benchmark, model, languages)
     text = "\n".join(lines)
     print(text)
     return text
