@@ -5,7 +5,12 @@ Usage (one CPU thread, as the study's teacher jobs run)::
     OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 python benchmarks/tune_teachers.py --out /tmp/tune \\
         --family clip --steps 600 --batch-size 128 --lr 2e-3
 
-Generates the benchmark into ``--out/data`` (or reuses it), builds the toy tokenizer
+    # as the study pretrains (its data, pairs and tokenizer), with VQA accuracy per question kind
+    OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 python benchmarks/tune_teachers.py --out /tmp/tune \\
+        --results results --vocab-size 1200 --size '{"layers": 4, "context_length": 48}' \\
+        --family siglip2 --steps 500 --vqa
+
+Generates the benchmark into ``--out/data`` (or reuses it, or reads ``--results``), builds the toy tokenizer
 from the lexicon and the train captions, pretrains with the study's uneven language
 mix (``--fractions``), and prints one JSON line per family: per-step seconds, loss,
 and text-to-image R@1 (pessimistic ties) on the test split per language and mean.
@@ -46,6 +51,40 @@ def t2i_recall_at_1(model, images, captions, image_ids, batch: int = 512) -> dic
     return {"mean": sum(out.values()) / len(out), **out}
 
 
+def vqa_accuracy(model, bench, batch: int = 512) -> dict:
+    """VQA acc@1 per language and question kind (synthetic question ids end in their kind); each
+    distinct prompt is encoded once, ties pessimistic as in the scorer."""
+    import numpy as np
+    import torch
+
+    from mvlm_distill.data.formats import load_image
+    from mvlm_distill.data.lexicon import vqa_prompt
+    from mvlm_distill.models.pretrain import preprocess_all, tokenize_all
+
+    vqa = bench.vqa
+    image_ids = sorted(set(vqa["image_id"]))
+    row = {iid: k for k, iid in enumerate(image_ids)}
+    with torch.no_grad():
+        img = model.encode_image(preprocess_all(model, [load_image(bench.image_path(i)) for i in image_ids]))
+        out = {}
+        for lang, frame in vqa.groupby("language", sort=False):
+            asked = [[vqa_prompt(lang, q, c) for c in cands] for q, cands in zip(frame["question"], frame["candidates"])]
+            texts = sorted({p for prompts in asked for p in prompts})
+            at = {t: k for k, t in enumerate(texts)}
+            tok = tokenize_all(model, texts)
+            txt = torch.cat([model.encode_text({k: v[i:i + batch] for k, v in tok.items()})
+                             for i in range(0, len(texts), batch)])
+            hits = []
+            for prompts, cands, answer, iid in zip(asked, frame["candidates"], frame["answer"], frame["image_id"]):
+                sims = txt[[at[p] for p in prompts]] @ img[row[iid]]
+                true = sims[list(cands).index(answer)]
+                hits.append(int((sims >= true).sum()) == 1)
+            hits, kind = np.array(hits), frame["question_id"].str.rsplit("-", n=1).str[1].to_numpy()
+            out[lang] = {"all": round(float(hits.mean()), 3),
+                         **{k: round(float(hits[kind == k].mean()), 3) for k in dict.fromkeys(kind)}}
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", required=True)
@@ -64,6 +103,13 @@ def main(argv=None):
     ap.add_argument("--n-train", type=int, default=6000, help="train images of the generated benchmark")
     ap.add_argument("--tag", default="", help="prefix of the loss log file name")
     ap.add_argument("--eval-every", type=int, default=0, help="also report mean test R@1 every N steps")
+    ap.add_argument("--results", default=None,
+                    help="a finished study's results folder: train on its synthetic benchmark and its pretraining "
+                         "pairs (corpus/pretraining.csv), as rule pretrain_teacher does, instead of generating data")
+    ap.add_argument("--vocab-size", type=int, default=None,
+                    help="train a BPE tokenizer of this size, as teacher_pretraining.tokenizer_vocab_size does "
+                         "(default: the lexicon vocabulary written down)")
+    ap.add_argument("--vqa", action="store_true", help="also report VQA acc@1 per language and question kind")
     args = ap.parse_args(argv)
 
     import torch
@@ -76,16 +122,25 @@ def main(argv=None):
     from mvlm_distill.models.pretrain import preprocess_all
 
     out = Path(args.out)
-    data = out / "data"
-    if not (data / "meta.json").exists():
-        generate_benchmark(data, seed=0, n_images={"train": args.n_train, "val": 500, "test": 500})
+    if args.results:
+        import pandas as pd
+
+        data = Path(args.results) / "data" / "synthetic"
+        train_caps = pd.read_csv(Path(args.results) / "corpus" / "pretraining.csv", dtype=str, keep_default_na=False)
+    else:
+        data = out / "data"
+        if not (data / "meta.json").exists():
+            generate_benchmark(data, seed=0, n_images={"train": args.n_train, "val": 500, "test": 500})
     bench = read_benchmark(data)
+    if not args.results:
+        train_caps = select_by_language(bench.split_captions("train"), json.loads(args.fractions), seed=args.seed)
     train_images = bench.split_images("train")
     test_images = bench.split_images("test")
-    train_caps = select_by_language(bench.split_captions("train"), json.loads(args.fractions), seed=args.seed)
     tok_dir = out / "tokenizer"
-    pieces = [p for lang in LANGUAGES for p in surface_forms(lang)]
-    build_toy_tokenizer(bench.split_captions("train")["text"].tolist(), pieces, tok_dir)
+    pieces = sorted({p for lang in LANGUAGES for p in surface_forms(lang)})
+    # the study trains its tokenizer on the pretraining pairs (rule pretrain_teacher)
+    build_toy_tokenizer((train_caps if args.results else bench.split_captions("train"))["text"].tolist(), pieces,
+                        tok_dir, vocab_size=args.vocab_size)
 
     t = time.perf_counter()
     train_pil = [load_image(bench.image_path(i)) for i in train_images["image_id"]]
@@ -134,6 +189,7 @@ def main(argv=None):
             **{k: summary[k] for k in ("train_seconds", "seconds_per_step", "loss_first10", "loss_last10",
                                        "logit_scale", "logit_bias", "epochs")},
             "t2i_R@1": {k: round(v, 3) for k, v in recall.items()},
+            **({"vqa_acc@1": vqa_accuracy(model, bench)} if args.vqa and bench.vqa is not None else {}),
             "size": json.loads(args.size), "shift": args.shift, "n_train": len(train_images), "loss": args.loss, "pad_left": args.pad_left, "no_mask": args.no_mask,
             **({"curve": {c["step"]: c["result"] for c in summary["callbacks"]}} if args.eval_every else {}),
         }), flush=True)
