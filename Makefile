@@ -6,12 +6,14 @@ CORES ?= 2
 
 .PHONY: setup study test test-fast lint dryrun clean-results
 
+# --no-compile: byte-compiling every installed module (torch's thousands) took longer than the
+# install; Python compiles the modules a run imports on first use and keeps them
 $(BIN)/snakemake: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet torch==2.14.1 torchvision==0.29.1
-	$(BIN)/pip install --quiet -r requirements.txt
-	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip install --quiet --no-compile torch==2.14.1 torchvision==0.29.1
+	$(BIN)/pip install --quiet --no-compile -r requirements.txt
+	$(BIN)/pip install --quiet --no-compile --no-deps -e .
 	touch $@
 
 setup: $(BIN)/snakemake

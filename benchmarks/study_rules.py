@@ -4,7 +4,8 @@
     python benchmarks/study_rules.py results/benchmarks [--out benchmarks/results/study_rules.csv]
                                      [--wall SECONDS] [--label default]
 
-Per rule: job count, sum / mean / max of ``s`` (seconds each job ran), sum of ``cpu_time``,
+Per rule: job count, sum / mean / max of ``s`` (seconds each job ran), sum and mean of ``cpu_time``
+(CPU seconds, the measure to compare on a shared machine),
 max of ``max_rss`` (MB) and the rule's share of all job-seconds. A ``TOTAL`` row sums the rules.
 The study's makespan is ``--wall`` when given (e.g. from ``time make study``); otherwise it is
 estimated from the files' modification times (each file is written when its job ends, so a job
@@ -69,6 +70,7 @@ def summarise(jobs: list[dict], wall: float | None = None) -> list[dict]:
             "mean_s": round(sum(s) / len(s), 2),
             "max_s": round(max(s), 2),
             "sum_cpu_time_s": round(sum(cpu), 2) if cpu else "",
+            "mean_cpu_time_s": round(sum(cpu) / len(cpu), 2) if cpu else "",
             "max_rss_mb": round(max(rss), 1) if rss else "",
             "share_of_job_seconds": round(sum(s) / total_s, 4) if total_s else "",
         })
@@ -84,6 +86,7 @@ def summarise(jobs: list[dict], wall: float | None = None) -> list[dict]:
         "mean_s": round(total_s / len(jobs), 2),
         "max_s": round(max(j["s"] for j in jobs), 2),
         "sum_cpu_time_s": round(sum(cpu), 2) if cpu else "",
+        "mean_cpu_time_s": round(sum(cpu) / len(cpu), 2) if cpu else "",
         "max_rss_mb": round(max(rss), 1) if rss else "",
         "share_of_job_seconds": 1.0,
         "makespan_s": round(wall, 1) if wall else round(end - start, 1),
@@ -93,12 +96,13 @@ def summarise(jobs: list[dict], wall: float | None = None) -> list[dict]:
 
 
 def format_table(rows: list[dict]) -> str:
-    head = f"{'rule':<22}{'jobs':>6}{'sum s':>10}{'mean s':>9}{'max s':>9}{'cpu s':>10}{'max RSS MB':>12}{'share':>8}"
+    head = (f"{'rule':<22}{'jobs':>6}{'sum s':>10}{'mean s':>9}{'max s':>9}{'cpu s':>10}{'cpu s/job':>10}"
+            f"{'max RSS MB':>12}{'share':>8}")
     lines = [head]
     for r in rows:
         share = r["share_of_job_seconds"]
         lines.append(f"{r['rule']:<22}{r['jobs']:>6}{r['sum_s']:>10.1f}{r['mean_s']:>9.2f}{r['max_s']:>9.1f}"
-                     f"{str(r['sum_cpu_time_s']):>10}{str(r['max_rss_mb']):>12}"
+                     f"{str(r['sum_cpu_time_s']):>10}{str(r['mean_cpu_time_s']):>10}{str(r['max_rss_mb']):>12}"
                      f"{(f'{share:.1%}' if share != '' else ''):>8}")
     total = rows[-1] if rows and rows[-1]["rule"] == "TOTAL" else None
     if total:

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mvlm_distill.evaluate.stats import paired_bootstrap_cis
+from mvlm_distill.evaluate.stats import paired_bootstrap_cis, paired_bootstrap_cis_many
 from mvlm_distill.report.tables import COMPARISON_COLUMNS, POOLED, comparisons_table
 
 
@@ -63,3 +63,16 @@ def test_paired_bootstrap_keeps_the_pairing():
     assert r_low < r_high and r_low == pytest.approx(0.01 / a.mean(), rel=0.1)
     with pytest.raises(ValueError):
         paired_bootstrap_cis(a, b[:-1])
+
+
+@pytest.mark.parametrize("n", [300, 9000])  # 9000: the resamples come in several blocks
+def test_shared_resamples_give_each_pair_its_own_intervals_exactly(n):
+    rng = np.random.default_rng(3)
+    teacher = rng.integers(0, 2, n).astype(float)
+    systems = [rng.integers(0, 2, n).astype(float) for _ in range(4)]
+    pairs = [(a, b) for i, a in enumerate(systems) for b in systems[i + 1:]]
+    shared = paired_bootstrap_cis_many([a - b for a, b in pairs], teacher, n_boot=700, seed=5)
+    alone = [paired_bootstrap_cis(a, b, teacher, n_boot=700, seed=5) for a, b in pairs]
+    assert shared == alone  # bit for bit, not approximately
+    assert len({ci for ci in shared}) > 1  # the pairs do differ
+    assert paired_bootstrap_cis_many([a - b for a, b in pairs[:2]], n_boot=50)[0][1] == (pytest.approx(np.nan, nan_ok=True),) * 2

@@ -155,3 +155,24 @@ def test_image_level_consistency_without_translations():
     # only images captioned in both languages count; none shared: NaN
     assert np.isnan(image_consistency(images[:2], np.array([0, 1]), ["a", "b"], images[2:4], np.array([2, 3]),
                                       ["c", "d"], images)["image_cosine_to_en"])
+
+
+@pytest.mark.parametrize("groups", ["images", "random", "with singletons"])
+def test_cosine_silhouette_equals_sklearn(groups):
+    from sklearn.metrics import silhouette_score
+
+    from mvlm_distill.evaluate.clustering import cosine_silhouette
+
+    rng = np.random.default_rng(4)
+    centres = rng.standard_normal((40, 24))
+    labels = rng.integers(0, 40, 900)
+    x = centres[labels] + 0.7 * rng.standard_normal((900, 24))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    if groups == "random":
+        labels = rng.integers(0, 60, 900)
+    elif groups == "with singletons":  # rows alone in their group score 0, as in sklearn
+        labels = labels.copy()
+        labels[:30] = 100 + np.arange(30)
+    names = np.array([f"img{g}" for g in labels])
+    expected = silhouette_score(x, names, metric="cosine")
+    assert cosine_silhouette(x, names) == pytest.approx(expected, rel=0, abs=1e-12)

@@ -85,6 +85,35 @@ def clustering_references(image_ids: Sequence, language_ids: Sequence, labels, s
     return out
 
 
+def cosine_silhouette(unit_rows: np.ndarray, groups) -> float:
+    """``sklearn.metrics.silhouette_score(unit_rows, groups, metric="cosine")`` of L2-normalised rows
+    without the (n, n) distance matrix, equal to float rounding (~1e-15).
+
+    A row's summed cosine distance to a group is ``size - row . (sum of the group's rows)``, so
+    one (n, D) x (D, groups) product replaces the pairwise distances; its own distance (0) is
+    taken out of its group's sum. A row alone in its group scores 0, as in sklearn.
+    """
+    x = np.asarray(unit_rows, dtype=np.float64)
+    _, codes = np.unique(np.asarray(groups), return_inverse=True)
+    codes = codes.reshape(-1)
+    k = int(codes.max()) + 1
+    sizes = np.bincount(codes, minlength=k).astype(np.float64)
+    sums = np.zeros((k, x.shape[1]))
+    np.add.at(sums, codes, x)
+    distance_sums = sizes[None, :] - x @ sums.T  # (n, k): sum over the group of 1 - cos
+    rows = np.arange(x.shape[0])
+    own = distance_sums[rows, codes] - (1.0 - np.einsum("nd,nd->n", x, x))
+    others = sizes[codes] - 1.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = own / others
+        means = distance_sums / sizes[None, :]
+        means[rows, codes] = np.inf
+        b = means.min(axis=1)
+        s = np.nan_to_num((b - a) / np.maximum(a, b))
+    s[others == 0] = 0.0
+    return float(s.mean())
+
+
 def clustering(
     embeddings,
     image_ids: Sequence,
@@ -124,14 +153,15 @@ def clustering(
         labels = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit_predict(x)
     out = _label_scores(images, languages, labels)
     if 2 <= k <= n - 1:
-        sample = None if silhouette_sample_size is None or silhouette_sample_size >= n else silhouette_sample_size
-        out["silhouette_image"] = float(
-            silhouette_score(x, images, metric="cosine", sample_size=sample, random_state=seed)
-        )
+        if silhouette_sample_size is None or silhouette_sample_size >= n:
+            out["silhouette_image"] = cosine_silhouette(x, images)
+        else:
+            out["silhouette_image"] = float(silhouette_score(
+                x, images, metric="cosine", sample_size=silhouette_sample_size, random_state=seed))
     else:
         out["silhouette_image"] = float("nan")
     out = {m: out[m] for m in CLUSTERING_METRICS}
     return (out, labels) if return_labels else out
 
 
-__all__ = ["clustering", "clustering_references", "CLUSTERING_METRICS"]
+__all__ = ["clustering", "cosine_silhouette", "clustering_references", "CLUSTERING_METRICS"]

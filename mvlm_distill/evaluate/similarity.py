@@ -22,9 +22,28 @@ def distinct_unit_rows(x) -> tuple[np.ndarray, np.ndarray]:
     x = np.ascontiguousarray(x, dtype=np.float64)
     if x.shape[0] == 0:
         return x, np.zeros(0, dtype=np.int64)
-    distinct, inverse = np.unique(x, axis=0, return_inverse=True)
+    distinct, inverse = unique_rows(x)
     norms = np.sqrt(np.einsum("nd,nd->n", distinct, distinct))[:, None]
     return distinct / np.where(norms > 0, norms, 1.0), inverse.reshape(-1).astype(np.int64)
+
+
+def unique_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(x, axis=0, return_inverse=True)`` of a 2-D float array, the same arrays: rows are
+    hashed first so that only the distinct ones are sorted (np.unique sorts every row, slowly)."""
+    zeros = x[x == 0]
+    if 0 in x.shape or np.isnan(x).any() or np.signbit(zeros).any():  # np.unique's value comparison: -0.0 == 0.0, NaN
+        distinct, inverse = np.unique(x, axis=0, return_inverse=True)
+        return distinct, inverse.reshape(-1)
+    x = np.ascontiguousarray(x)
+    rows = x.view(np.dtype((np.void, x.dtype.itemsize * x.shape[1]))).ravel()
+    first: dict[bytes, int] = {}
+    seen = np.fromiter((first.setdefault(r, len(first)) for r in map(bytes, rows)), dtype=np.int64, count=rows.size)
+    _, where = np.unique(seen, return_index=True)  # the first position of each distinct row
+    candidates = x[where]
+    order = np.lexsort(candidates.T[::-1])  # lexicographic, first column first, as np.unique sorts
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    return candidates[order], rank[seen]
 
 
 def cosine_matrix(a, b) -> np.ndarray:
@@ -46,9 +65,10 @@ def paired_cosines(a, b) -> np.ndarray:
         return np.zeros(0)
     if da.shape[1] != db.shape[1]:
         raise ValueError(f"embedding dimensions differ ({da.shape[1]} vs {db.shape[1]})")
-    pairs, inverse = np.unique(np.stack([ia, ib], axis=1), axis=0, return_inverse=True)
-    scores = np.einsum("pd,pd->p", da[pairs[:, 0]], db[pairs[:, 1]])
+    # the distinct (ia, ib) pairs in np.unique(axis=0)'s order, as one integer each
+    pairs, inverse = np.unique(ia * len(db) + ib, return_inverse=True)
+    scores = np.einsum("pd,pd->p", da[pairs // len(db)], db[pairs % len(db)])
     return scores[inverse.reshape(-1)]
 
 
-__all__ = ["distinct_unit_rows", "cosine_matrix", "paired_cosines"]
+__all__ = ["unique_rows", "distinct_unit_rows", "cosine_matrix", "paired_cosines"]

@@ -169,31 +169,54 @@ def paired_bootstrap_cis(a_values, b_values, reference_values=None, n_boot: int 
     ``reference_values`` or when a resample's reference mean is 0."""
     a = _values(a_values, "a_values")
     b = _values(b_values, "b_values")
+    if a.shape != b.shape:
+        raise ValueError("paired values must have one value per shared query")
+    return paired_bootstrap_cis_many([a - b], reference_values, n_boot=n_boot, seed=seed, level=level)[0]
+
+
+def paired_bootstrap_cis_many(differences: list, reference_values=None, n_boot: int = 1000, seed: int = 0,
+                              level: float = 0.95) -> list[tuple[tuple[float, float], tuple[float, float]]]:
+    """``paired_bootstrap_cis`` of several pairs on the same queries (``differences``: one ``a - b``
+    vector per pair, ``reference_values`` shared), drawing the seeded resamples once for all of them.
+
+    Each pair's intervals equal ``paired_bootstrap_cis(a, b, reference_values, n_boot, seed, level)``
+    exactly: the same resamples, and each pair's means are taken as there, one pair at a time.
+    """
+    ds = [_values(d, "differences") for d in differences]
     ref = None if reference_values is None else _values(reference_values, "reference_values")
-    if a.shape != b.shape or (ref is not None and ref.shape != a.shape):
+    if not ds:
+        return []
+    n = ds[0].size
+    if any(d.size != n for d in ds) or (ref is not None and ref.size != n):
         raise ValueError("paired values must have one value per shared query")
     if not 0 < level < 1 or n_boot < 1:
         raise ValueError(f"need 0 < level < 1 and n_boot >= 1, got {level!r}, {n_boot!r}")
     nan = (float("nan"), float("nan"))
-    n = a.size
     if n == 0:
-        return nan, nan
+        return [(nan, nan)] * len(ds)
     rng = np.random.default_rng(seed)
-    diffs, ret = np.empty(n_boot), np.full(n_boot, np.nan)
-    d = a - b
+    diffs = np.empty((len(ds), n_boot))
+    denominator = np.empty(n_boot)
     step = max(1, _BLOCK_CELLS // n)
     for start in range(0, n_boot, step):
         stop = min(n_boot, start + step)
         idx = rng.integers(0, n, size=(stop - start, n))
-        diffs[start:stop] = d[idx].mean(axis=1)
+        for k, d in enumerate(ds):
+            diffs[k, start:stop] = d[idx].mean(axis=1)
         if ref is not None:
-            denominator = ref[idx].mean(axis=1)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ret[start:stop] = np.where(denominator > 0, diffs[start:stop] / denominator, np.nan)
+            denominator[start:stop] = ref[idx].mean(axis=1)
     alpha = (1.0 - level) / 2.0
-    diff_ci = tuple(float(q) for q in np.quantile(diffs, [alpha, 1.0 - alpha]))
-    ret_ci = nan if np.isnan(ret).any() else tuple(float(q) for q in np.quantile(ret, [alpha, 1.0 - alpha]))
-    return diff_ci, ret_ci
+    out = []
+    for k in range(len(ds)):
+        diff_ci = tuple(float(q) for q in np.quantile(diffs[k], [alpha, 1.0 - alpha]))
+        ret_ci = nan
+        if ref is not None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ret = np.where(denominator > 0, diffs[k] / denominator, np.nan)
+            if not np.isnan(ret).any():
+                ret_ci = tuple(float(q) for q in np.quantile(ret, [alpha, 1.0 - alpha]))
+        out.append((diff_ci, ret_ci))
+    return out
 
 
 def _prepare(p_values) -> tuple[np.ndarray, np.ndarray]:
@@ -249,4 +272,4 @@ def benjamini_hochberg(p_values) -> np.ndarray:
 CORRECTIONS = {"holm": holm, "bh": benjamini_hochberg}
 
 
-__all__ = ["bootstrap_ci", "bootstrap_cis", "paired_bootstrap_cis", "paired_test", "holm", "benjamini_hochberg", "CORRECTIONS"]
+__all__ = ["bootstrap_ci", "bootstrap_cis", "paired_bootstrap_cis", "paired_bootstrap_cis_many", "paired_test", "holm", "benjamini_hochberg", "CORRECTIONS"]

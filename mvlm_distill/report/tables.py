@@ -291,18 +291,18 @@ def significance_table(
     records = []
     for key, block in wide.groupby(level=group, sort=False):
         present = [m for m in block.columns if block[m].notna().any()]
+        column = {m: block[m].to_numpy(dtype=float) for m in present}
         for reference in REFERENCES:
             if reference not in present:
                 continue
             for method in method_order(present):
                 if method == reference or method == "teacher" or (reference == "init" and method in REFERENCES):
                     continue
-                pair = block[[method, reference]].dropna()
-                if pair.empty:
+                both = ~(np.isnan(column[method]) | np.isnan(column[reference]))
+                if not both.any():
                     diff, p = np.nan, np.nan
                 else:
-                    diff, p = stats.paired_test(pair[method].to_numpy(dtype=float),
-                                                pair[reference].to_numpy(dtype=float))
+                    diff, p = stats.paired_test(column[method][both], column[reference][both])
                 records.append(dict(zip(group, key), method=method, reference=reference,
                                     diff=float(diff), p_value=float(p)))
     out = pd.DataFrame(records, columns=group + ["method", "reference", "diff", "p_value"])
@@ -350,21 +350,37 @@ def comparisons_table(
     records = []
     for key, block in per_query.groupby(level=group, sort=False):
         methods = method_order(m for m in block.columns if m not in REFERENCES and block[m].notna().any())
-        teacher = block["teacher"] if "teacher" in block.columns else None
-        for i, a in enumerate(methods):
-            for b in methods[i + 1:]:
-                pair = block[[a, b]].assign(teacher=teacher).dropna(subset=[a, b])
-                va, vb = pair[a].to_numpy(dtype=float), pair[b].to_numpy(dtype=float)
-                ref = None if teacher is None or pair["teacher"].isna().any() else pair["teacher"].to_numpy(dtype=float)
-                diff, p = stats.paired_test(va, vb)
-                (low, high), (r_low, r_high) = (stats.paired_bootstrap_cis(va, vb, ref, n_boot=n_boot, seed=seed)
-                                                if n_boot else ((np.nan, np.nan), (np.nan, np.nan)))
-                t_mean = np.nan if ref is None or ref.mean() <= 0 else ref.mean()
-                records.append(dict(zip(group, key), method_a=a, method_b=b, n_queries=len(pair),
-                                    mean_a=va.mean(), mean_b=vb.mean(), diff=diff, diff_low=low, diff_high=high,
-                                    retention_a=va.mean() / t_mean, retention_b=vb.mean() / t_mean,
-                                    retention_diff=diff / t_mean, retention_diff_low=r_low,
-                                    retention_diff_high=r_high, p_value=p))
+        column = {m: block[m].to_numpy(dtype=float) for m in methods}
+        teacher = block["teacher"].to_numpy(dtype=float) if "teacher" in block.columns else None
+        pairs = [(a, b) for i, a in enumerate(methods) for b in methods[i + 1:]]
+        # pairs on the same queries share one set of bootstrap resamples (the draws depend only on
+        # the query count and the seed, so each pair's interval is what it would be alone)
+        shared: dict[bytes, list[int]] = {}
+        masks = []
+        for k, (a, b) in enumerate(pairs):
+            mask = ~(np.isnan(column[a]) | np.isnan(column[b]))
+            masks.append(mask)
+            shared.setdefault(mask.tobytes(), []).append(k)
+        intervals = {}
+        for members in shared.values():
+            mask = masks[members[0]]
+            ref = None if teacher is None or np.isnan(teacher[mask]).any() else teacher[mask]
+            cis = (stats.paired_bootstrap_cis_many([column[pairs[k][0]][mask] - column[pairs[k][1]][mask] for k in members],
+                                                   ref, n_boot=n_boot, seed=seed)
+                   if n_boot else [((np.nan, np.nan), (np.nan, np.nan))] * len(members))
+            intervals.update(zip(members, cis))
+        for k, (a, b) in enumerate(pairs):
+            mask = masks[k]
+            va, vb = column[a][mask], column[b][mask]
+            ref = None if teacher is None or np.isnan(teacher[mask]).any() else teacher[mask]
+            diff, p = stats.paired_test(va, vb)
+            (low, high), (r_low, r_high) = intervals[k]
+            t_mean = np.nan if ref is None or ref.mean() <= 0 else ref.mean()
+            records.append(dict(zip(group, key), method_a=a, method_b=b, n_queries=int(mask.sum()),
+                                mean_a=va.mean(), mean_b=vb.mean(), diff=diff, diff_low=low, diff_high=high,
+                                retention_a=va.mean() / t_mean, retention_b=vb.mean() / t_mean,
+                                retention_diff=diff / t_mean, retention_diff_low=r_low,
+                                retention_diff_high=r_high, p_value=p))
     out = pd.DataFrame(records, columns=COMPARISON_COLUMNS[:-3])
     out["p_adjusted"] = np.nan
     for _, idx in out.groupby(["model", "benchmark", "task", "metric"], sort=False).groups.items():
