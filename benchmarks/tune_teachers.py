@@ -51,37 +51,29 @@ def t2i_recall_at_1(model, images, captions, image_ids, batch: int = 512) -> dic
     return {"mean": sum(out.values()) / len(out), **out}
 
 
-def vqa_accuracy(model, bench, batch: int = 512) -> dict:
-    """VQA acc@1 per language and question kind (synthetic question ids end in their kind); each
-    distinct prompt is encoded once, ties pessimistic as in the scorer."""
+def vqa_accuracy(model, bench) -> dict:
+    """VQA acc@1 per language and question kind, ranked as the scorer ranks (``evaluate.vqa``);
+    synthetic question ids end in their kind."""
     import numpy as np
-    import torch
 
-    from mvlm_distill.data.formats import load_image
     from mvlm_distill.data.lexicon import vqa_prompt
-    from mvlm_distill.models.pretrain import preprocess_all, tokenize_all
+    from mvlm_distill.distill.embed import encode_images, encode_texts
+    from mvlm_distill.evaluate.vqa import vqa_ranks
 
     vqa = bench.vqa
     image_ids = sorted(set(vqa["image_id"]))
     row = {iid: k for k, iid in enumerate(image_ids)}
-    with torch.no_grad():
-        img = model.encode_image(preprocess_all(model, [load_image(bench.image_path(i)) for i in image_ids]))
-        out = {}
-        for lang, frame in vqa.groupby("language", sort=False):
-            asked = [[vqa_prompt(lang, q, c) for c in cands] for q, cands in zip(frame["question"], frame["candidates"])]
-            texts = sorted({p for prompts in asked for p in prompts})
-            at = {t: k for k, t in enumerate(texts)}
-            tok = tokenize_all(model, texts)
-            txt = torch.cat([model.encode_text({k: v[i:i + batch] for k, v in tok.items()})
-                             for i in range(0, len(texts), batch)])
-            hits = []
-            for prompts, cands, answer, iid in zip(asked, frame["candidates"], frame["answer"], frame["image_id"]):
-                sims = txt[[at[p] for p in prompts]] @ img[row[iid]]
-                true = sims[list(cands).index(answer)]
-                hits.append(int((sims >= true).sum()) == 1)
-            hits, kind = np.array(hits), frame["question_id"].str.rsplit("-", n=1).str[1].to_numpy()
-            out[lang] = {"all": round(float(hits.mean()), 3),
-                         **{k: round(float(hits[kind == k].mean()), 3) for k in dict.fromkeys(kind)}}
+    images = encode_images(model, [bench.image_path(i) for i in image_ids])
+    out = {}
+    for lang, frame in vqa.groupby("language", sort=False):
+        cands = [list(c) for c in frame["candidates"]]
+        prompts = encode_texts(model, [vqa_prompt(lang, q, c) for q, cs in zip(frame["question"], cands) for c in cs])
+        groups = np.split(prompts, np.cumsum([len(cs) for cs in cands])[:-1])
+        ranks = vqa_ranks(images[[row[i] for i in frame["image_id"]]], groups,
+                          [cs.index(a) for cs, a in zip(cands, frame["answer"])])
+        hits, kind = ranks == 1, frame["question_id"].str.rsplit("-", n=1).str[1].to_numpy()
+        out[lang] = {"all": round(float(hits.mean()), 3),
+                     **{k: round(float(hits[kind == k].mean()), 3) for k in dict.fromkeys(kind)}}
     return out
 
 

@@ -81,6 +81,8 @@ class TransformersModel(VisionLanguageModel):
         self._image_tower = model.vision_model if vproj is None else _Tower(
             vision_model=model.vision_model, visual_projection=vproj)
         self.uses_attention_mask = "attention_mask" in getattr(tokenizer, "model_input_names", ["attention_mask"])
+        text_type = getattr(getattr(model.config, "text_config", None), "model_type", None)
+        self.pools_last_position = text_type in _LAST_POSITION_POOLING
 
     # ---- text ---------------------------------------------------------------------------
     def _tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
@@ -96,7 +98,7 @@ class TransformersModel(VisionLanguageModel):
         kwargs = {"input_ids": tokens["input_ids"]}
         if self.uses_attention_mask and "attention_mask" in tokens:
             kwargs["attention_mask"] = tokens["attention_mask"]
-            if self.model.config.text_config.model_type in _LAST_POSITION_POOLING:
+            if self.pools_last_position:
                 ids, mask, positions = drop_unused_padding(kwargs["input_ids"], kwargs["attention_mask"],
                                                            keep_last=True)
                 kwargs = {"input_ids": ids, "attention_mask": mask,
