@@ -82,8 +82,10 @@ def test_loader_and_student_from_a_local_clip_checkpoint(hf_cache, tmp_path, mon
     images = tiny_images_and_captions(n_images=2)[0]
     model.eval()
     with torch.no_grad():
+        # the project drops padding no caption uses; equal to open_clip's padded forward up to float rounding
         assert torch.allclose(teacher.encode_text(tokens),
-                              torch.nn.functional.normalize(model.encode_text(tokens["input_ids"]), dim=-1))
+                              torch.nn.functional.normalize(model.encode_text(tokens["input_ids"]), dim=-1),
+                              atol=1e-6)
     student = build_student(teacher)
     assert student.text_layer_count() == 2 and student.meta["layer_map"] == [0, 2]
     save_model(student, tmp_path / "student")
