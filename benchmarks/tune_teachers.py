@@ -93,6 +93,9 @@ def main(argv=None):
     ap.add_argument("--pad-left", action="store_true", help="diagnostic: left-pad captions (siglip2)")
     ap.add_argument("--no-mask", action="store_true", help="diagnostic: no text attention mask (siglip2)")
     ap.add_argument("--n-train", type=int, default=6000, help="train images of the generated benchmark")
+    ap.add_argument("--n-vqa", type=int, default=0,
+                    help="images of the generated benchmark's shifted vqa split, as the study asks VQA about "
+                         "(0: no such split, VQA about the test images)")
     ap.add_argument("--tag", default="", help="prefix of the loss log file name")
     ap.add_argument("--eval-every", type=int, default=0, help="also report mean test R@1 every N steps")
     ap.add_argument("--results", default=None,
@@ -122,7 +125,8 @@ def main(argv=None):
     else:
         data = out / "data"
         if not (data / "meta.json").exists():
-            generate_benchmark(data, seed=0, n_images={"train": args.n_train, "val": 500, "test": 500})
+            n_images = {"train": args.n_train, "val": 500, "test": 500, **({"vqa": args.n_vqa} if args.n_vqa else {})}
+            generate_benchmark(data, seed=0, n_images=n_images)
     bench = read_benchmark(data)
     if not args.results:
         train_caps = select_by_language(bench.split_captions("train"), json.loads(args.fractions), seed=args.seed)
