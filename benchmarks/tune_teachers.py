@@ -93,6 +93,8 @@ def main(argv=None):
     ap.add_argument("--pad-left", action="store_true", help="diagnostic: left-pad captions (siglip2)")
     ap.add_argument("--no-mask", action="store_true", help="diagnostic: no text attention mask (siglip2)")
     ap.add_argument("--n-train", type=int, default=6000, help="train images of the generated benchmark")
+    ap.add_argument("--image-size", type=int, default=32,
+                    help="image side (pixels) of the generated benchmark (size it the toy's image_size too)")
     ap.add_argument("--n-vqa", type=int, default=0,
                     help="images of the generated benchmark's shifted vqa split, as the study asks VQA about "
                          "(0: no such split, VQA about the test images)")
@@ -126,7 +128,7 @@ def main(argv=None):
         data = out / "data"
         if not (data / "meta.json").exists():
             n_images = {"train": args.n_train, "val": 500, "test": 500, **({"vqa": args.n_vqa} if args.n_vqa else {})}
-            generate_benchmark(data, seed=0, n_images=n_images)
+            generate_benchmark(data, seed=0, n_images=n_images, image_size=args.image_size)
     bench = read_benchmark(data)
     if not args.results:
         train_caps = select_by_language(bench.split_captions("train"), json.loads(args.fractions), seed=args.seed)
