@@ -110,7 +110,8 @@ def test_dry_run_with_the_slurm_profile_touches_no_cluster(tmp_path):
     """Plans the whole default grid with the slurm profile, with no sbatch or sacct on PATH."""
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"}
     env.pop("SLURM_CONF", None)
-    proc = subprocess.run(["snakemake", "--profile", "slurm", "-n", "--quiet", "rules"],
+    # --forceall: the whole grid even where a finished study's results/ sits in the checkout
+    proc = subprocess.run(["snakemake", "--profile", "slurm", "-n", "--forceall", "--quiet", "rules"],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "distill" in proc.stdout and "score_language" in proc.stdout
