@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sweep_distillation import LOW_RESOURCE
 
 MARGIN = 0.02  # the margin over each threshold (float drift across machines of this kind)
 
@@ -124,7 +125,7 @@ def vqa_kinds_report(results: Path, benchmark: str, model: str, languages: list[
 def main(argv=None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", type=Path)
-    parser.add_argument("--low", nargs="+", default=["ja", "th", "sw"])
+    parser.add_argument("--low", nargs="+", default=list(LOW_RESOURCE))
     parser.add_argument("--benchmark", default="synthetic")
     args = parser.parse_args(argv)
     metrics = pd.read_csv(args.results / "tables" / "metrics.csv")

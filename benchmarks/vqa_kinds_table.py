@@ -13,8 +13,9 @@ import json
 import sys
 from pathlib import Path
 
-KINDS = ("colour", "shape", "count", "position")
-LOW = ("ja", "th", "sw")
+from sweep_distillation import LOW_RESOURCE as LOW  # the benchmarks' one low-resource group
+
+from mvlm_distill.data.lexicon import QUESTION_KINDS
 
 
 def _mean_run(runs: list[dict]) -> dict:
@@ -30,7 +31,7 @@ def summary(run: dict) -> dict[str, float | str]:
     vqa, r1 = run["vqa_acc@1"], run["t2i_R@1"]
     langs = list(vqa)
     row: dict[str, float | str] = {}
-    for kind in KINDS:
+    for kind in QUESTION_KINDS:
         row[f"VQA {kind} en"] = vqa["en"][kind]
         row[f"VQA {kind} mean"] = sum(vqa[lang][kind] for lang in langs) / len(langs)
     row["VQA all, mean over languages"] = sum(vqa[lang]["all"] for lang in langs) / len(langs)
