@@ -138,6 +138,23 @@ def test_unused_padding_is_not_computed_and_changes_nothing(family, work):
     assert drop_unused_padding(ids, left)[0] is ids
 
 
+@pytest.mark.parametrize("family", FAMILIES)
+def test_encode_tokens_batches_by_length_and_keeps_the_input_order(family, work):
+    """encode_tokens draws its batches in order of token count; every row must still be its own
+    text's embedding, in input order, whatever the batch size."""
+    from mvlm_distill.distill.embed import encode_tokens
+
+    model = tiny_teacher(family, work, seed=3)
+    texts = [TEXTS[i % len(TEXTS)] * (1 + i % 3) for i in range(11)]  # lengths out of order
+    tokens = model.tokenize(texts)
+    lengths = tokens["attention_mask"].sum(1)
+    assert not bool((lengths[1:] >= lengths[:-1]).all())
+    with torch.no_grad():
+        alone = torch.cat([model.encode_text({k: v[i:i + 1] for k, v in tokens.items()}) for i in range(len(texts))])
+    for batch_size in (1, 4, 64):
+        assert torch.allclose(torch.from_numpy(encode_tokens(model, tokens, batch_size, "cpu")), alone, atol=1e-5)
+
+
 def test_freeze_image_tower(work):
     model = tiny_teacher("siglip2", work).freeze_image_tower()
     assert not any(p.requires_grad for p in model.image_tower().parameters())

@@ -35,15 +35,27 @@ def tokenize_texts(model, texts: list[str], batch_size: int = 1024) -> dict[str,
 
 
 def encode_tokens(model, tokens: dict[str, torch.Tensor], batch_size: int, device) -> np.ndarray:
+    """Embeddings of tokenised texts, in their order.
+
+    Batches are drawn in order of token count, so that a tower that leaves out the padding no row
+    of a batch uses (``models.base.drop_unused_padding``) computes few padding positions; each
+    text's embedding does not depend on its batch mates, so only float rounding changes."""
     device = torch.device(device)
     model.eval()
     n = tokens["input_ids"].shape[0]
+    if n == 0:
+        return np.zeros((0, 0), dtype=np.float32)
+    mask = tokens.get("attention_mask")
+    order = torch.arange(n) if mask is None else torch.argsort(mask.sum(1), stable=True)
     out = []
     with torch.inference_mode(), _autocast(device):
         for i in range(0, n, batch_size):
-            batch = {k: v[i : i + batch_size].to(device, non_blocking=True) for k, v in tokens.items()}
+            rows = order[i : i + batch_size]
+            batch = {k: v[rows].to(device, non_blocking=True) for k, v in tokens.items()}
             out.append(model.encode_text(batch).float().cpu())
-    return torch.cat(out).numpy() if out else np.zeros((0, 0), dtype=np.float32)
+    emb = torch.empty((n, out[0].shape[1]), dtype=torch.float32)
+    emb[order] = torch.cat(out)
+    return emb.numpy()
 
 
 def encode_texts(model, texts: list[str], batch_size: int = 256, device="cpu") -> np.ndarray:
