@@ -170,3 +170,24 @@ def test_bad_folders_name_the_file(row, tmp_path):
     with pytest.raises(CacheMismatchError, match=r"de\.captions\.npz: text embeddings of dimension 4 do not match "
                                                  r"the image embeddings of .*images\.npz \(8\)$"):
         _score(row, "de", small)
+
+
+def test_clustering_can_be_limited_to_the_first_images(row, monkeypatch):
+    """max_images clusters the captions (every language) of the first images by id, and k = their number."""
+    import mvlm_distill.evaluate.clustering as clustering_module
+
+    seen = []
+    real = clustering_module.clustering
+
+    def recording(emb, image_ids, language_ids, **kwargs):
+        seen.append((list(image_ids), list(language_ids)))
+        return real(emb, image_ids, language_ids, **kwargs)
+
+    monkeypatch.setattr(clustering_module, "clustering", recording)
+    cluster_row(row["bench"], row["texts"], split="test", languages=LANGUAGES, max_images=5)
+    cluster_row(row["bench"], row["texts"], split="test", languages=LANGUAGES)
+    (limited, limited_languages), (everything, _) = seen
+    first = sorted(set(everything))[:5]
+    assert len(set(everything)) == 16 and sorted(set(limited)) == first
+    assert sorted(limited) == sorted(i for i in everything if i in first)  # all their captions
+    assert set(limited_languages) == set(LANGUAGES)

@@ -106,10 +106,13 @@ def parallel_pairs(captions: pd.DataFrame, english: pd.DataFrame) -> pd.DataFram
     return captions.merge(en, on="parallel_id", suffixes=("", "_en"))
 
 
-def cluster_row(bench, texts_dir, *, split: str, languages: list[str], seed: int = 0):
+def cluster_row(bench, texts_dir, *, split: str, languages: list[str], seed: int = 0,
+                max_images: int | None = None):
     """Clustering metrics over all languages' parallel captions, and a sample kept for the projection.
 
-    ``texts_dir``: the row's text embedding folder; the caption files of ``languages`` are read."""
+    ``texts_dir``: the row's text embedding folder; the caption files of ``languages`` are read.
+    ``max_images``: cluster the captions of the first this many images (by image id) only; k-means
+    costs grow with captions x clusters, and k is the number of images (None: all)."""
     from mvlm_distill.evaluate.clustering import clustering, clustering_references  # sklearn: only here
 
     captions = bench.split_captions(split)
@@ -125,6 +128,10 @@ def cluster_row(bench, texts_dir, *, split: str, languages: list[str], seed: int
     complete = captions.groupby(group)["language"].nunique()
     groups = sorted(complete[complete == len(set(captions["language"]))].index)
     captions = captions[captions[group].isin(groups)]
+    if max_images is not None:
+        kept = sorted(set(captions["image_id"]))[:max_images]
+        captions = captions[captions["image_id"].isin(kept)]
+        groups = sorted(set(captions[group]))
     # the caption files of these languages only (no VQA prompts, no other language)
     check_same_source("checksum", Path(texts_dir) / MANIFEST, load_manifest(texts_dir), *_benchmark_provenance(bench))
     text_emb, text_ids, meta = load_caption_embeddings(texts_dir, list(dict.fromkeys(captions["language"])))

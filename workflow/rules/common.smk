@@ -466,6 +466,7 @@ def cluster_embeddings_params(wildcards):
     return {
         "split": EVAL_SPLIT,
         "languages": BENCHMARK_LANGUAGES[wildcards.benchmark],
+        "max_images": config["evaluation"].get("clustering_images"),
     }
 
 
