@@ -199,6 +199,31 @@ def test_no_held_out_caption_text_in_train_or_the_distillation_corpus(tmp_path):
     assert (content.loc[content["split"] == "train", "key"].isin(held_keys)).any()
 
 
+def test_a_train_scene_whose_every_caption_is_held_out_is_drawn_again(tmp_path, monkeypatch):
+    """A one-object scene has one French text per caption frame (8 in all): a test split that
+    shows it often holds all of them, and a train image of it could only repeat a test caption."""
+    import mvlm_distill.data.synthetic as synthetic
+
+    lone = {"shape": "star", "colour": "white", "size": "large", "position": "bottom"}
+    draw = synthetic._sample_scene
+    monkeypatch.setattr(synthetic, "_sample_scene", lambda rng: [dict(lone)] if rng.random() < 0.5 else draw(rng))
+    generate_benchmark(tmp_path / "b", seed=0, n_images={"train": 60, "test": 60}, languages=["fr"])
+    caps = read_benchmark(tmp_path / "b").captions
+    test_texts = set(caps.loc[caps["split"] == "test", "text"])
+    mention = lexicon.Mention(**{k: lone[k] for k in ("shape", "colour", "size", "position")})
+    every = set().union(*(lexicon.realisations("fr", [mention], t, c)
+                          for t in range(lexicon.N_TEMPLATES) for c in (None, 1)))
+    assert every <= test_texts  # the test split holds every caption of the lone scene
+    scenes = read_scene_records(tmp_path / "b")["scenes"]
+    train = scenes[scenes["split"] == "train"]
+    assert train["image_id"].nunique() == 60
+    lone_train = train.groupby("image_id").filter(lambda g: len(g) == 1 and g.iloc[0]["shape"] == "star"
+                                                  and g.iloc[0]["colour"] == "white" and g.iloc[0]["size"] == "large"
+                                                  and g.iloc[0]["position"] == "bottom")
+    assert lone_train.empty
+    assert not test_texts & set(caps.loc[caps["split"] == "train", "text"])
+
+
 def test_vqa_asks_about_a_shifted_caption_less_split(tmp_path):
     generate_benchmark(tmp_path / "b", seed=2, n_images={"train": 20, "test": 20, "vqa": 20}, languages=["en", "sw"])
     bench = read_benchmark(tmp_path / "b", check_images=True)

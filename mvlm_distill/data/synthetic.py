@@ -210,14 +210,27 @@ def _sample_mentions(objects: list[dict], rng: np.random.Generator, detail: Mapp
 
 
 def _sample_caption(objects, rng, detail, languages, held_out: set | None):
-    """One paraphrase's content and its text per language; in train, redrawn while a text is held out."""
+    """One paraphrase's content and its text per language; in train, redrawn while a text is held
+    out (None when no draw avoids them)."""
     for _ in range(_MAX_REDRAWS):
         mentions, template, count = _sample_mentions(objects, rng, detail)
         variants = rng.integers(0, 2**31, size=len(languages))
         texts = [lexicon.caption(lang, mentions, template, count, int(v)) for lang, v in zip(languages, variants)]
         if not held_out or not any(t in held_out for t in texts):
             return mentions, template, count, texts
-    raise RuntimeError(f"no caption of scene {objects} avoids the held-out texts after {_MAX_REDRAWS} draws")
+    return None
+
+
+def _sample_scene_and_captions(scene_rng, caption_rng, n_captions, detail, languages, held_out: set | None):
+    """A scene and its captions. A train scene is drawn again when its captions cannot avoid the
+    held-out texts: a one-object scene has a single text per caption frame in some languages, so
+    a large test split can hold every caption it has."""
+    for _ in range(_MAX_REDRAWS):
+        objects = _sample_scene(scene_rng)
+        contents = [_sample_caption(objects, caption_rng, detail, languages, held_out) for _ in range(n_captions)]
+        if all(c is not None for c in contents):
+            return objects, contents
+    raise RuntimeError(f"no scene's captions avoid the held-out texts after {_MAX_REDRAWS} scenes")
 
 
 # --------------------------------------------------------------------------- generator
@@ -273,7 +286,9 @@ def generate_benchmark(
         width = max(5, len(str(n - 1)))
         for i in range(int(n)):
             image_id = f"{split}-{i:0{width}d}"
-            objects = _sample_scene(scene_rng)
+            avoid = held_out if split not in HELD_OUT_SPLITS else None
+            objects, contents = _sample_scene_and_captions(
+                scene_rng, caption_rng, 0 if split == VQA_SPLIT else paraphrases, detail, languages, avoid)
             pixels, geometry = _render(objects, render_rng, image_size, shifted=split == VQA_SPLIT)
             rel = f"images/{image_id}.png"
             buffer = io.BytesIO()
@@ -283,9 +298,6 @@ def generate_benchmark(
             for k, (obj, (x, y, r)) in enumerate(zip(objects, geometry)):
                 out["scene"].append((image_id, split, k, obj["shape"], obj["colour"], obj["size"],
                                      obj["position"], f"{x:.2f}", f"{y:.2f}", f"{r:.2f}"))
-            avoid = held_out if split not in HELD_OUT_SPLITS else None
-            contents = [] if split == VQA_SPLIT else [
-                _sample_caption(objects, caption_rng, detail, languages, avoid) for _ in range(paraphrases)]
             for j, (mentions, template, count, _) in enumerate(contents):
                 pid = f"{image_id}-{j}"
                 for k, m in enumerate(mentions):
