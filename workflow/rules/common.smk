@@ -463,10 +463,12 @@ def score_language_params(wildcards):
 
 
 def cluster_embeddings_params(wildcards):
+    # clustering_images only when set: params that gain a key rerun every finished clustering job
+    limit = config["evaluation"].get("clustering_images")
     return {
         "split": EVAL_SPLIT,
         "languages": BENCHMARK_LANGUAGES[wildcards.benchmark],
-        "max_images": config["evaluation"].get("clustering_images"),
+        **({"max_images": limit} if limit is not None else {}),
     }
 
 

@@ -14,7 +14,7 @@ with log_to(snakemake.log[0]):
     table, (sample, ids, meta) = cluster_row(
         bench, snakemake.input.texts, split=snakemake.params.settings["split"],
         languages=snakemake.params.settings["languages"],
-        max_images=snakemake.params.settings["max_images"],
+        max_images=snakemake.params.settings.get("max_images"),
     )
     write_csv(snakemake.output.clustering, table)
     save_embeddings(snakemake.output.projection, sample, ids, meta)
