@@ -23,8 +23,11 @@ import json
 import time
 from pathlib import Path
 
-DEFAULT_FRACTIONS = {"en": 1.0, "de": 0.5, "fr": 0.5, "es": 0.5, "ru": 0.5, "zh": 0.5,
-                     "ja": 0.1, "th": 0.1, "sw": 0.1}
+import yaml
+
+# the default study's pretraining mix
+DEFAULT_FRACTIONS = yaml.safe_load((Path(__file__).resolve().parents[1] / "config.yaml").read_text())[
+    "teacher_pretraining"]["language_fraction"]
 
 
 def t2i_recall_at_1(model, images, captions, image_ids, batch: int = 512) -> dict:
@@ -114,7 +117,7 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     from mvlm_distill.data.formats import load_image, read_benchmark
     from mvlm_distill.data.lexicon import LANGUAGES, surface_forms
-    from mvlm_distill.data.synthetic import generate_benchmark, select_by_language
+    from mvlm_distill.data.synthetic import DEFAULT_N_IMAGES, generate_benchmark, select_by_language
     from mvlm_distill.models import build_toy_teacher, build_toy_tokenizer, pretrain_teacher
     from mvlm_distill.models.pretrain import preprocess_all
 
@@ -127,7 +130,8 @@ def main(argv=None):
     else:
         data = out / "data"
         if not (data / "meta.json").exists():
-            n_images = {"train": args.n_train, "val": 500, "test": 500, **({"vqa": args.n_vqa} if args.n_vqa else {})}
+            sizes = {**DEFAULT_N_IMAGES, "train": args.n_train, "vqa": args.n_vqa}
+            n_images = {split: n for split, n in sizes.items() if n}  # --n-vqa 0: no vqa split
             generate_benchmark(data, seed=0, n_images=n_images, image_size=args.image_size)
     bench = read_benchmark(data)
     if not args.results:

@@ -335,20 +335,20 @@ def test_ceiling_needs_distinct_objects():
 
 def test_default_ceiling_is_not_saturated(tmp_path):
     # each split has its own random streams: the default test split alone gives the default ceiling
-    meta = generate_benchmark(tmp_path / "t", seed=0, n_images={"test": 500})
+    meta = generate_benchmark(tmp_path / "t", seed=0, n_images={"test": 1000})
     c = meta["ceiling"]
     t2i = c["overall"]["t2i"]
-    # two of up to three objects named, every attribute: R@1 is capped below 1
-    assert 0.85 < t2i["R@1"] < 0.95, t2i
+    # two of up to three objects named, every attribute: R@1 is capped below 1 (0.900 on 500 images)
+    assert 0.75 < t2i["R@1"] < 0.9, t2i
     assert t2i["R@1"] < t2i["R@5"] <= t2i["R@10"] <= 1.0
     assert set(c["by_language"]) == set(LANGUAGES)
-    assert t2i["n_queries"] == 500 * 2 * len(LANGUAGES)
+    assert t2i["n_queries"] == 1000 * 2 * len(LANGUAGES)
     assert meta["generator"]["caption_detail"] == CAPTION_DETAIL
     stored = read_benchmark(tmp_path / "t").meta
     assert stored["ceiling"] == c == oracle_ceiling(tmp_path / "t")
     assert stored["consistency_oracle"] == consistency_oracle(tmp_path / "t")
     # every question is answered by its scene: the VQA ceiling is 1
-    assert c["overall"]["vqa"]["acc@1"] == 1.0 and c["overall"]["vqa"]["n_queries"] == 500 * 4 * len(LANGUAGES)
+    assert c["overall"]["vqa"]["acc@1"] == 1.0 and c["overall"]["vqa"]["n_queries"] == 1000 * 4 * len(LANGUAGES)
     _ceiling_dominates_consistency(c, stored["consistency_oracle"])
 
 

@@ -67,7 +67,7 @@ __all__ = [
 ]
 
 GENERATOR_VERSION = 5  # 3: meta ceiling = the Bayes-optimal ranking; 4: synonyms, count frames, no held-out text in train; 5: German colour nouns (answers, "in Blau")
-DEFAULT_N_IMAGES: dict[str, int] = {"train": 6000, "val": 500, "test": 500, "vqa": 500}
+DEFAULT_N_IMAGES: dict[str, int] = {"train": 6000, "val": 500, "test": 1000, "vqa": 500}
 DEFAULT_LANGUAGES: list[str] = list(LANGUAGES)
 #: the retrieval test split (its ceiling goes into meta.json)
 TEST_SPLIT = "test"
