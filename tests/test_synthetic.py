@@ -8,12 +8,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from mvlm_distill.data import lexicon
 from mvlm_distill.data.formats import read_benchmark
 from mvlm_distill.data.lexicon import COLOURS, LANGUAGES, POSITIONS, QUESTION_KINDS, SHAPES, SIZES, Mention
 from mvlm_distill.data.synthetic import (
     CAPTION_DETAIL,
+    DEFAULT_N_IMAGES,
     PARTIAL_DETAIL,
     generate_benchmark,
     caption_likelihood,
@@ -335,20 +337,23 @@ def test_ceiling_needs_distinct_objects():
 
 def test_default_ceiling_is_not_saturated(tmp_path):
     # each split has its own random streams: the default test split alone gives the default ceiling
-    meta = generate_benchmark(tmp_path / "t", seed=0, n_images={"test": 1000})
+    n = DEFAULT_N_IMAGES["test"]
+    study = yaml.safe_load((Path(__file__).resolve().parents[1] / "config.yaml").read_text())
+    assert study["benchmarks"]["synthetic"]["n_images"] == DEFAULT_N_IMAGES  # the default study's sizes
+    meta = generate_benchmark(tmp_path / "t", seed=0, n_images={"test": n})
     c = meta["ceiling"]
     t2i = c["overall"]["t2i"]
     # two of up to three objects named, every attribute: R@1 is capped below 1 (0.900 on 500 images)
     assert 0.75 < t2i["R@1"] < 0.9, t2i
     assert t2i["R@1"] < t2i["R@5"] <= t2i["R@10"] <= 1.0
     assert set(c["by_language"]) == set(LANGUAGES)
-    assert t2i["n_queries"] == 1000 * 2 * len(LANGUAGES)
+    assert t2i["n_queries"] == n * 2 * len(LANGUAGES)
     assert meta["generator"]["caption_detail"] == CAPTION_DETAIL
     stored = read_benchmark(tmp_path / "t").meta
     assert stored["ceiling"] == c == oracle_ceiling(tmp_path / "t")
     assert stored["consistency_oracle"] == consistency_oracle(tmp_path / "t")
     # every question is answered by its scene: the VQA ceiling is 1
-    assert c["overall"]["vqa"]["acc@1"] == 1.0 and c["overall"]["vqa"]["n_queries"] == 1000 * 4 * len(LANGUAGES)
+    assert c["overall"]["vqa"]["acc@1"] == 1.0 and c["overall"]["vqa"]["n_queries"] == n * 4 * len(LANGUAGES)
     _ceiling_dominates_consistency(c, stored["consistency_oracle"])
 
 
