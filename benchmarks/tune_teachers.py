@@ -10,9 +10,9 @@ Usage (one CPU thread, as the study's teacher jobs run)::
         --results results --vocab-size 1200 --size '{"layers": 4, "context_length": 48}' \\
         --family siglip2 --steps 500 --vqa
 
-Generates the benchmark into ``--out/data`` (or reuses it, or reads ``--results``), builds the toy tokenizer
-from the lexicon and the train captions, pretrains with the study's uneven language
-mix (``--fractions``), and prints one JSON line per family: per-step seconds, loss,
+Generates the benchmark into ``--out/data`` (or reuses it, or reads ``--results``), picks the pretraining pairs
+with the study's uneven language mix (``--fractions``), builds the toy tokenizer from the lexicon
+and those pairs (as rule pretrain_teacher does), pretrains, and prints one JSON line per family: per-step seconds, loss,
 and text-to-image R@1 (pessimistic ties) on the test split per language and mean.
 """
 
@@ -141,8 +141,7 @@ def main(argv=None):
     tok_dir = out / "tokenizer"
     pieces = sorted({p for lang in LANGUAGES for p in surface_forms(lang)})
     # the study trains its tokenizer on the pretraining pairs (rule pretrain_teacher)
-    build_toy_tokenizer((train_caps if args.results else bench.split_captions("train"))["text"].tolist(), pieces,
-                        tok_dir, vocab_size=args.vocab_size)
+    build_toy_tokenizer(train_caps["text"].tolist(), pieces, tok_dir, vocab_size=args.vocab_size)
 
     t = time.perf_counter()
     train_pil = [load_image(bench.image_path(i)) for i in train_images["image_id"]]
