@@ -120,7 +120,7 @@ def make_toy_setup(work: Path, *, n_train: int = 600, n_test: int = 500, familie
     bench = read_benchmark(root)
     tok_dir = work / "tokenizer"
     if not (tok_dir / "tokenizer.json").exists():
-        pieces = sorted({p for lang in bench.languages for p in lexicon.surface_forms(lang)})
+        pieces = lexicon.tokenizer_pieces(bench.languages)
         build_toy_tokenizer(bench.split_captions("train")["text"].tolist(), pieces, tok_dir)
     teachers = {family: build_toy_teacher(family, tok_dir, {"layers": 4}, seed=0).eval() for family in families}
     return {"bench": bench, "root": root, "tokenizer": tok_dir, "teachers": teachers}

@@ -35,7 +35,7 @@ def main(argv=None):
     import torch
 
     from mvlm_distill.data.formats import load_image, read_benchmark
-    from mvlm_distill.data.lexicon import COLOURS, LANGUAGES, SHAPES, surface_forms
+    from mvlm_distill.data.lexicon import COLOURS, LANGUAGES, SHAPES, tokenizer_pieces
     from mvlm_distill.data.synthetic import read_scene_records
     from mvlm_distill.models import build_toy_teacher, build_toy_tokenizer
     from mvlm_distill.models.pretrain import preprocess_all
@@ -46,7 +46,7 @@ def main(argv=None):
     scenes = read_scene_records(args.data)["scenes"]
     keys = list(SHAPES if args.attribute == "shape" else COLOURS)
     with tempfile.TemporaryDirectory() as tok_dir:  # the text tower is unused; the toy needs a tokenizer
-        build_toy_tokenizer([], sorted({p for lang in LANGUAGES for p in surface_forms(lang)}), tok_dir)
+        build_toy_tokenizer([], tokenizer_pieces(LANGUAGES), tok_dir)
         model = build_toy_teacher("clip", tok_dir, json.loads(args.size), seed=args.seed)
     visual = model.model.visual  # the open_clip image tower, trained as it is in pretraining
 
@@ -73,13 +73,13 @@ def main(argv=None):
         opt.step()
     with torch.no_grad():
         pred = head(visual(x_test)) > 0
-    truth = y_test > 0
+    correct = pred == (y_test > 0)
     print(json.dumps({
         "attribute": args.attribute, "steps": args.steps, "train_images": len(x_train), "seed": args.seed,
         "train_seconds": round(time.perf_counter() - t, 1), "loss_last": round(loss.item(), 3),
-        "test_exact_set": round(float((pred == truth).all(1).float().mean()), 3),
-        "test_accuracy": {k: round(float(a), 3) for k, a in zip(keys, (pred == truth).float().mean(0))},
-        "majority_baseline": {k: round(float(1 - m), 3) for k, m in zip(keys, truth.float().mean(0))},
+        "test_exact_set": round(float(correct.all(1).float().mean()), 3),
+        "test_accuracy": {k: round(float(a), 3) for k, a in zip(keys, correct.float().mean(0))},
+        "majority_baseline": {k: round(float(1 - m), 3) for k, m in zip(keys, y_test.mean(0))},
     }))
 
 

@@ -116,7 +116,7 @@ def main(argv=None):
 
     torch.set_num_threads(args.threads)
     from mvlm_distill.data.formats import load_image, read_benchmark
-    from mvlm_distill.data.lexicon import LANGUAGES, surface_forms
+    from mvlm_distill.data.lexicon import LANGUAGES, tokenizer_pieces
     from mvlm_distill.data.synthetic import DEFAULT_N_IMAGES, generate_benchmark, select_by_language
     from mvlm_distill.models import build_toy_teacher, build_toy_tokenizer, pretrain_teacher
     from mvlm_distill.models.pretrain import preprocess_all
@@ -139,7 +139,7 @@ def main(argv=None):
     train_images = bench.split_images("train")
     test_images = bench.split_images("test")
     tok_dir = out / "tokenizer"
-    pieces = sorted({p for lang in LANGUAGES for p in surface_forms(lang)})
+    pieces = tokenizer_pieces(LANGUAGES)
     # the study trains its tokenizer on the pretraining pairs (rule pretrain_teacher)
     build_toy_tokenizer(train_caps["text"].tolist(), pieces, tok_dir, vocab_size=args.vocab_size)
 

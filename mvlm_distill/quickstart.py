@@ -43,7 +43,7 @@ def run(out: Path, family: str, method: str, teacher_steps: int, distill_steps: 
     bench = read_benchmark(bench_dir)
     train = bench.split_captions("train")
     pairs = select_by_language(train, pre["language_fraction"], seed=0)
-    pieces = sorted({p for lang in bench.languages for p in lexicon.surface_forms(lang)})
+    pieces = lexicon.tokenizer_pieces(bench.languages)
     build_toy_tokenizer(pairs["text"].tolist(), pieces, out / "tokenizer", vocab_size=pre.get("tokenizer_vocab_size"))
     teacher = build_toy_teacher(family, out / "tokenizer", spec.get("toy", {}), pre["seed"])
     image_ids = sorted(set(pairs["image_id"]))

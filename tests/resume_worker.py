@@ -68,7 +68,7 @@ def main(workdir: Path, steps: int) -> None:
     bench = read_benchmark(data)
     captions = bench.split_captions("train")
     items = corpus_items(bench.captions, select_by_language(captions, {"en": 1.0, "de": 1.0, "th": 0.5}, seed=0))
-    pieces = sorted({p for lang in bench.languages for p in lexicon.surface_forms(lang)})
+    pieces = lexicon.tokenizer_pieces(bench.languages)
     build_toy_tokenizer(captions["text"].tolist(), pieces, workdir / "tokenizer")
     teacher = build_toy_teacher("clip", workdir / "tokenizer", SIZE, seed=0)
     corpus = corpus_in_memory(teacher, bench, items, 64)

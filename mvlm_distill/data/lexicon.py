@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -694,6 +695,11 @@ def surface_forms(language: str) -> list[str]:
     Punctuation marks are included. Sorted, deterministic.
     """
     return list(_surface_forms(language))
+
+
+def tokenizer_pieces(languages: Iterable[str]) -> list[str]:
+    """The surface forms of all ``languages``, sorted and distinct: the pieces a toy tokenizer must keep whole."""
+    return sorted({p for lang in languages for p in _surface_forms(lang)})
 
 
 def segment(language: str, text: str) -> list[str]:
