@@ -7,6 +7,15 @@ from snakemake.utils import min_version
 
 min_version("9.0")
 
+# Executor settings the installed SLURM plugin cannot run (job arrays) are refused before planning.
+if workflow.is_main_process:
+    import sys
+    from mvlm_distill.cluster import cli_executor_settings, executor_refusal
+
+    if refusal := executor_refusal(cli_executor_settings()):
+        print(refusal, file=sys.stderr)
+        sys.exit(1)
+
 
 configfile: "config.yaml"
 
