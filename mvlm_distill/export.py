@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .io import temporary_sibling
+
 EXPORT_INFO = "mvlm_export.json"
 CARD = "README.md"
 OPEN_CLIP_CONFIG = "open_clip_config.json"
@@ -168,7 +170,7 @@ def export_student(student_dir: str | os.PathLike, out_dir: str | os.PathLike, *
     exported = trim_vocabulary(student, kept_token_ids) if kept_token_ids is not None else student
     out = Path(out_dir)
     final = out.resolve()
-    work = out.parent / f".{out.name}.tmp"
+    work = temporary_sibling(out)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     try:

@@ -1,13 +1,14 @@
 """Atomic file writes, embedding files and fingerprints.
 
 Every file a workflow rule declares is written through these helpers: a job
-killed half-way leaves a ``*.tmp-*`` file (or folder), never a plausible-looking
-partial output.
+killed half-way leaves a temporary whose name carries :data:`TEMP_MARK` (file or
+folder), never a plausible-looking partial output; a full disk is named as such.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -18,6 +19,54 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+
+
+# Every temporary the project writes beside a result is ``.{name}.mvlm-tmp`` or ``.{name}.mvlm-tmp-XXXX``:
+# clean-up (results_folder.remove_stale_temporaries) removes these names and nothing else.
+TEMP_MARK = ".mvlm-tmp"
+
+
+def temporary_sibling(path: str | os.PathLike) -> Path:
+    """The fixed temporary name beside ``path`` (for a job that rebuilds it from scratch on every attempt)."""
+    path = Path(path)
+    return path.parent / f".{path.name}{TEMP_MARK}"
+
+
+# Under this many free bytes a failed write is blamed on the disk: libraries report a full disk in their
+# own words (torch.save: "unexpected pos 576 vs 534"), never as ENOSPC.
+NEARLY_FULL = 1 << 20
+
+
+def _free_bytes(folder: Path) -> int | None:
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return None
+    return st.f_bfree * st.f_frsize if os.geteuid() == 0 else st.f_bavail * st.f_frsize
+
+
+def disk_full_error(path: str | os.PathLike, err: BaseException) -> OSError | None:
+    """An ``OSError(ENOSPC)`` naming ``path`` when ``err`` (from writing it) came from a full disk, else None."""
+    path = Path(path)
+    folder = next((p for p in [path.parent, *path.parents] if p.exists()), Path("."))
+    free = _free_bytes(folder)
+    if getattr(err, "errno", None) != errno.ENOSPC and (free is None or free >= NEARLY_FULL):
+        return None
+    left = f" ({free // 1024} KiB free)" if free is not None else ""
+    return OSError(errno.ENOSPC, f"{path}: no space left on device{left} while writing it; free space on "
+                                 f"that disk (or point results: elsewhere) and rerun; nothing finished was lost")
+
+
+@contextlib.contextmanager
+def naming_a_full_disk(path: str | os.PathLike) -> Iterator[None]:
+    """Re-raise a write failure caused by a full disk as one sentence naming ``path``."""
+    try:
+        yield
+    except (OSError, RuntimeError) as err:
+        full = disk_full_error(path, err)
+        if full is None:
+            raise
+        raise full from err
 
 
 class CacheMismatchError(RuntimeError):
@@ -81,9 +130,10 @@ def ordinary_mode(path: Path, mode: int) -> None:
 
 @contextlib.contextmanager
 def _writable(path: Path) -> Iterator[None]:
-    """One sentence instead of a traceback when the folder of ``path`` cannot be written."""
+    """One sentence instead of a traceback when the folder of ``path`` cannot be written (or its disk is full)."""
     try:
-        yield
+        with naming_a_full_disk(path):
+            yield
     except PermissionError as err:
         folder = next(p for p in path.parents if p.exists())  # the folder that refused the new entry
         raise PermissionError(
@@ -98,12 +148,13 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     with _writable(path):
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent, suffix=path.suffix)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TEMP_MARK}-", dir=path.parent, suffix=path.suffix)
     os.close(fd)
     tmp = Path(tmp)
     ordinary_mode(tmp, 0o666)  # mkstemp makes 0600 files; results are shared like any other output
     try:
-        yield tmp
+        with naming_a_full_disk(path):
+            yield tmp
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -246,10 +297,11 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     with _writable(path):
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}{TEMP_MARK}-", dir=path.parent))
     ordinary_mode(tmp, 0o777)  # mkdtemp makes 0700 folders
     try:
-        yield tmp
+        with naming_a_full_disk(path):
+            yield tmp
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)
         elif path.exists() or path.is_symlink():

@@ -4,6 +4,12 @@ Snakemake's own lock (``.snakemake/locks``) is per working directory, so two clo
 ``results:`` at one folder would both run and delete each other's outputs. The lock here lives in the
 results folder itself and is held by the planning process for the whole run (Snakefile ``onstart``,
 released by ``onsuccess``/``onerror`` and at exit); jobs never take it.
+
+Jobs can outlive their run: ``kill -9`` of the main process (the out-of-memory killer) leaves its
+local jobs and SLURM jobs running. The lock therefore names the run (a run id that every job inherits
+through the environment, :data:`RUN_ENV`), and a dead holder's lock is only replaced once no process
+and no SLURM job of that run is alive: a new run never starts the same jobs beside them and never
+deletes what they are writing.
 """
 
 from __future__ import annotations
@@ -16,13 +22,22 @@ import os
 import re
 import shutil
 import socket
+import subprocess
 import sys
+import tempfile
 import time
+import uuid
 from pathlib import Path
 
+from mvlm_distill.io import TEMP_MARK, disk_full_error
+
 LOCK_FILE = ".mvlm-distill.lock"
-# io.atomic_path/atomic_directory: ".{name}.tmp-XXXX"; pretrain_teacher: ".tmp-XXXX"; distill: ".seed0.tmp"
-TEMPORARY = re.compile(r"^\.(.+\.tmp-.+|tmp-.+|.+\.tmp)$")
+# Set in the planning process when it takes the lock; local jobs and SLURM jobs (sbatch --export=ALL) inherit it.
+RUN_ENV = "MVLM_DISTILL_RUN"
+# The project's temporaries only (mvlm_distill.io.TEMP_MARK): ".{name}.mvlm-tmp" or ".{name}.mvlm-tmp-XXXX[.ext]"
+TEMPORARY = re.compile(r"^\..+" + re.escape(TEMP_MARK) + r"(-\w+(\.\w+)?)?$")
+# An empty or unreadable lock older than this is what an interrupted write (a full disk) left behind.
+TORN_LOCK_SECONDS = 30
 
 
 class ResultsLockError(RuntimeError):
@@ -47,6 +62,59 @@ def _read_lock(path: Path) -> dict:
     return holder if isinstance(holder, dict) else {}
 
 
+def _run_processes(run: str) -> list[tuple[int, str]]:
+    """``(pid, command line)`` of the live processes on this host that belong to run ``run``."""
+    marker = f"{RUN_ENV}={run}".encode()
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if marker not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:  # gone meanwhile, or another user's
+            continue
+        if int(entry.name) != os.getpid():
+            found.append((int(entry.name), command))
+    return sorted(found)
+
+
+# snakemake-executor-plugin-slurm names every job of a run with the run's UUID (optionally prefixed)
+# and submits it with the run's working directory (-D).
+_SLURM_RUN_NAME = re.compile(r"(^|_)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def _slurm_jobs(workdir: str) -> list[str]:
+    """Ids of this user's queued or running SLURM jobs submitted by Snakemake from ``workdir``."""
+    if not workdir or shutil.which("squeue") is None:
+        return []
+    try:
+        out = subprocess.run(["squeue", "--me", "--noheader", "--format=%i|%j|%Z"], capture_output=True,
+                             text=True, timeout=30, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []  # no reachable controller: nothing of this run can be queued there
+    jobs = []
+    for line in out.splitlines():
+        job, name, folder = (line.split("|", 2) + ["", ""])[:3]
+        if _SLURM_RUN_NAME.search(name) and folder and Path(folder).resolve() == Path(workdir).resolve():
+            jobs.append(job.strip())
+    return jobs
+
+
+def _survivors(holder: dict) -> str | None:
+    """What of a dead holder's run still runs (its local job processes, its SLURM jobs), as words, or None."""
+    processes = _run_processes(holder["run"]) if holder.get("run") else []
+    slurm = _slurm_jobs(holder.get("workdir", ""))
+    parts = []
+    if processes:
+        shown = ", ".join(f"pid {pid} ({command[:60]})" for pid, command in processes[:3])
+        parts.append(f"{len(processes)} of its job processes are still running ({shown}"
+                     f"{', ...' if len(processes) > 3 else ''}; stop them with kill {' '.join(str(p) for p, _ in processes)})")
+    if slurm:
+        parts.append(f"{len(slurm)} of its SLURM jobs are still queued or running (cancel them with "
+                     f"scancel {' '.join(slurm)})")
+    return " and ".join(parts) or None
+
+
 def _describe(holder: dict) -> str:
     return (f"the run of {holder.get('owner', '?')} on {holder.get('host', '?')} (pid {holder.get('pid', '?')}, "
             f"started {holder.get('started', '?')}, from {holder.get('workdir', '?')})")
@@ -60,39 +128,83 @@ def acquire_lock(results: str | os.PathLike, workdir: str | os.PathLike = ".") -
     Returns the lock file; :func:`release_lock` (also registered at exit) removes it.
     """
     results = Path(results)
-    results.mkdir(parents=True, exist_ok=True)
+    try:
+        results.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise disk_full_error(results, err) or err
     path = results / LOCK_FILE
     me = {"owner": getpass.getuser(), "host": socket.gethostname(), "pid": os.getpid(),
           "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-          "workdir": str(Path(workdir).resolve())}
+          "workdir": str(Path(workdir).resolve()), "run": uuid.uuid4().hex}
     for _ in range(3):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            holder = _read_lock(path)
-            if holder.get("host") == me["host"] and holder.get("pid") == me["pid"]:
-                return path  # this very process took it already
-            if holder.get("host") == me["host"] and isinstance(holder.get("pid"), int) \
-                    and not _pid_running(holder["pid"]):
-                print(f"Removed the stale lock {path} of {_describe(holder)}: that process is no longer running.",
-                      file=sys.stderr)
+        if _create_complete(path, me):
+            os.environ[RUN_ENV] = me["run"]  # before any job starts: every job of this run carries it
+            atexit.register(release_lock, path)
+            return path
+        holder = _read_lock(path)
+        if holder.get("host") == me["host"] and holder.get("pid") == me["pid"]:
+            return path  # this very process took it already
+        if holder.get("host") == me["host"] and isinstance(holder.get("pid"), int) \
+                and not _pid_running(holder["pid"]):
+            survivors = _survivors(holder)
+            if survivors:
+                raise ResultsLockError(
+                    f"{results.resolve()} was held by {_describe(holder)}, which is no longer running, but "
+                    f"{survivors}; wait for them to finish or stop them, then run again (finished outputs are kept)."
+                )
+            print(f"Removed the stale lock {path} of {_describe(holder)}: that process is no longer running.",
+                  file=sys.stderr)
+            path.unlink(missing_ok=True)
+            continue
+        if not holder:
+            if _age(path) > TORN_LOCK_SECONDS:  # a write cut short (locks are complete since they are linked)
+                print(f"Removed the empty or unreadable lock {path} (left by an interrupted write).", file=sys.stderr)
                 path.unlink(missing_ok=True)
                 continue
-            if not holder:  # being written this instant, or unreadable: look once more
-                time.sleep(0.5)
-                continue
-            raise ResultsLockError(
-                f"{results.resolve()} is in use by {_describe(holder)}; wait for that run to finish, or if it is no longer "
-                f"running (killed, or its machine rebooted) delete {path.resolve()} and, in its clone, run "
-                f"`snakemake --unlock`."
-            ) from None
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(me, f, indent=2)
-            f.write("\n")
-        atexit.register(release_lock, path)
-        return path
+            time.sleep(0.5)  # an older version's lock being written this instant: look once more
+            continue
+        raise ResultsLockError(
+            f"{results.resolve()} is in use by {_describe(holder)}; wait for that run to finish, or if it is no longer "
+            f"running (killed, or its machine rebooted) delete {path.resolve()} and, in its clone, run "
+            f"`snakemake --unlock`."
+        )
     raise ResultsLockError(f"{path}: could not be taken (it is unreadable or keeps changing); if no run uses "
                            f"{results}, delete it.")
+
+
+def _age(path: Path) -> float:
+    try:
+        return time.time() - path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _create_complete(path: Path, holder: dict) -> bool:
+    """Create ``path`` holding ``holder`` if it does not exist; False if it does. The lock appears complete
+    or not at all (written to a temporary, then hard-linked into place), so a full disk leaves no empty lock."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TEMP_MARK}-", dir=path.parent)
+    try:
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(holder, f, indent=2)
+                f.write("\n")
+            os.chmod(tmp, 0o644)
+        except OSError as err:
+            raise disk_full_error(path, err) or err
+        try:
+            os.link(tmp, path)
+        except (FileExistsError, FileNotFoundError):  # taken, or our temporary cleaned by the holder
+            return False
+        except OSError:  # a file system without hard links: exclusive create, then write
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                return False
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(Path(tmp).read_text(encoding="utf-8"))
+        return True
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def release_lock(path: str | os.PathLike) -> None:
@@ -101,15 +213,23 @@ def release_lock(path: str | os.PathLike) -> None:
     holder = _read_lock(path)
     if holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname():
         path.unlink(missing_ok=True)
+        if os.environ.get(RUN_ENV) == holder.get("run"):
+            del os.environ[RUN_ENV]
 
 
 def remove_stale_temporaries(results: str | os.PathLike) -> list[Path]:
-    """Delete the ``*.tmp-*`` files and folders that killed jobs left under ``results``.
+    """Delete the project's temporaries (:data:`TEMPORARY`) that killed jobs left under ``results``.
 
-    Only safe while holding the lock: then no job of another run can be writing them. Returns what was removed.
+    Only safe while holding the lock: then no job of another run can be writing them. A folder below
+    ``results`` that holds a lock file of its own is another results folder and is not entered.
+    Returns what was removed.
     """
     removed = []
+    results = Path(results)
     for folder, dirs, files in os.walk(results):
+        if Path(folder) != results and LOCK_FILE in files:
+            dirs[:] = []  # another run's results folder, whether held now or not: not ours to clean
+            continue
         for name in list(dirs) + files:
             if TEMPORARY.match(name):
                 path = Path(folder) / name

@@ -79,6 +79,7 @@ def main(workdir: Path, steps: int) -> None:
         student, corpus, build_loss({"DR": 1.0, "ED": 1.0}, "clip"), settings,
         logit_scale=teacher.logit_scale, logit_bias=teacher.logit_bias, family="clip",
         state_dir=workdir / "state", log_path=workdir / "loss_log.csv", progress=False,
+        identity={"teacher": teacher.fingerprint()},
     )
     state = {k: v.contiguous() for k, v in student.text_encoder.state_dict().items()}
     save_file(state, str(workdir / "student.safetensors"))

@@ -510,23 +510,33 @@ def test_lock_of_another_host_is_refused_with_how_to_clear_it(tmp_path):
     assert json.loads(lock.read_text())["owner"] == "alice"
 
 
-def test_leftover_temporaries_are_removed(results):
-    from mvlm_distill.results_folder import remove_stale_temporaries
+def test_leftover_temporaries_are_removed_and_nothing_else(results):
+    """Clean-up removes the project's own temporary names only: a user's dot-files ending in .tmp stay, and a
+    nested results folder with a lock of its own (another run's) is not entered."""
+    from mvlm_distill.results_folder import LOCK_FILE, remove_stale_temporaries
 
-    stale = [results / "teachers" / ".tmp-k2j3h", results / "embeddings" / "toy" / "teacher" / "seed0" / ".synthetic.tmp-x1",
-             results / "caches" / "toy" / BENCHMARK / ".test.images.npz.tmp-ab12.npz",
-             results / "students" / "toy" / "ED" / ".seed0.tmp"]
+    stale = [results / "teachers" / ".toy.mvlm-tmp-k2j3h",
+             results / "embeddings" / "toy" / "teacher" / "seed0" / ".synthetic.mvlm-tmp-x1",
+             results / "caches" / "toy" / BENCHMARK / ".test.images.npz.mvlm-tmp-ab12.npz",
+             results / "students" / "toy" / "ED" / ".seed0.mvlm-tmp"]
+    users = [results / ".notes.tmp", results / "students" / ".draft.tmp", results / "teachers" / ".tmp-mine"]
+    nested = results / "other-run"
+    (nested / "teachers" / ".toy.mvlm-tmp-live" / "model").mkdir(parents=True)
+    (nested / LOCK_FILE).write_text("{}")
     for path in stale:
         if path.suffix == ".npz":
             path.write_bytes(b"partial")
         else:
             (path / "model").mkdir(parents=True)
             (path / "model" / "weights.safetensors").write_bytes(b"partial")
+    for path in users:
+        path.write_text("a user's own file")
     kept = snapshot(results)
     kept = {p: b for p, b in kept.items() if not any(s in p.parents or s == p for s in stale)}
     assert sorted(remove_stale_temporaries(results)) == sorted(stale)
     assert not any(p.exists() for p in stale)
     assert snapshot(results) == kept
+    assert all(p.exists() for p in users) and (nested / "teachers" / ".toy.mvlm-tmp-live" / "model").is_dir()
 
 
 # --------------------------------------------------------------------------- the same, through Snakemake
@@ -563,7 +573,7 @@ def test_workflow_lock_dry_run_stale_lock_temporaries_and_read_only_folder(tmp_p
 
     proc.kill()
     proc.wait()
-    leftover = shared / "teachers" / ".tmp-killed"
+    leftover = shared / "teachers" / ".toy.mvlm-tmp-killed"
     (leftover / "model").mkdir(parents=True)
     done = run_snakemake(clone_b, config, "--forcerun", "prepare_benchmark", "--", f"{shared}/data/synthetic/meta.json")
     assert done.returncode == 0, done.stderr[-3000:]

@@ -89,3 +89,64 @@ def test_non_finite_gradient_stops_before_the_update(tmp_path):
     assert "step 0" in message and "gradient norm" in message and "c" in message
     assert torch.equal(student.text_encoder.weight.detach(), before), "the non-finite update must not be applied"
     assert not (tmp_path / "log.csv").exists()
+
+
+def _run(tmp_path, settings, stop_after=None, identity=None, weights=None):
+    torch.manual_seed(0)
+    return distill(_TinyStudent(), _corpus(), build_loss(weights or {"FD": 1.0}), settings, logit_scale=10.0,
+                   logit_bias=None, family="clip", state_dir=tmp_path / "state", log_path=tmp_path / "log.csv",
+                   progress=False, stop_after=stop_after, identity=identity)
+
+
+def _interrupt(tmp_path, settings, **kw):
+    from mvlm_distill.distill.trainer import Interrupted
+
+    with pytest.raises(Interrupted):
+        _run(tmp_path, settings, **kw)
+    assert (tmp_path / "state" / "state.pt").exists()
+
+
+def test_resume_with_the_same_identity_continues(tmp_path, capsys):
+    settings = TrainingSettings(steps=6, batch_size=4, lr=1e-2, checkpoint_every=2)
+    _interrupt(tmp_path, settings, stop_after=2, identity={"teacher": "abc"})
+    # checkpoint_every only says how often state is saved: changing it must not discard the state
+    rows = _run(tmp_path, TrainingSettings(steps=6, batch_size=4, lr=1e-2, checkpoint_every=3),
+                identity={"teacher": "abc"})
+    assert "Discarded" not in capsys.readouterr().out
+    assert [r["step"] for r in rows] == list(range(1, 7))
+    clean = _run(tmp_path / "clean", settings, identity={"teacher": "abc"})
+    assert [r["total"] for r in rows] == pytest.approx([r["total"] for r in clean], abs=1e-6)
+
+
+@pytest.mark.parametrize("change, named", [
+    ({"settings": TrainingSettings(steps=6, batch_size=4, lr=3e-2)}, "training.lr: 0.01 -> 0.03"),
+    ({"settings": TrainingSettings(steps=1, batch_size=4, lr=1e-2)}, "training.steps: 6 -> 1"),
+    ({"weights": {"FD": 2.0}}, "loss_weights.FD: 1.0 -> 2.0"),
+    ({"identity": {"teacher": "new"}}, "teacher: abc -> new"),
+])
+def test_resume_under_other_settings_restarts_from_scratch(tmp_path, capsys, change, named):
+    """A checkpoint made under other settings (lr, steps, weights, teacher) is discarded with a log line
+    naming what changed; the run equals a clean run of the new settings, never a mix of the two."""
+    settings = TrainingSettings(steps=6, batch_size=4, lr=1e-2)
+    _interrupt(tmp_path, settings, stop_after=2, identity={"teacher": "abc"})
+    new = {"settings": settings, "identity": {"teacher": "abc"}, **change}
+    rows = _run(tmp_path, new["settings"], identity=new["identity"], weights=change.get("weights"))
+    out = capsys.readouterr().out
+    assert "Discarded the resume state" in out and named in out and "from step 0" in out
+    clean = _run(tmp_path / "clean", new["settings"], identity=new["identity"], weights=change.get("weights"))
+    assert [r["step"] for r in rows] == [r["step"] for r in clean] == list(range(1, new["settings"].steps + 1))
+    assert [r["lr"] for r in rows] == [r["lr"] for r in clean]
+    assert [r["total"] for r in rows] == pytest.approx([r["total"] for r in clean], abs=1e-6)
+
+
+def test_checkpoint_without_identity_is_not_continued(tmp_path, capsys):
+    """A checkpoint of an earlier version records no settings: it cannot be shown to match, so it restarts."""
+    settings = TrainingSettings(steps=4, batch_size=4, lr=1e-2)
+    _interrupt(tmp_path, settings, stop_after=2)
+    path = tmp_path / "state" / "state.pt"
+    state = torch.load(path, weights_only=True)
+    del state["identity"]
+    torch.save(state, path)
+    rows = _run(tmp_path, settings)
+    assert "records no settings" in capsys.readouterr().out
+    assert [r["step"] for r in rows] == [1, 2, 3, 4]

@@ -6,6 +6,9 @@ folder that is not a declared workflow output (Snakemake deletes those when a
 job fails). One checkpoint is one file (weights, optimiser, schedule, RNG and the
 loss log up to its step), renamed into place, so a kill at any moment leaves
 either the previous checkpoint or the new one, never a state without its log.
+A checkpoint also records what determines its result (the rule's params, the
+seed, the teacher's fingerprint, the corpus checksums: ``identity``); one made
+under any other identity is discarded with a log line, never continued.
 The batch and the learning rate of step t are pure functions of (seed, t), so a
 resumed run sees the same data at the same rate as an uninterrupted one. The
 optimiser and schedule are pretraining's (``mvlm_distill.optim``).
@@ -14,6 +17,8 @@ optimiser and schedule are pretraining's (``mvlm_distill.optim``).
 from __future__ import annotations
 
 import csv
+import dataclasses
+import json
 import math
 import os
 import signal
@@ -111,9 +116,14 @@ class _StopRequest:
             signal.signal(sig, handler)
 
 
-def _save_state(path: Path, step: int, student, optimizer, log_rows: list[dict]) -> None:
+def _identity_json(identity: dict) -> str:
+    return json.dumps(identity, sort_keys=True, default=str)
+
+
+def _save_state(path: Path, step: int, student, optimizer, log_rows: list[dict], identity: dict) -> None:
     state = {
         "step": torch.tensor(step),
+        "identity": _identity_json(identity),
         "loss_log": log_rows,
         "student": student.text_encoder.state_dict(),
         "optimizer": optimizer.state_dict(),
@@ -125,12 +135,36 @@ def _save_state(path: Path, step: int, student, optimizer, log_rows: list[dict])
         torch.save(state, tmp)
 
 
-def _load_state(path: Path, student, optimizer) -> tuple[int, list[dict]]:
-    """Restore a checkpoint in place; returns its step and the loss log up to that step."""
+def identity_changes(saved: dict, current: dict, prefix: str = "") -> list[str]:
+    """``key: old -> new`` for each leaf that differs between two identities (dotted key paths)."""
+    changes = []
+    for key in sorted(set(saved) | set(current), key=str):
+        name = f"{prefix}{key}"
+        old, new = saved.get(key, "(absent)"), current.get(key, "(absent)")
+        if isinstance(old, dict) and isinstance(new, dict):
+            changes += identity_changes(old, new, f"{name}.")
+        elif old != new:
+            changes.append(f"{name}: {old} -> {new}")
+    return changes
+
+
+def _load_state(path: Path, student, optimizer, identity: dict) -> tuple[int, list[dict]] | None:
+    """Restore a checkpoint in place; returns its step and the loss log up to that step, or None
+    (after a log line saying why) when it was made under another identity and must not be continued."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise RuntimeError(f"{path}: the training checkpoint does not load ({exc}); delete it to restart this student.") from exc
+    saved = state.get("identity")
+    # round-trip through JSON so tuples/lists and numbers compare as the file stores them
+    current = json.loads(_identity_json(identity))
+    changes = (["the checkpoint records no settings (written by an earlier version)"] if saved is None
+               else identity_changes(json.loads(saved), current))
+    if changes:
+        shown = "; ".join(changes[:6]) + (f"; and {len(changes) - 6} more" if len(changes) > 6 else "")
+        print(f"Discarded the resume state {path} of step {int(state['step'])}: it was made under other "
+              f"settings ({shown}); training this student from step 0.", flush=True)
+        return None
     step = int(state["step"])
     log_rows = state.get("loss_log")
     if log_rows is None or len(log_rows) != step or (log_rows and log_rows[-1]["step"] != step):
@@ -175,13 +209,18 @@ def distill(
     family: str,
     state_dir: str | os.PathLike,
     log_path: str | os.PathLike,
+    identity: dict | None = None,
     device: str | torch.device = "cpu",
     progress: bool = True,
     stop_after: int | None = None,
 ):
     """Train ``student``'s text tower in place; returns the loss log as a list of dicts.
 
-    ``stop_after`` ends the run early after saving state (used by tests to simulate preemption).
+    A checkpoint in ``state_dir`` is resumed only if it was saved under the same identity: the
+    settings (all but ``checkpoint_every``), the loss weights, the logit scale, bias and family, and
+    whatever the caller adds in ``identity`` (JSON-serialisable: the rule's params, the teacher's
+    fingerprint, the corpus checksums). ``stop_after`` ends the run
+    early after saving state (used by tests to simulate preemption).
     """
     device = torch.device(device)
     torch.manual_seed(settings.seed)
@@ -191,6 +230,9 @@ def distill(
     # foreach: one multi-tensor kernel per update op instead of one per parameter (same numbers)
     optimizer = adamw(student.text_encoder.named_parameters(), settings.lr, settings.weight_decay, foreach=True)
 
+    training = {k: v for k, v in dataclasses.asdict(settings).items() if k != "checkpoint_every"}
+    identity = {"training": training, "loss_weights": loss_fn.weights, "logit_scale": logit_scale,
+                "logit_bias": logit_bias, "family": family, **(identity or {})}
     state_dir = Path(state_dir)
     state_path = state_dir / "state.pt"
     log_rows: list[dict] = []
@@ -198,7 +240,11 @@ def distill(
     for leftover in state_dir.glob(f".{state_path.name}.tmp-*"):
         leftover.unlink()  # a checkpoint write cut short by a kill; the previous checkpoint stands
     if state_path.exists():
-        start, log_rows = _load_state(state_path, student, optimizer)
+        restored = _load_state(state_path, student, optimizer, identity)
+        if restored is None:
+            state_path.unlink()
+        else:
+            start, log_rows = restored
 
     autocast = (
         torch.autocast(device_type="cuda", dtype=torch.bfloat16)
@@ -209,7 +255,7 @@ def distill(
     bar = _progress(range(start, settings.steps), settings.steps, start, progress)
 
     def save(step):
-        _save_state(state_path, step, student, optimizer, log_rows)
+        _save_state(state_path, step, student, optimizer, log_rows, identity)
 
     with _StopRequest() as stop:
         for step in bar:

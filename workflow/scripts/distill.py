@@ -11,7 +11,7 @@ with log_to(snakemake.log[0]):
     from mvlm_distill.distill.embed import pick_device
     from mvlm_distill.distill.losses import build_loss
     from mvlm_distill.distill.trainer import TrainingSettings, distill, load_training_corpus
-    from mvlm_distill.io import embedding_meta, file_checksum
+    from mvlm_distill.io import embedding_meta, file_checksum, temporary_sibling
     from mvlm_distill.models import build_student, save_model
     from mvlm_distill.paths import optional_input
     from mvlm_distill.rows import load_teacher
@@ -40,7 +40,7 @@ with log_to(snakemake.log[0]):
     train = TrainingSettings.from_config({**training, "checkpoint_every": checkpoint_every}, seed)
     state_dir = Path(snakemake.params.state_dir)
     out = Path(snakemake.output[0])
-    work = out.parent / f".{out.name}.tmp"
+    work = temporary_sibling(out)
     shutil.rmtree(work, ignore_errors=True)
     distill(
         student,
@@ -52,6 +52,14 @@ with log_to(snakemake.log[0]):
         family=teacher.family,
         state_dir=state_dir,
         log_path=work / "loss_log.csv",
+        # a resume state made under other params, another teacher or corpus is discarded, never continued
+        identity={
+            "params": snakemake.params.settings,
+            "teacher": student.meta["teacher_fingerprint"],
+            "corpus": student.meta["corpus_checksum"],
+            "corpus_items": student.meta["corpus_items_checksum"],
+            "images": embedding_meta(snakemake.input.images).get("checksum"),
+        },
         device=device,
     )
     save_model(student.to("cpu"), work)

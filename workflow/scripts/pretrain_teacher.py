@@ -12,7 +12,7 @@ with log_to(snakemake.log[0]):
 
     from mvlm_distill.data import lexicon
     from mvlm_distill.data.formats import benchmark_checksum, load_image, read_benchmark
-    from mvlm_distill.io import file_checksum
+    from mvlm_distill.io import TEMP_MARK, file_checksum
     from mvlm_distill.models import build_toy_teacher, build_toy_tokenizer, pretrain_teacher, save_model
     from mvlm_distill.paths import benchmark_folder
 
@@ -21,7 +21,7 @@ with log_to(snakemake.log[0]):
     bench = read_benchmark(benchmark_folder(snakemake.input.benchmark))
     pairs = pd.read_csv(snakemake.input.pairs, dtype=str, keep_default_na=False)
     out = Path(snakemake.output[0])
-    work = Path(tempfile.mkdtemp(prefix=".tmp-", dir=out.parent))
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}{TEMP_MARK}-", dir=out.parent))
     try:
         pieces = sorted({p for lang in bench.languages for p in lexicon.surface_forms(lang)})
         build_toy_tokenizer(pairs["text"].tolist(), pieces, work / "tokenizer",
