@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import difflib
 import inspect
+import math
 import os
 import re
 from pathlib import Path
@@ -47,10 +48,54 @@ def load_config(path: str | Path, overrides: dict | None = None) -> dict:
     config = load_yaml(path)
     config.update(overrides or {})
     try:
-        return check_config(config)
+        return check_config(apply_removals(config))
     except ConfigError as err:
         source = error_source(err, [path], overrides)
         raise ConfigError(f"{source}: {err}" if source else str(err)) from None
+
+
+# --------------------------------------------------------------------------- overlays
+
+#: what ``drop:`` removes: the list (or mapping) and what an entry is called
+DROP = {"methods": "method", "models": "model", "languages": "language", "seeds": "seed"}
+
+
+def apply_removals(config: dict) -> dict:
+    """A merged config without what an overlay removes: a key set to null, and each name ``drop`` lists.
+
+    Snakemake merges mappings key by key, so an overlay cannot leave a method out by not listing it;
+    ``methods: {FD: null}`` or ``drop: {methods: [FD]}`` (``--config drop='{models: [toy-siglip2]}'``) can.
+    """
+    config = _without_nulls(config)
+    drop = config.pop("drop", None)
+    if drop is None:
+        return config
+    if not isinstance(drop, dict):
+        raise ConfigError(f"drop: expected a mapping such as {{methods: [FD, SD]}}, got {drop!r}.")
+    for block, names in drop.items():
+        if block not in DROP:
+            close = _closest(block, DROP)
+            hint = f"the closest allowed key is {close!r}" if close else f"allowed keys: {', '.join(DROP)}"
+            raise ConfigError(f"drop.{block}: unknown key; {hint}.")
+        names = names if isinstance(names, list) else [names]
+        entries = config.get(block) or []
+        present = [str(e["name"] if block == "models" and isinstance(e, dict) else e) for e in entries]
+        for name in names:
+            if str(name) not in present:
+                raise ConfigError(f"drop.{block}: {name!r} is not a configured {DROP[block]}{_closest_hint(str(name), present)}; "
+                                  f"configured: {', '.join(present)}.")
+        wanted = {str(n) for n in names}
+        if isinstance(entries, dict):
+            config[block] = {k: v for k, v in entries.items() if str(k) not in wanted}
+        else:
+            config[block] = [e for e, shown in zip(entries, present) if shown not in wanted]
+    return config
+
+
+def _without_nulls(node):
+    if not isinstance(node, dict):
+        return node
+    return {k: _without_nulls(v) for k, v in node.items() if v is not None}
 
 
 # --------------------------------------------------------------------------- messages
@@ -105,6 +150,10 @@ def _schema_error_sentence(error) -> str:
         name = _join_key((*error.absolute_path, extra[0]))
         if name in REMOVED_KEYS:
             return f"{name}: no longer used; {REMOVED_KEYS[name]}."
+        nested = _nested_keys(extra[0], error.schema) if not error.absolute_path else []
+        if nested:
+            where = " or ".join(filter(None, [", ".join(nested[:-1]), nested[-1]]))
+            return f"{name}: not a top-level key; put it under its block: {where}."
         close = _closest(extra[0], allowed)
         if close:
             return f"{name}: unknown key; the closest allowed key is {close!r}."
@@ -132,6 +181,20 @@ def _schema_error_sentence(error) -> str:
     return f"{key}: {error.message}."
 
 
+def _nested_keys(key: str, root: dict) -> list[str]:
+    """Where a block of the schema takes ``key`` (``steps`` -> distillation.steps), for a misplaced key."""
+    found = []
+    for block, sub in root.get("properties", {}).items():
+        if key in sub.get("properties", {}):
+            found.append(f"{block}.{key}")
+        extra = sub.get("additionalProperties")
+        if isinstance(extra, dict) and key in extra.get("properties", {}):
+            found.append(f"{block}.<name>.{key}")
+        if key in sub.get("items", {}).get("properties", {}):
+            found.append(f"{block}[i].{key}")
+    return found
+
+
 def error_line(err: ConfigError, files=(), overrides=None) -> str:
     """``Config error in <file>: <sentence>``: the file is the last one that sets the key named first."""
     source = error_source(err, files, overrides)
@@ -148,7 +211,7 @@ def error_source(err: ConfigError, files, overrides=None) -> str | None:
     parts = [int(i) if i else name for name, i in re.findall(r"([^.\[\]]+)|\[(\d+)\]", key)]
     if not parts:
         return None
-    if overrides and _has_path(overrides, parts):
+    if overrides and _sets(overrides, parts):
         return "--config"
     for path in reversed(list(files)):
         try:
@@ -156,19 +219,20 @@ def error_source(err: ConfigError, files, overrides=None) -> str | None:
                 data = yaml.safe_load(f)
         except (OSError, yaml.YAMLError):
             continue
-        if _has_path(data, parts):
+        if _sets(data, parts):
             return _shown_path(path)
     return None
 
 
-def _has_path(node, parts) -> bool:
+def _sets(node, parts) -> bool:
+    """Whether a merged file decides the key: it sets it, or replaces a list or value that holds it
+    (Snakemake merges mappings key by key but replaces lists whole)."""
     for part in parts:
-        if isinstance(part, int) and isinstance(node, list) and part < len(node):
-            node = node[part]
-        elif isinstance(node, dict) and part in node:
-            node = node[part]
-        else:
+        if not isinstance(node, dict) or part not in node:
             return False
+        node = node[part]
+        if not isinstance(node, dict):
+            return True
     return True
 
 
@@ -232,14 +296,42 @@ def validate_schema(config: dict, schema_path: str | Path = SCHEMA_PATH) -> dict
     with open(schema_path, encoding="utf-8") as f:
         schema = yaml.safe_load(f)
     config = _read_yaml_quirks(config, schema, schema)
+    _refuse_option_as_benchmark(config, schema)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), e.path))
     if errors:
         best = jsonschema.exceptions.best_match(errors)
         # best_match prefers deep errors inside propertyNames; keep the key path readable
         raise ConfigError(_schema_error_sentence(best))
+    _refuse_non_finite(config)
     _fill_defaults(config, schema)
     return config
+
+
+def _refuse_option_as_benchmark(config: dict, schema: dict) -> None:
+    """``n_images`` right under ``benchmarks:`` would be read as a benchmark named n_images."""
+    benches = config.get("benchmarks")
+    if not isinstance(benches, dict):
+        return
+    options = schema["properties"]["benchmarks"]["additionalProperties"]["properties"]
+    names = [n for n in benches if n not in options] or ["<name>"]
+    for name in benches:
+        if name in options:
+            raise ConfigError(f"benchmarks.{name}: {name} is an option of a benchmark, not a benchmark; "
+                              f"put it under the benchmark it is for, e.g. benchmarks.{names[0]}.{name}.")
+
+
+def _refuse_non_finite(node, path: tuple = ()) -> None:
+    """.nan and .inf pass every range check of the schema and fail only in a job, without the key."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            _refuse_non_finite(v, (*path, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            _refuse_non_finite(v, (*path, i))
+    elif isinstance(node, float) and not math.isfinite(node):
+        shown = ".nan" if math.isnan(node) else (".inf" if node > 0 else "-.inf")
+        raise ConfigError(f"{_join_key(path)}: {shown} is not a finite number.")
 
 
 def _fill_defaults(instance, schema) -> None:
@@ -269,7 +361,12 @@ def offered_languages(name: str, benchmark: dict) -> list[str] | None:
 
         return list(lexicon.LANGUAGES)
     adapter = _adapter(benchmark)
-    return list(adapter.languages) if adapter is not None else None
+    if adapter is None:
+        return None
+    split = inspect.signature(adapter.prepare).parameters.get("split")
+    split = benchmark.get("split") or (split.default if split else None)
+    by_split = getattr(adapter.module, "SPLIT_LANGUAGES", {})  # a release whose splits differ in languages
+    return list(by_split.get(split, adapter.languages))
 
 
 def synthetic_splits() -> tuple[str, ...]:
@@ -405,6 +502,9 @@ def _check_model(config: dict, i: int, model: dict, base_dir: Path) -> None:
         value = model.get(field)
         if value and _looks_like_path(value) and not (base_dir / value).exists():
             raise ConfigError(f"{key}.{field}: local path {value!r} does not exist.")
+    if model["source"] == "open_clip" and not model.get("pretrained"):
+        raise ConfigError(f"{key}.pretrained: required for source 'open_clip' (model {model['name']!r}); give its "
+                          "pretrained tag (e.g. laion5b_s13b_b90k) or a local weights file.")
     n_layers = text_layer_count(model, key)
     layer_map = model.get("student_layers")
     if layer_map is None:
@@ -492,7 +592,105 @@ def check_config(config: dict, schema_path: str | Path = SCHEMA_PATH, base_dir: 
                 )
             if not any(v > 0 for v in fractions.values()):
                 raise ConfigError(f"{section}.language_fraction: every fraction is zero; the corpus would be empty.")
+    _refuse_undistilled_languages(config)
     return config
+
+
+def _refuse_undistilled_languages(config: dict) -> None:
+    """An evaluated language the corpus offers but ``distillation.language_fraction`` leaves out (or
+    rounds to no image) would get no distillation data without a word; a fraction of 0 says it is meant."""
+    fractions = config["distillation"].get("language_fraction")
+    corpus = config["corpus"]["benchmark"]
+    offered = offered_languages(corpus, config["benchmarks"][corpus])
+    if fractions is None:
+        return
+    n_images = corpus_images(config)
+    for lang in config["languages"]:
+        if lang == "en" or (offered is not None and lang not in offered):  # en defaults to 1.0 (select_by_language)
+            continue
+        if lang not in fractions:
+            raise ConfigError(f"distillation.language_fraction: the evaluated language {lang!r} is not listed, so the "
+                              f"students would get no {lang} data; give it a fraction (0 if that is meant).")
+        if n_images is not None and 0 < fractions[lang] and round(fractions[lang] * n_images) == 0:
+            raise ConfigError(f"distillation.language_fraction.{lang}: {fractions[lang]} of {n_images:,} corpus images "
+                              f"rounds to none, so the students would get no {lang} data; give at least "
+                              f"{0.5 / n_images:.2g}.")
+
+
+def corpus_images(config: dict) -> int | None:
+    """Images of the corpus split, where the config alone tells (the synthetic benchmark)."""
+    bench = config["benchmarks"][config["corpus"]["benchmark"]]
+    if bench["kind"] != "synthetic":
+        return None
+    from mvlm_distill.data.synthetic import DEFAULT_N_IMAGES
+
+    return (bench.get("n_images") or DEFAULT_N_IMAGES).get(config["corpus"]["split"])
+
+
+def corpus_items(config: dict, fractions: dict | None) -> int | None:
+    """Captions (pairs with English) that ``select_by_language`` keeps of the synthetic corpus split."""
+    n_images = corpus_images(config)
+    if n_images is None:
+        return None
+    bench = config["benchmarks"][config["corpus"]["benchmark"]]
+    languages = offered_languages(config["corpus"]["benchmark"], bench)
+    if "en" not in languages:  # corpus_items pairs every caption with its English one
+        return None
+    fractions = {"en": 1.0, **fractions} if fractions else dict.fromkeys(languages, 1.0)
+    per_image = bench.get("paraphrases", 2)
+    return sum(round(fractions[lang] * n_images) * per_image for lang in languages if lang in fractions)
+
+
+def batch_warning(key: str, batch_size: int, n_items: int, unit: str = "items") -> str | None:
+    """The warning for a batch that would be cut to the whole corpus (None when it fits)."""
+    if batch_size <= n_items:
+        return None
+    return (f"{key}: {batch_size} is more than the {n_items:,} {unit} of the corpus, so every batch is the whole "
+            f"corpus ({n_items:,}).")
+
+
+def config_warnings(config: dict) -> list[str]:
+    """Legitimate but surprising settings of a checked config, one sentence each naming the key."""
+    warnings = []
+    items = corpus_items(config, config["distillation"].get("language_fraction"))
+    if items is not None:
+        warnings.append(batch_warning("distillation.batch_size", config["distillation"]["batch_size"], items))
+    pre = config.get("teacher_pretraining")
+    if pre and any(m["source"] == "toy" for m in config["models"]) and corpus_images(config) is not None:
+        # pretraining batches are images; English (default fraction 1.0) has every one
+        fractions = {"en": 1.0, **pre.get("language_fraction", {})}
+        images = max(round(f * corpus_images(config)) for f in fractions.values())
+        warnings.append(batch_warning("teacher_pretraining.batch_size", pre["batch_size"], images, "images"))
+    for i, model in enumerate(config["models"]):
+        n_layers = text_layer_count(model, f"models[{i}]")
+        if n_layers is not None and len(model["student_layers"]) >= n_layers:
+            warnings.append(f"models[{i}].student_layers: {model['student_layers']} keeps all {n_layers} text layers "
+                            f"of the teacher, so the student of {model['name']!r} is as deep as its teacher.")
+    seen: dict = {}
+    for method, weights in config["methods"].items():
+        same = seen.setdefault(tuple(sorted((k, w) for k, w in weights.items() if w)), method)
+        if same != method:
+            warnings.append(f"methods.{same} and methods.{method} have the same loss weights, so they distil "
+                            "the same students twice.")
+    return [w for w in warnings if w]
+
+
+def missing_source(name: str, source: str) -> str:
+    """The sentence for a dataset benchmark whose local copy is not there."""
+    return (f"benchmarks.{name}.source: local copy {source!r} does not exist; point it at the release "
+            "or set download: true on a machine with network (docs/datasets.md).")
+
+
+def missing_sources(config: dict, base_dir: str | Path = ".") -> dict[str, str]:
+    """Benchmark name -> sentence, for each dataset benchmark read from a local copy that does not exist."""
+    missing = {}
+    for name, bench in config["benchmarks"].items():
+        if bench["kind"] == "synthetic" or bench.get("source") == "hf" or bench.get("download"):
+            continue
+        source = bench.get("source") or str(Path(config.get("data_root", "data")) / name)
+        if not (Path(base_dir) / Path(source).expanduser()).exists():
+            missing[name] = missing_source(name, source)
+    return missing
 
 
 def _check_exports(config: dict, base_dir: Path) -> None:

@@ -18,7 +18,7 @@ import yaml
 from snakemake.utils import update_config
 
 from study import REPO
-from mvlm_distill.config import ConfigError, check_config, error_line
+from mvlm_distill.config import ConfigError, apply_removals, check_config, config_warnings, error_line
 from study import project_copy, reduced_config
 
 DEFAULT = yaml.safe_load((REPO / "config.yaml").read_text())
@@ -27,9 +27,10 @@ XM = "benchmarks: {xm: {kind: xm3600}}\nevaluation: {benchmarks: [synthetic, xm]
 
 
 def merged(overlay: str) -> dict:
+    """As common.smk sees it: Snakemake's merge, then what the overlay removes (null, drop)."""
     cfg = copy.deepcopy(DEFAULT)
     update_config(cfg, yaml.safe_load(overlay))
-    return cfg
+    return apply_removals(cfg)
 
 
 # (label, overlay merged over config.yaml, the exact sentence)
@@ -151,6 +152,40 @@ BAD = [
      "benchmarks.xm.max_images: a gallery of 5 images is no larger than the largest cut-off of the metrics (R@10)"),
     ("corpus split the release lacks", "benchmarks: {coco: {kind: coco35l, split: dev}}\ncorpus: {benchmark: coco}",
      "corpus.split: 'train' is not a split of benchmark 'coco'; it has val."),
+    # issue 27: accepted, failing late, or with a wrong hint before
+    ("lr infinite", "distillation: {lr: .inf}", "distillation.lr: .inf is not a finite number."),
+    ("loss weight nan", "methods: {ED: {ED: .nan}}", "methods.ED.ED: .nan is not a finite number."),
+    ("temperature infinite", "distillation: {temperatures: {mcl_temperature: .inf}}",
+     "distillation.temperatures.mcl_temperature: .inf is not a finite number."),
+    ("pretraining lr nan", "teacher_pretraining: {lr: .NaN}", "teacher_pretraining.lr: .nan is not a finite number."),
+    ("alpha nan", "evaluation: {alpha: .nan}", "evaluation.alpha: .nan is not a finite number."),
+    ("open_clip without pretrained",
+     "models: [{name: x, family: clip, source: open_clip, checkpoint: xlm-roberta-base-ViT-B-32, text_layers: 12}]",
+     "models[0].pretrained: required for source 'open_clip' (model 'x'); give its pretrained tag "
+     "(e.g. laion5b_s13b_b90k) or a local weights file."),
+    ("top-level steps", "steps: 20",
+     "steps: not a top-level key; put it under its block: teacher_pretraining.steps or distillation.steps."),
+    ("top-level batch_size", "batch_size: 32",
+     "batch_size: not a top-level key; put it under its block: corpus.batch_size, evaluation.batch_size, "
+     "teacher_pretraining.batch_size or distillation.batch_size."),
+    ("top-level n_images", "n_images: {train: 100}",
+     "n_images: not a top-level key; put it under its block: benchmarks.<name>.n_images."),
+    ("n_images as a benchmark", "benchmarks: {n_images: {train: 100}}",
+     "benchmarks.n_images: n_images is an option of a benchmark, not a benchmark; put it under the benchmark it "
+     "is for, e.g. benchmarks.synthetic.n_images."),
+    ("evaluated language left out of the corpus",
+     "distillation: {language_fraction: {en: 1.0, de: 0.1, fr: 0.1, es: 0.1, ru: 0.1, zh: 0.1, ja: 0.02, th: null, sw: 0.02}}",
+     "distillation.language_fraction: the evaluated language 'th' is not listed, so the students would get no th "
+     "data; give it a fraction (0 if that is meant)."),
+    ("evaluated language rounded away", "distillation: {language_fraction: {th: 0.00001}}",
+     "distillation.language_fraction.th: 1e-05 of 6,000 corpus images rounds to none, so the students would get "
+     "no th data; give at least 8.3e-05."),
+    ("drop unknown method", "drop: {methods: [XD]}",
+     "drop.methods: 'XD' is not a configured method; configured: FD, ED, SD, MCL, DR, DR+ED."),
+    ("drop typo", "drop: {method: [FD]}", "drop.method: unknown key; the closest allowed key is 'methods'."),
+    ("drop not a mapping", "drop: [FD]", "drop: expected a mapping such as {methods: [FD, SD]}, got ['FD']."),
+    ("drop every seed", "drop: {seeds: [0]}", "seeds: must not be empty."),
+    ("null of a required key", "distillation: {lr: null}", "distillation.lr: required key is missing."),
 ]
 
 
@@ -241,6 +276,79 @@ def test_the_loss_names_are_the_trainers():
     assert set(schema["properties"]["methods"]["additionalProperties"]["properties"]) == set(LOSSES)
 
 
+# (label, overlay, the warning) legitimate but surprising: planned, with one line naming the key
+WARNED = [
+    ("batch larger than the corpus", "benchmarks: {synthetic: {n_images: {train: 100}}}\ndistillation: {batch_size: 512}",
+     "distillation.batch_size: 512 is more than the 312 items of the corpus, so every batch is the whole corpus (312)."),
+    ("pretraining batch larger than the corpus", "benchmarks: {synthetic: {n_images: {train: 100}}}",
+     "teacher_pretraining.batch_size: 128 is more than the 100 images of the corpus, so every batch is the whole "
+     "corpus (100)."),
+    ("student as deep as its teacher", f"models: [{TOY}, toy: {{layers: 4}}, student_layers: [0, 1, 2, 3]}}]",
+     "models[0].student_layers: [0, 1, 2, 3] keeps all 4 text layers of the teacher, so the student of 'toy-clip' "
+     "is as deep as its teacher."),
+    ("two methods with the same weights", "methods: {ED2: {ED: 1.0, FD: 0}}",
+     "methods.ED and methods.ED2 have the same loss weights, so they distil the same students twice."),
+]
+
+
+@pytest.mark.parametrize("label,overlay,warning", WARNED, ids=[w[0] for w in WARNED])
+def test_surprising_settings_are_planned_with_a_warning(label, overlay, warning):
+    assert warning in config_warnings(check_config(merged(overlay), base_dir=REPO))
+
+
+def test_the_default_study_has_no_warning():
+    assert config_warnings(check_config(merged("{}"), base_dir=REPO)) == []
+
+
+def test_a_zero_fraction_evaluates_a_language_without_distillation_data():
+    cfg = check_config(merged("distillation: {language_fraction: {th: 0}}"), base_dir=REPO)
+    assert cfg["distillation"]["language_fraction"]["th"] == 0
+
+
+def test_null_and_drop_remove_methods_models_languages_and_seeds():
+    cfg = check_config(merged("methods: {FD: null, SD: null}\nseeds: [0, 1]\n"
+                              "drop: {methods: [MCL], models: [toy-siglip2], languages: [th, sw], seeds: [1]}"),
+                       base_dir=REPO)
+    assert list(cfg["methods"]) == ["ED", "DR", "DR+ED"]
+    assert [m["name"] for m in cfg["models"]] == ["toy-clip"]
+    assert cfg["languages"] == ["en", "de", "fr", "es", "ru", "zh", "ja"] and cfg["seeds"] == [0]
+    assert "drop" not in cfg
+    # --config drop='{seeds: [1]}' arrives as text (Snakemake reads --config values with YAML's base loader)
+    assert check_config(merged("seeds: [0, 1]\ndrop: {seeds: ['1']}"), base_dir=REPO)["seeds"] == [0]
+
+
+def test_a_missing_local_copy_is_named():
+    from mvlm_distill.config import missing_sources
+
+    cfg = check_config(merged(XM + "benchmarks: {xm: {kind: xm3600, source: data/nowhere}}"), base_dir=REPO)
+    assert missing_sources(cfg, REPO) == {"xm": (
+        "benchmarks.xm.source: local copy 'data/nowhere' does not exist; point it at the release or set download: "
+        "true on a machine with network (docs/datasets.md).")}
+    assert missing_sources(check_config(merged("{}"), base_dir=REPO), REPO) == {}
+
+
+def test_a_split_is_scored_in_the_languages_it_was_released_in():
+    """Multi30K's 2017 MSCOCO test set has no Czech: cs is not in its grid (it would have no test text)."""
+    from mvlm_distill.config import grid_languages
+
+    m30k = "languages: [en, de, fr, cs]\nbenchmarks: {m30k: {kind: multi30k, split: test_2017_mscoco}, xm: {kind: xm3600}}\n"
+    cfg = check_config(merged(m30k + "evaluation: {benchmarks: [xm, m30k]}"), base_dir=REPO)
+    assert grid_languages(cfg, "m30k") == ["en", "de", "fr"] and grid_languages(cfg, "xm") == ["en", "de", "fr", "cs"]
+    with pytest.raises(ConfigError, match="languages: 'cs' is not offered by benchmark 'm30k'; allowed: de, en, fr."):
+        check_config(merged(m30k + "evaluation: {benchmarks: [m30k]}"), base_dir=REPO)
+
+
+def test_a_list_replaced_by_the_overlay_is_blamed_on_the_overlay(tmp_path):
+    """config.yaml's models[0] has student_layers, but the overlay's models list replaced it whole."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("models: [{name: x, family: clip, source: open_clip, checkpoint: xlm-roberta-base-ViT-B-32}]\n")
+    with pytest.raises(ConfigError) as err:
+        check_config(merged(bad.read_text()), base_dir=REPO)
+    assert error_line(err.value, [REPO / "config.yaml", bad]) == (
+        f"Config error in {bad}: models[0].pretrained: required for source 'open_clip' (model 'x'); give its "
+        "pretrained tag (e.g. laion5b_s13b_b90k) or a local weights file.")
+
+
 # --------------------------------------------------------------------------- through snakemake
 
 def _snakemake(workdir: Path, *args: str):
@@ -266,7 +374,10 @@ def project(tmp_path_factory):
     ("languages: [en, no]", 'languages[1]: got false, not a text; YAML reads an unquoted no, off or n as false'),
     ("results: README.md", "results: 'README.md' is an existing file, not a folder"),
     (f"models: [{TOY}, toy: {{layers: four}}}}]", "models[0].toy.layers: expected integer, got 'four'."),
-], ids=["tset", "no", "results-file", "toy-layers"])
+    ("distillation: {lr: .inf}", "distillation.lr: .inf is not a finite number."),
+    (XM + "benchmarks: {xm: {kind: xm3600, source: data/nowhere}}",
+     "benchmarks.xm.source: local copy 'data/nowhere' does not exist; point it at the release"),
+], ids=["tset", "no", "results-file", "toy-layers", "lr-inf", "missing-source"])
 def test_snakemake_refuses_before_planning_and_overwrites_nothing(project, overlay, message):
     work, earlier = project
     (work / "bad.yaml").write_text(overlay + "\n")
@@ -297,3 +408,40 @@ def test_snakemake_dry_run_names_the_key_and_plans_nothing(project):
     assert lines[-1] == ("Config error in bad.yaml: distillation.warmup: unknown key; the closest allowed key is "
                          "'warmup_steps'."), proc.stderr[-2000:]
     assert "Job stats" not in proc.stdout
+
+
+def _job_counts(proc) -> dict:
+    table = (proc.stdout + proc.stderr).split("Job stats:")[1]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.M)}
+
+
+def test_a_dry_run_plans_without_data_and_warns_once(project):
+    """README: a dry run needs no data; the missing copy and the clamped batch are one warning line each."""
+    work, _ = project
+    (work / "warn.yaml").write_text(XM + "benchmarks: {xm: {kind: xm3600, source: data/nowhere}}\n"
+                                    "distillation: {batch_size: 100000}\n")
+    proc = _snakemake(work, "-n", "--configfile", "config.yaml", "warn.yaml")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    warnings = [line for line in proc.stderr.splitlines() if line.startswith("Config warning: ")]
+    assert warnings == [
+        "Config warning: distillation.batch_size: 100000 is more than the 18,720 items of the corpus, so every batch "
+        "is the whole corpus (18,720).",
+        "Config warning: benchmarks.xm.source: local copy 'data/nowhere' does not exist; point it at the release or "
+        "set download: true on a machine with network (docs/datasets.md).",
+    ]
+
+
+def test_an_overlay_drops_methods_with_null_and_the_command_line_with_drop(project):
+    """Snakemake merges mappings key by key: without null or drop, listing two methods keeps all six."""
+    work, _ = project
+    full = _job_counts(_snakemake(work, "-n"))
+    assert full["distill"] == 2 * 6  # two models x six methods x one seed
+    (work / "two.yaml").write_text("methods: {FD: null, SD: null, MCL: null, DR: null}\n")
+    proc = _snakemake(work, "-n", "--configfile", "config.yaml", "two.yaml")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert _job_counts(proc)["distill"] == 2 * 2 and "/FD/" not in proc.stdout
+    proc = _snakemake(work, "-n", "--config", "drop={methods: [FD, SD, MCL, DR], models: [toy-siglip2]}",
+                      "distillation={steps: 20}")  # a nested key from the command line: its block, merged
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert _job_counts(proc)["distill"] == 2 and _job_counts(proc)["pretrain_teacher"] == 1
+

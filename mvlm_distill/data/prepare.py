@@ -40,10 +40,9 @@ def prepare_benchmark(name: str, spec: dict, out_dir: str | Path, data_root: str
     if spec.get("download") and not Path(source).exists():
         source = adapter.download(Path(data_root) / name)
     elif not Path(source).exists():
-        raise FileNotFoundError(
-            f"benchmarks.{name}.source: local copy {source!r} does not exist; point it at the release "
-            "or set download: true on a machine with network (docs/datasets.md)."
-        )
+        from mvlm_distill.config import missing_source
+
+        raise FileNotFoundError(missing_source(name, source))
     if "images" in kwargs:
         kwargs["images_dir"] = kwargs.pop("images")
     return adapter.prepare(source, out_dir, **kwargs)

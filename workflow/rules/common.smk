@@ -9,10 +9,13 @@ from snakemake.utils import validate
 
 from mvlm_distill.config import (
     ConfigError,
+    apply_removals,
     check_config,
+    config_warnings,
     error_line,
     grid_languages,
     has_captions,
+    missing_sources,
 )
 from mvlm_distill.definitions import REFERENCES
 from mvlm_distill.distill.keys import LOSS_TEMPERATURES, TRAINING_KEYS
@@ -31,23 +34,43 @@ if workflow.config_settings.configfiles:
     config.clear()
     config.update(copy.deepcopy(workflow.config_settings.overwrite_config))
 
+
+def _refuse_config(sentence):
+    """One line naming the key and the config file that sets it, then exit (no traceback)."""
+    config_files = workflow.config_settings.configfiles or workflow.configfiles
+    err = ConfigError(sentence)
+    sys.stderr.write(error_line(err, config_files, workflow.config_settings.config) + "\n")
+    sys.exit(1)
+
+
 # Validate before any job is planned: one sentence naming the key (and the config file that sets
 # it), no traceback. Numbers that arrive as text (`--config seeds=[0,1]`, YAML 1.1's `1e-3`) are read
-# as numbers there.
+# as numbers there. An overlay removes with null or `drop:` (README, "Overlays").
 try:
     config = check_config(
-        config, schema_path=workflow.source_path("../schemas/config.schema.yaml")
+        apply_removals(config),
+        schema_path=workflow.source_path("../schemas/config.schema.yaml"),
     )
 except ConfigError as err:
-    config_files = workflow.config_settings.configfiles or workflow.configfiles
-    sys.stderr.write(
-        error_line(err, config_files, workflow.config_settings.config) + "\n"
-    )
-    sys.exit(1)
+    _refuse_config(str(err))
 validate(config, workflow.source_path("../schemas/config.schema.yaml"))
 
 R = config["results"]
 RESULTS = ResultPaths(R)  # every result location (mvlm_distill/paths.py)
+
+# Once, in the planning process (jobs parse this file too).
+if workflow.is_main_process:
+    for warning in config_warnings(config):
+        sys.stderr.write(f"Config warning: {warning}\n")
+    # a missing dataset copy would otherwise stop its first job, after others ran; a dry run
+    # plans without data (README), and a prepared benchmark no longer needs its copy
+    for name, sentence in missing_sources(config).items():
+        if Path(RESULTS.benchmark_file("meta.json", benchmark=name)).exists():
+            continue
+        if not workflow.output_settings.dryrun:
+            _refuse_config(sentence)
+        sys.stderr.write(f"Config warning: {sentence}\n")
+
 MODELS = {m["name"]: m for m in config["models"]}
 TOY_MODELS = [name for name, m in MODELS.items() if m["source"] == "toy"]
 TRIMMED_MODELS = [name for name, m in MODELS.items() if m.get("trim_vocabulary")]
