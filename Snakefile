@@ -3,15 +3,21 @@
 # (-> exports: each student as a folder stock loaders open, with a model card).
 # One rule file per step under workflow/rules/; input functions and config handling in common.smk.
 
+import os
+import sys
+
 from snakemake.utils import min_version
+
+from mvlm_distill.cluster import (
+    cli_executor_settings,
+    executor_refusal,
+    job_environment,
+)
 
 min_version("9.0")
 
 # Executor settings the installed SLURM plugin cannot run (job arrays) are refused before planning.
 if workflow.is_main_process:
-    import sys
-    from mvlm_distill.cluster import cli_executor_settings, executor_refusal
-
     if refusal := executor_refusal(cli_executor_settings()):
         print(refusal, file=sys.stderr)
         sys.exit(1)
@@ -30,6 +36,10 @@ include: "workflow/rules/embed.smk"
 include: "workflow/rules/score.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/export.smk"
+
+
+# compute.allow_cpu reaches every job's device choice through the environment (mvlm_distill/cluster.py).
+os.environ.update(job_environment(config))
 
 
 # On a cluster these run where Snakemake runs, not as queued jobs (docs/cluster.md says why for
