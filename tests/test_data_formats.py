@@ -182,6 +182,49 @@ def test_empty_text(bench_dir):
     _expect(bench_dir, "captions.parquet", "'c3'", "empty text")
 
 
+@pytest.mark.parametrize("text", ["\u200b\u200b\u200b", "\ufeff", "\u00a0\u2060\u00ad", "\u200d \t\u3000"],
+                         ids=["zero-width spaces", "BOM", "nbsp word-joiner soft-hyphen", "zwj and spaces"])
+def test_text_of_invisible_characters_is_empty(bench_dir, text):
+    caps = _read(bench_dir, "captions.parquet")
+    caps.loc[caps["caption_id"] == "c3", "text"] = text
+    _rewrite(bench_dir, "captions.parquet", caps)
+    _expect(bench_dir, "captions.parquet", "'c3'", "empty text")
+
+
+def test_invisible_answer_is_empty(bench_dir):
+    vqa = _read(bench_dir, "vqa.parquet")
+    vqa["answer"] = vqa["answer"].astype(object)
+    vqa.at[0, "answer"] = "\u200b"
+    _rewrite(bench_dir, "vqa.parquet", vqa)
+    _expect(bench_dir, "vqa.parquet", "row 1 has an empty answer")
+
+
+def test_text_with_invisible_characters_inside_is_kept():
+    from mvlm_distill.data.formats import is_blank
+
+    assert not is_blank("\u200bแมว\u200bสีดำ") and not is_blank("می\u200cخواهم") and is_blank("")
+
+
+def test_an_evaluated_language_needs_text_in_the_evaluation_split(bench_dir):
+    """Captions in train only would leave the language out of the tables without a word."""
+    caps = _read(bench_dir, "captions.parquet")
+    _rewrite(bench_dir, "captions.parquet", caps[(caps["language"] != "de") | (caps["split"] == "train")])
+    bench = read_benchmark(bench_dir)
+    bench.require_languages("train", ["en", "de"])
+    bench.require_languages("test", ["en", "de"])  # de has VQA questions
+    bench.vqa = None
+    with pytest.raises(BenchmarkError) as info:
+        bench.require_languages("test", ["en", "de"])
+    assert str(info.value) == (
+        f"{bench_dir / 'captions.parquet'}: the evaluated language 'de' has no test captions or VQA questions, so it "
+        "would be missing from the tables; add them, or leave de out of languages or of benchmarks.bench.languages."
+    )
+    from mvlm_distill.evaluate.pipeline import score_row_language
+
+    with pytest.raises(BenchmarkError, match="the evaluated language 'de' has no test captions"):  # the scoring job
+        score_row_language(bench, bench_dir / "no-texts", bench_dir / "no-images", language="de", split="test", n_boot=0)
+
+
 def test_answer_not_in_candidates(bench_dir):
     vqa = _read(bench_dir, "vqa.parquet")
     vqa.loc[0, "answer"] = "green"

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +45,19 @@ CHECKSUMS = "checksums"  # meta.json field: {table file name: file_checksum} as 
 
 class BenchmarkError(ValueError):
     """A benchmark folder or table breaks the format; the message names the file."""
+
+
+#: Unicode categories that show nothing: format (zero-width space, BOM), separators, controls
+INVISIBLE = ("Cf", "Cc", "Zs", "Zl", "Zp")
+
+
+def is_blank(text: str) -> bool:
+    """True for a text that shows nothing: empty, whitespace, or only invisible characters."""
+    return all(char.isspace() or unicodedata.category(char) in INVISIBLE for char in text)
+
+
+def _blank(column: pd.Series) -> pd.Series:
+    return column.map(is_blank).astype(bool)
 
 
 def _fmt_ids(values, limit: int = 3) -> str:
@@ -91,6 +105,19 @@ class Benchmark:
     def split_images(self, split: str) -> pd.DataFrame:
         """Images of one split, in file order, with a fresh index."""
         return self.images[self.images["split"] == split].reset_index(drop=True)
+
+    def require_languages(self, split: str, languages) -> None:
+        """Each evaluated language has ``split`` captions or VQA questions (else it would be missing
+        from the tables without a word)."""
+        vqa = set(self.vqa["language"]) if self.vqa is not None else set()
+        present = set(self.captions.loc[self.captions["split"] == split, "language"]) | vqa
+        missing = [lang for lang in languages if lang not in present]
+        if missing:
+            raise BenchmarkError(
+                f"{Path(self.root) / CAPTIONS_TABLE}: the evaluated language {missing[0]!r} has no {split} captions "
+                f"or VQA questions, so it would be missing from the tables; add them, or leave {missing[0]} out of languages or of "
+                f"benchmarks.{Path(self.root).name}.languages."
+            )
 
     def split_vqa(self, language: str | None = None) -> pd.DataFrame:
         """VQA questions (of one language); an empty frame when the benchmark has none."""
@@ -177,7 +204,7 @@ def _validate(root: Path, images: pd.DataFrame, captions: pd.DataFrame,
             raise BenchmarkError(f"{cpath}: row {int(empty.idxmax()) + 1} has an empty {col}.")
     if captions["caption_id"].duplicated().any():
         raise BenchmarkError(f"{cpath}: duplicate caption_id {_fmt_ids(_dupes(captions['caption_id']))}.")
-    empty_text = captions["text"].str.strip() == ""
+    empty_text = _blank(captions["text"])
     if empty_text.any():
         raise BenchmarkError(
             f"{cpath}: caption {captions['caption_id'][empty_text].iloc[0]!r} has empty text."
@@ -210,7 +237,7 @@ def _validate(root: Path, images: pd.DataFrame, captions: pd.DataFrame,
     if vqa is None:
         return
     for col in ("question_id", "image_id", "language", "question", "answer"):
-        empty = vqa[col].str.strip() == ""
+        empty = _blank(vqa[col])
         if empty.any():
             raise BenchmarkError(f"{vpath}: row {int(empty.idxmax()) + 1} has an empty {col}.")
     if vqa["question_id"].duplicated().any():

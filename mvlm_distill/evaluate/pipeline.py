@@ -29,6 +29,7 @@ def score_row_language(bench, texts_dir, images_path, *, language: str, split: s
     ``texts_dir``: the row's text embedding folder (rule embed_texts); only this language's files are
     read, and English captions' when there are parallel captions to compare with.
     """
+    bench.require_languages(split, [language])  # else the language would be left out of the tables
     # both caches must come from this very benchmark (a stale cache would score the wrong data)
     # and from one teacher (a row's texts against another teacher's images are no result at all)
     tables = _benchmark_provenance(bench)
