@@ -11,7 +11,12 @@ from pathlib import Path
 @contextlib.contextmanager
 def log_to(path):
     """Redirect stdout/stderr to ``path``; on failure the traceback goes there and the
-    last line (one sentence) also reaches the terminal, so the error is seen without opening the log."""
+    last line (one sentence) also reaches the terminal, so the error is seen without opening the log.
+    Every script runs in it, so here a job also starts following its run (it stops when the run's main
+    process is gone)."""
+    from mvlm_distill.results_folder import stop_with_the_run
+
+    stop_with_the_run()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     real_stderr = sys.stderr
     with open(path, "w", buffering=1, encoding="utf-8") as log:

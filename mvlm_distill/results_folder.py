@@ -6,10 +6,11 @@ results folder itself and is held by the planning process for the whole run (Sna
 released by ``onsuccess``/``onerror`` and at exit); jobs never take it.
 
 Jobs can outlive their run: ``kill -9`` of the main process (the out-of-memory killer) leaves its
-local jobs and SLURM jobs running. The lock therefore names the run (a run id that every job inherits
-through the environment, :data:`RUN_ENV`), and a dead holder's lock is only replaced once no process
-and no SLURM job of that run is alive: a new run never starts the same jobs beside them and never
-deletes what they are writing.
+local jobs and SLURM jobs running. So every job on the main process's host stops itself once that
+process is gone (:func:`stop_with_the_run`: SIGTERM, which the trainer turns into a saved checkpoint),
+and the lock names the run (a run id every job inherits through the environment, :data:`RUN_ENV`):
+a dead holder's lock is only replaced once no process and no SLURM job of that run is alive, so a new
+run never starts the same jobs beside them and never deletes what they are writing.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -34,6 +37,8 @@ from mvlm_distill.io import TEMP_MARK, disk_full_error
 LOCK_FILE = ".mvlm-distill.lock"
 # Set in the planning process when it takes the lock; local jobs and SLURM jobs (sbatch --export=ALL) inherit it.
 RUN_ENV = "MVLM_DISTILL_RUN"
+# "host:pid:start time" of the planning process, for jobs to notice that it is gone (stop_with_the_run)
+MAIN_ENV = "MVLM_DISTILL_MAIN"
 # The project's temporaries only (mvlm_distill.io.TEMP_MARK): ".{name}.mvlm-tmp" or ".{name}.mvlm-tmp-XXXX[.ext]"
 TEMPORARY = re.compile(r"^\..+" + re.escape(TEMP_MARK) + r"(-\w+(\.\w+)?)?$")
 # An empty or unreadable lock older than this is what an interrupted write (a full disk) left behind.
@@ -115,6 +120,35 @@ def _survivors(holder: dict) -> str | None:
     return " and ".join(parts) or None
 
 
+def _start_time(pid: int) -> str | None:
+    """The start time of process ``pid`` (clock ticks since boot), or None if it is not running: with the
+    pid it names one process, not a later one that reused the number."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def stop_with_the_run(interval: float = 5.0) -> None:
+    """In a job: send this process SIGTERM once its run's planning process is gone (checked every
+    ``interval`` seconds), so that no local job outlives its run. Jobs on other hosts (SLURM) keep running:
+    the next run waits for them (:func:`acquire_lock`)."""
+    main = os.environ.get(MAIN_ENV, "")
+    host, _, rest = main.partition(":")
+    pid, _, start = rest.partition(":")
+    if host != socket.gethostname() or not pid.isdigit() or _start_time(int(pid)) != start:
+        return  # not a job of a run on this host (or its run is over already: nothing to follow)
+
+    def watch():
+        while _start_time(int(pid)) == start:
+            time.sleep(interval)
+        print(f"The run's main Snakemake process (pid {pid}) is gone; stopping this job.", file=sys.stderr, flush=True)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="stop-with-the-run", daemon=True).start()
+
+
 def _describe(holder: dict) -> str:
     return (f"the run of {holder.get('owner', '?')} on {holder.get('host', '?')} (pid {holder.get('pid', '?')}, "
             f"started {holder.get('started', '?')}, from {holder.get('workdir', '?')})")
@@ -138,7 +172,9 @@ def acquire_lock(results: str | os.PathLike, workdir: str | os.PathLike = ".") -
           "workdir": str(Path(workdir).resolve()), "run": uuid.uuid4().hex}
     for _ in range(3):
         if _create_complete(path, me):
-            os.environ[RUN_ENV] = me["run"]  # before any job starts: every job of this run carries it
+            # before any job starts: every job of this run carries them
+            os.environ[RUN_ENV] = me["run"]
+            os.environ[MAIN_ENV] = f"{me['host']}:{me['pid']}:{_start_time(me['pid'])}"
             atexit.register(release_lock, path)
             return path
         holder = _read_lock(path)
@@ -215,6 +251,7 @@ def release_lock(path: str | os.PathLike) -> None:
         path.unlink(missing_ok=True)
         if os.environ.get(RUN_ENV) == holder.get("run"):
             del os.environ[RUN_ENV]
+            os.environ.pop(MAIN_ENV, None)
 
 
 def remove_stale_temporaries(results: str | os.PathLike) -> list[Path]:

@@ -143,3 +143,28 @@ def test_write_errors_on_a_disk_with_room_are_not_blamed_on_the_disk(tmp_path):
         with atomic_path(tmp_path / "x.bin"):
             raise RuntimeError("unrelated")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_job_stops_when_its_runs_main_process_is_gone(tmp_path):
+    """A job started by a run (MAIN_ENV set by acquire_lock) ends with SIGTERM once the run's main process dies."""
+    from mvlm_distill.results_folder import MAIN_ENV, _start_time
+
+    main = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    job_code = ("import time; from mvlm_distill.results_folder import stop_with_the_run; "
+                "stop_with_the_run(interval=0.2); print('watching', flush=True); time.sleep(120)")
+    env = {**os.environ, MAIN_ENV: f"{socket.gethostname()}:{main.pid}:{_start_time(main.pid)}"}
+    job = subprocess.Popen([sys.executable, "-c", job_code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
+    try:
+        assert job.stdout.readline().strip() == "watching"
+        time.sleep(0.5)
+        assert job.poll() is None, "the job must run while its run's main process lives"
+        main.kill()
+        main.wait()
+        assert job.wait(timeout=30) == -15
+        assert f"The run's main Snakemake process (pid {main.pid}) is gone; stopping this job." in job.stderr.read()
+    finally:
+        for proc in (main, job):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()

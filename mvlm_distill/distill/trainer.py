@@ -245,6 +245,7 @@ def distill(
             state_path.unlink()
         else:
             start, log_rows = restored
+            print(f"Resumed from the checkpoint of step {start} ({state_path}).", flush=True)
 
     autocast = (
         torch.autocast(device_type="cuda", dtype=torch.bfloat16)
