@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import hashlib
+import http.client
 import io
 import json
 import logging
 import os
 import shutil
 import tarfile
+import time
+import urllib.error
 import urllib.request
 import zipfile
 from collections import Counter
@@ -266,28 +270,168 @@ def write(
     return meta
 
 
-# --- downloading (never called by tests with the network) -------------------------------------------
+# --- downloading (tests use a local HTTP server, never the network) ----------------------------------
 
-Fetcher = Callable[[str, Path], None]
+Fetcher = Callable[..., None]
+
+DOWNLOAD_ATTEMPTS = 6
+#: the COCO 2014 image zips as published (unchanged since 2014): size in bytes and MD5
+COCO_2014_ZIPS = {
+    "train": {"size": 13_510_573_713, "checksum": "md5:0da8c0bd3d6becc4dcb32757491aca88"},
+    "val": {"size": 6_645_013_297, "checksum": "md5:a3d79f5ed8d289b7a7554ce06a5782b3"},
+}
+#: HTTP statuses worth another try (the server is busy or briefly broken)
+RETRY_STATUSES = {408, 425, 429, 500, 502, 503, 504}
 
 
-def fetch_url(url: str, dest: Path) -> None:
-    """Download ``url`` to ``dest`` (atomically: a partial download never looks complete)."""
+class DownloadError(OSError):
+    """A download failed for good, or its file is not the one the adapter or the server announced."""
+
+
+class _Retry(Exception):
+    """One attempt failed in a way another attempt may not (network, server busy, short read)."""
+
+
+def fetch_url(url: str, dest: Path, *, size: int | None = None, checksum: str | None = None,
+              attempts: int = DOWNLOAD_ATTEMPTS, backoff: float = 5.0, timeout: float = 60.0) -> None:
+    """Download ``url`` to ``dest``: resumable, retried, checked, atomic.
+
+    Bytes go to ``<dest>.part``; a lost connection, a server error or a killed process leaves it
+    there and the next attempt (or the next run) asks only for the rest (HTTP Range, bound to the
+    server's ETag or Last-Modified so a changed file starts over). Up to ``attempts`` attempts,
+    ``backoff`` seconds before the second, doubling after. The file must have ``size`` bytes (else
+    the server's Content-Length) and match ``checksum`` (``"md5:<hex>"``, ``"sha256:<hex>"``) where
+    the adapter knows one; only then is it renamed to ``dest``, so ``dest`` is always complete."""
+    dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".part")
+    part = dest.with_name(dest.name + ".part")
     log.info("downloading %s -> %s", url, dest)
-    with urllib.request.urlopen(url) as response, open(tmp, "wb") as handle:  # noqa: S310 (fixed URLs)
-        shutil.copyfileobj(response, handle, length=1 << 20)
-    os.replace(tmp, dest)
+    for attempt in range(1, attempts + 1):
+        try:
+            announced = _fetch_once(url, part, timeout)
+            break
+        except _Retry as err:
+            if attempt == attempts:
+                kept = part.stat().st_size if part.exists() else 0
+                tries = f"{attempts} attempt{'s' * (attempts > 1)}"
+                raise DownloadError(
+                    f"Download of {url} to {dest} failed after {tries} (last: {err}); {kept:,} bytes are kept in "
+                    f"{part}, rerun to resume from there."
+                ) from None
+            wait = backoff * 2 ** (attempt - 1)
+            log.warning("%s: attempt %d of %d failed (%s); retrying in %.0f s", url, attempt, attempts, err, wait)
+            time.sleep(wait)
+    _check_download(url, part, dest, size if size is not None else announced, checksum)
+    os.replace(part, dest)
+    _validator_file(part).unlink(missing_ok=True)
 
 
-def fetch_all(items: Iterable[tuple[str, Path]], fetch: Fetcher | None = None) -> list[Path]:
-    """Fetch each ``(url, destination)`` not already on disk."""
+def _validator_file(part: Path) -> Path:
+    return part.with_name(part.name + ".json")
+
+
+def _fetch_once(url: str, part: Path, timeout: float) -> int | None:
+    """One attempt: append the missing bytes to ``part``; return the full size the server announced."""
+    have = part.stat().st_size if part.exists() else 0
+    saved = _read_validator(part, url) if have else None
+    headers = {"User-Agent": "mvlm-distill"}
+    if have:
+        headers["Range"] = f"bytes={have}-"
+        if saved:
+            headers["If-Range"] = saved
+    try:
+        response = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout)  # noqa: S310
+    except urllib.error.HTTPError as err:
+        if err.code == 416 and have:  # nothing after byte `have`: complete already, or the file shrank
+            if _range_total(err.headers.get("Content-Range")) == have:
+                return have
+            part.unlink()
+            raise _Retry(f"the server has no byte {have:,} of the file any more; starting over") from None
+        if err.code in RETRY_STATUSES:
+            raise _Retry(f"HTTP {err.code} {err.reason}") from None
+        raise DownloadError(f"Download of {url} failed: HTTP {err.code} {err.reason}.") from None
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
+        raise _Retry(f"{type(err).__name__}: {getattr(err, 'reason', err)}") from None
+    with response:
+        if response.status == 206:
+            start = _range_start(response.headers.get("Content-Range"))
+            if start != have:
+                part.unlink()
+                raise _Retry(f"the server sent bytes from {start} instead of {have:,}; starting over")
+            total, mode = _range_total(response.headers.get("Content-Range")), "ab"
+        else:  # the whole file: the server ignores ranges, or the file changed since the partial download
+            length = response.headers.get("Content-Length")
+            total, mode = (int(length) if length and length.isdigit() else None), "wb"
+            _write_validator(part, url, response.headers)
+        with open(part, mode) as out:
+            try:
+                shutil.copyfileobj(response, out, length=1 << 20)
+            except (OSError, http.client.HTTPException) as err:
+                raise _Retry(f"connection lost after {out.tell():,} bytes ({type(err).__name__})") from None
+    got = part.stat().st_size
+    if total is not None and got < total:
+        raise _Retry(f"connection closed after {got:,} of {total:,} bytes")
+    return total
+
+
+def _range_start(content_range: str | None) -> int | None:
+    try:  # "bytes 100-199/200"
+        return int(content_range.split()[1].split("-")[0])
+    except (AttributeError, IndexError, ValueError):
+        return None
+
+
+def _range_total(content_range: str | None) -> int | None:
+    total = (content_range or "").rpartition("/")[2]
+    return int(total) if total.isdigit() else None
+
+
+def _write_validator(part: Path, url: str, headers) -> None:
+    """Remember what identifies this version of the file, so that a resume never mixes two versions."""
+    etag = headers.get("ETag")
+    validator = etag if etag and not etag.startswith("W/") else headers.get("Last-Modified")
+    _validator_file(part).write_text(json.dumps({"url": url, "validator": validator}))
+
+
+def _read_validator(part: Path, url: str) -> str | None:
+    try:
+        saved = json.loads(_validator_file(part).read_text())
+    except (OSError, ValueError):
+        return None
+    return saved.get("validator") if saved.get("url") == url else None
+
+
+def _check_download(url: str, part: Path, dest: Path, size: int | None, checksum: str | None) -> None:
+    """Refuse (and delete) a download that is not the announced file; a rerun then fetches it anew."""
+    got = part.stat().st_size
+    problem = None
+    if size is not None and got != size:
+        problem = f"has {got:,} bytes, expected {size:,}"
+    elif checksum:
+        algorithm, _, expected = checksum.partition(":")
+        digest = hashlib.new(algorithm)
+        with open(part, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        if digest.hexdigest() != expected.lower():
+            problem = f"has {algorithm} {digest.hexdigest()}, expected {expected}"
+    if problem:
+        part.unlink()
+        _validator_file(part).unlink(missing_ok=True)
+        raise DownloadError(
+            f"Download of {url} to {dest} {problem}; the file was deleted: rerun to fetch it again, and if "
+            "this repeats the server no longer serves the release the adapter knows."
+        )
+
+
+def fetch_all(items: Iterable[tuple], fetch: Fetcher | None = None) -> list[Path]:
+    """Fetch each ``(url, destination)`` or ``(url, destination, {"size": ..., "checksum": ...})`` not
+    already on disk (what the adapter knows of the file is handed to the fetcher)."""
     fetch = fetch or fetch_url
     done = []
-    for url, dest in items:
+    for url, dest, *known in items:
         if not dest.exists():
-            fetch(url, dest)
+            fetch(url, dest, **(known[0] if known else {}))
         done.append(dest)
     return done
 

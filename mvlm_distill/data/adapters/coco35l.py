@@ -151,7 +151,8 @@ def download(dest: str | Path, *, splits=("train", "dev"), include_images: bool 
             raise ValueError(f"Dataset {NAME!r}: unknown split {split!r}; allowed values are: {', '.join(SPLITS)}.")
         items.append((CAPTIONS_URL.format(split=split), dest / f"coco_mt_{split}.jsonl.bz2"))
     if include_images:
-        items += [(COCO_IMAGES_URL.format(part=p), dest / f"{p}2014.zip") for p in ("train", "val")]
+        items += [(COCO_IMAGES_URL.format(part=p), dest / f"{p}2014.zip", C.COCO_2014_ZIPS[p])
+                  for p in ("train", "val")]  # fmt: skip
     for path in C.fetch_all(items, fetch):
         if path.name.endswith("2014.zip") and not (dest / "images" / path.name[:-4]).is_dir():
             C.extract(path, dest / "images")

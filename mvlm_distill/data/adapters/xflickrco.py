@@ -140,7 +140,7 @@ def download(dest: str | Path, *, languages=None, split: str = "test", include_c
     items = [(ANNOTATION_URL.format(lang=lang, split=split), dest / "annotations" / lang / f"{split}.jsonl")
              for lang in langs]  # fmt: skip
     if include_coco_images:
-        items.append((COCO_VAL2014_URL, dest / "val2014.zip"))
+        items.append((COCO_VAL2014_URL, dest / "val2014.zip", C.COCO_2014_ZIPS["val"]))
     for path in C.fetch_all(items, fetch):
         if path.name == "val2014.zip" and not (dest / "images" / "val2014").is_dir():
             C.extract(path, dest / "images")
