@@ -600,10 +600,10 @@ def _refuse_undistilled_languages(config: dict) -> None:
     """An evaluated language the corpus offers but ``distillation.language_fraction`` leaves out (or
     rounds to no image) would get no distillation data without a word; a fraction of 0 says it is meant."""
     fractions = config["distillation"].get("language_fraction")
-    corpus = config["corpus"]["benchmark"]
-    offered = offered_languages(corpus, config["benchmarks"][corpus])
     if fractions is None:
         return
+    corpus = config["corpus"]["benchmark"]
+    offered = offered_languages(corpus, config["benchmarks"][corpus])
     n_images = corpus_images(config)
     for lang in config["languages"]:
         if lang == "en" or (offered is not None and lang not in offered):  # en defaults to 1.0 (select_by_language)
@@ -682,10 +682,11 @@ def missing_source(name: str, source: str) -> str:
 
 
 def missing_sources(config: dict, base_dir: str | Path = ".") -> dict[str, str]:
-    """Benchmark name -> sentence, for each dataset benchmark read from a local copy that does not exist."""
+    """Benchmark name -> sentence, for each used dataset benchmark read from a local copy that does not exist."""
     missing = {}
+    used = [config["corpus"]["benchmark"], *config["evaluation"]["benchmarks"]]
     for name, bench in config["benchmarks"].items():
-        if bench["kind"] == "synthetic" or bench.get("source") == "hf" or bench.get("download"):
+        if name not in used or bench["kind"] == "synthetic" or bench.get("source") == "hf" or bench.get("download"):
             continue
         source = bench.get("source") or str(Path(config.get("data_root", "data")) / name)
         if not (Path(base_dir) / Path(source).expanduser()).exists():

@@ -325,6 +325,8 @@ def test_a_missing_local_copy_is_named():
         "benchmarks.xm.source: local copy 'data/nowhere' does not exist; point it at the release or set download: "
         "true on a machine with network (docs/datasets.md).")}
     assert missing_sources(check_config(merged("{}"), base_dir=REPO), REPO) == {}
+    unused = check_config(merged("benchmarks: {xm: {kind: xm3600, source: data/nowhere}}"), base_dir=REPO)
+    assert missing_sources(unused, REPO) == {}  # configured, but neither corpus nor evaluated: never prepared
 
 
 def test_a_split_is_scored_in_the_languages_it_was_released_in():
