@@ -178,6 +178,9 @@ def export_student(student_dir: str | os.PathLike, out_dir: str | os.PathLike, *
             _write_open_clip(exported, work, str(final))
         else:
             _write_transformers(exported, work)
+        # the export's own files, so that publishing uploads these and nothing Snakemake adds to the folder
+        files = [p.relative_to(work).as_posix() for p in work.rglob("*") if p.is_file()]
+        files += ([CARD] if card is not None else []) + [EXPORT_INFO]
         if out.exists():
             shutil.rmtree(out)
         work.rename(out)
@@ -211,6 +214,7 @@ def export_student(student_dir: str | os.PathLike, out_dir: str | os.PathLike, *
                 "vocabulary_size": embedding_rows(student),
             },
             "trimmed": kept_token_ids is not None,
+            "files": sorted(set(files)),
         }
         if card is not None:
             (out / CARD).write_text(card(info), encoding="utf-8")

@@ -226,6 +226,63 @@ def test_publish_dry_run_lists_the_upload_and_contacts_nothing(student_dir, tmp_
         assert 'export_dir = "someone/tiny-ed"' in files["README.md"].decode()
 
 
+class RecordingHub:
+    """Stands in for huggingface_hub.HfApi: records each call; the repository exists, public, and holds
+    the files of an earlier publish that uploaded the whole folder."""
+
+    calls = []
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def __getattr__(self, name):
+        def call(*args, **kwargs):
+            self.calls.append((name, args, kwargs))
+            return [".snakemake_timestamp", "README.md"] if name == "list_repo_files" else None
+
+        return call
+
+
+def test_publish_sets_the_visibility_asked_and_uploads_only_the_exports_files(student_dir, tmp_path, monkeypatch):
+    import huggingface_hub
+
+    out = tmp_path / "exports" / "tiny" / "ED" / "seed0"
+    info = _export(student_dir, out, str(out))
+    assert EXPORT_INFO in info["files"] and "README.md" in info["files"]
+    (out / ".snakemake_timestamp").write_text("")  # Snakemake adds it to every folder output
+    (out / "notes.txt").write_text("not part of the export")
+    monkeypatch.setattr(huggingface_hub, "HfApi", RecordingHub)
+    RecordingHub.calls = []
+    publish_exports([{"export": "tiny/ED/seed0", "repo_id": "someone/tiny-ed", "private": True}], [out],
+                    dry_run=False)
+    names = [name for name, _, _ in RecordingHub.calls]
+    assert names == ["create_repo", "update_repo_settings", "list_repo_files", "create_commit"]
+    # an existing public repository is made private before anything is uploaded to it
+    assert RecordingHub.calls[1][1:] == (("someone/tiny-ed",), {"private": True})
+    operations = RecordingHub.calls[3][2]["operations"]
+    added = sorted(op.path_in_repo for op in operations if isinstance(op, huggingface_hub.CommitOperationAdd))
+    deleted = [op.path_in_repo for op in operations if isinstance(op, huggingface_hub.CommitOperationDelete)]
+    assert added == info["files"] and deleted == [".snakemake_timestamp"]
+
+    RecordingHub.calls = []
+    publish_exports([{"export": "tiny/ED/seed0", "repo_id": "someone/tiny-ed", "private": False}], [out],
+                    dry_run=False)
+    assert RecordingHub.calls[1][2] == {"private": False}
+
+    # an export written before mvlm_export.json listed its files: everything but hidden files
+    listed = json.loads((out / EXPORT_INFO).read_text())
+    (out / EXPORT_INFO).write_text(json.dumps({k: v for k, v in listed.items() if k != "files"}))
+    plan = publish_exports([{"export": "tiny/ED/seed0", "repo_id": "a/b"}], [out], dry_run=True)
+    assert ".snakemake_timestamp" not in plan[0]["files"] and "notes.txt" in plan[0]["files"]
+
+    (out / EXPORT_INFO).write_text(json.dumps(listed))
+    (out / "tokenizer.json").unlink()
+    with pytest.raises(PublishError) as err:
+        publish_exports([{"export": "tiny/ED/seed0", "repo_id": "a/b"}], [out], dry_run=True)
+    assert str(err.value) == (f"{out}: tokenizer.json, listed in {EXPORT_INFO}, is missing; run the export_student "
+                              "rule again")
+
+
 def test_workflow_exports_every_student_and_publishes_only_when_asked(tmp_path):
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     config["publish"] = {"dry_run": True, "repositories": [{"export": "toy-clip/ED/seed0", "repo_id": "a/b"}]}
