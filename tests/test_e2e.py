@@ -41,7 +41,7 @@ def test_every_output_exists(study):
     assert {"prepare_benchmark", "pretrain_teacher", "distill", "embed_texts", "score_language"} <= {
         r.removesuffix(".tsv") for r in rules
     }
-    assert not list(results.rglob("*.tmp-*")), "temporary files left behind"
+    assert not list(results.rglob("*.mvlm-tmp*")), "temporary files left behind"
     assert not (results / "checkpoints" / "toy-clip" / "ED" / "seed0").exists(), "resume state kept after success"
 
 

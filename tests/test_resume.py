@@ -65,10 +65,10 @@ def test_sigkill_during_a_checkpoint_resumes_from_the_last_complete_one(referenc
     proc = _run(tmp_path, point, int(signal.SIGKILL), nth)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
     assert _checkpoint_step(tmp_path) == KILL_CASES[point, nth]
-    leftovers = list((tmp_path / "state").glob(".*.tmp-*"))
+    leftovers = list((tmp_path / "state").glob(".*.mvlm-tmp-*"))
     assert len(leftovers) == (1 if point == "written" else 0)  # a kill before the rename leaves its temporary file
     _finish(tmp_path)
-    assert not list((tmp_path / "state").glob(".*.tmp-*")), "a cut-short checkpoint file was left behind"
+    assert not list((tmp_path / "state").glob(".*.mvlm-tmp-*")), "a cut-short checkpoint file was left behind"
     _same_student(reference, tmp_path)
 
 

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from mvlm_distill.distill.losses import DistillBatch, WeightedLoss
-from mvlm_distill.io import atomic_path
+from mvlm_distill.io import TEMP_MARK, atomic_path
 from mvlm_distill.optim import adamw, apply_schedule
 
 
@@ -237,7 +237,7 @@ def distill(
     state_path = state_dir / "state.pt"
     log_rows: list[dict] = []
     start = 0
-    for leftover in state_dir.glob(f".{state_path.name}.tmp-*"):
+    for leftover in state_dir.glob(f".{state_path.name}{TEMP_MARK}-*"):
         leftover.unlink()  # a checkpoint write cut short by a kill; the previous checkpoint stands
     if state_path.exists():
         restored = _load_state(state_path, student, optimizer, identity)
