@@ -4,6 +4,8 @@ The JSON schema (workflow/schemas/config.schema.yaml) checks shapes and types an
 unknown keys; ``check_config`` adds what a schema cannot say (splits and languages a benchmark
 offers, layer maps, warm-up, gallery size, local paths). Every problem is one sentence that
 names the key. Shared by the Snakefile and the scripts, so a bad config stops before any job.
+``apply_removals`` runs first (an overlay's null and ``drop:``); ``config_warnings`` lists what runs
+but may not be meant.
 """
 
 from __future__ import annotations

@@ -51,8 +51,10 @@ EDITS = {
                            student_rows(KD)),
     "add a method": (lambda c: c["methods"].update(FD={"FD": 1.0}), {**student_rows(1), "export_student": KD + 1}),
     "add a seed": (lambda c: c.update(seeds=[0, 1]), {**student_rows(KD), "export_student": 2 * KD}),
-    # new language: its scores for every row, and clustering (over all languages) of every row
-    "add a language": (lambda c: c.update(languages=c["languages"] + ["fr"]),
+    # new language (listed with fraction 0: evaluated, not distilled on): its scores for every row, and
+    # clustering (over all languages) of every row
+    "add a language": (lambda c: (c.update(languages=c["languages"] + ["fr"]),
+                                  c["distillation"]["language_fraction"].update(fr=0.0)),
                        {"score_language": ROWS, "cluster_embeddings": ROWS, **TAIL, "language_report": LANGS + 1}),
     # the evaluation split's image cache and every row's text embeddings, never a student
     "evaluation.batch_size": (lambda c: c["evaluation"].update(batch_size=128),

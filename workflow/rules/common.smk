@@ -360,9 +360,14 @@ def select_pretraining_params(wildcards):
 
 
 def select_corpus_params(wildcards):
+    fractions = config["distillation"].get("language_fraction")
+    if fractions is not None:
+        # a language listed with 0 (evaluated, not distilled on) selects what an absent one does:
+        # not a param, so listing it reruns no student (English: absent means 1.0)
+        fractions = {lang: f for lang, f in fractions.items() if f or lang == "en"}
     return {
         "split": config["corpus"]["split"],
-        "language_fraction": config["distillation"].get("language_fraction"),
+        "language_fraction": fractions,
     }
 
 
