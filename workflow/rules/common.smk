@@ -39,7 +39,9 @@ def _refuse_config(sentence):
     """One line naming the key and the config file that sets it, then exit (no traceback)."""
     config_files = workflow.config_settings.configfiles or workflow.configfiles
     err = ConfigError(sentence)
-    sys.stderr.write(error_line(err, config_files, workflow.config_settings.config) + "\n")
+    sys.stderr.write(
+        error_line(err, config_files, workflow.config_settings.config) + "\n"
+    )
     sys.exit(1)
 
 
