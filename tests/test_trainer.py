@@ -150,3 +150,9 @@ def test_checkpoint_without_identity_is_not_continued(tmp_path, capsys):
     rows = _run(tmp_path, settings)
     assert "records no settings" in capsys.readouterr().out
     assert [r["step"] for r in rows] == [1, 2, 3, 4]
+
+
+def test_a_batch_larger_than_the_corpus_is_said_in_the_log(tmp_path, capsys):
+    _run(tmp_path, TrainingSettings(steps=1, batch_size=64, lr=1e-2))
+    assert ("distillation.batch_size: 64 is more than the 8 items of the corpus, so every batch is the whole "
+            "corpus (8).") in capsys.readouterr().out

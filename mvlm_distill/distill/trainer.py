@@ -252,6 +252,9 @@ def distill(
         if device.type == "cuda"
         else torch.autocast(device_type="cpu", enabled=False)
     )
+    if settings.batch_size > len(corpus):  # batch_indices takes the whole corpus: say so where it happens
+        print(f"Warning: distillation.batch_size: {settings.batch_size} is more than the {len(corpus)} items of the "
+              f"corpus, so every batch is the whole corpus ({len(corpus)}).", flush=True)
     needs_english = loss_fn.needs_student_english
     bar = _progress(range(start, settings.steps), settings.steps, start, progress)
 

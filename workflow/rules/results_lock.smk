@@ -3,7 +3,7 @@
 import sys
 from pathlib import Path
 
-from mvlm_distill import results_folder
+from mvlm_distill import results_folder, run_stop
 
 RESULTS_LOCK = {}
 
@@ -15,6 +15,7 @@ def _refuse(kind, message):
 
 onstart:
     if workflow.is_main_process:
+        run_stop.watch_stop_signals()
         try:
             RESULTS_LOCK["path"] = results_folder.acquire_lock(
                 R, workdir=Path.cwd()
@@ -53,3 +54,4 @@ onsuccess:
 onerror:
     if "path" in RESULTS_LOCK:
         results_folder.release_lock(RESULTS_LOCK["path"])
+    run_stop.exit_if_stopped(log)
