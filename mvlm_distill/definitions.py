@@ -25,6 +25,12 @@ METRIC_ORDER = tuple(dict.fromkeys(m for metrics in METRICS.values() for m in me
 #: columns of a ranks table (``{language}.ranks.csv``): one row per query
 RANK_COLUMNS = ["task", "query_id", "rank", "n_candidates"]
 
+#: retrieval protocols (``evaluation.protocol``): which captions are queries (``all``, or the
+#: ``first`` of each image and language) and how ties count (``pessimistic``, or by ``index``)
+QUERIES = ("all", "first")
+TIES = ("pessimistic", "index")
+DEFAULT_PROTOCOL = {"queries": "all", "ties": "pessimistic"}
+
 #: rows evaluated once per model beside the distilled students: the teacher, and ``init``
 #: (the student's layers before distillation)
 REFERENCES = ("teacher", "init")
@@ -74,7 +80,8 @@ def metric_values(ranks, metric: str) -> np.ndarray:
 
 
 __all__ = [
-    "METRICS", "TASKS", "RETRIEVAL_TASKS", "METRIC_ORDER", "RANK_COLUMNS", "REFERENCES", "FAMILIES",
+    "METRICS", "TASKS", "RETRIEVAL_TASKS", "QUERIES", "TIES", "DEFAULT_PROTOCOL", "METRIC_ORDER", "RANK_COLUMNS",
+    "REFERENCES", "FAMILIES",
     "CONSISTENCY_METRICS", "IMAGE_CONSISTENCY_METRICS", "LANGUAGE_NAMES", "default_layer_map",
     "metric_values",
 ]  # fmt: skip

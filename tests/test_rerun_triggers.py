@@ -63,6 +63,11 @@ EDITS = {
     "evaluation.bootstrap_resamples": (lambda c: c["evaluation"].update(bootstrap_resamples=50),
                                        {"score_language": ROWS * LANGS, **TAIL}),
     "evaluation.alpha": (lambda c: c["evaluation"].update(alpha=0.01), TAIL),
+    # a chosen retrieval protocol rescores every language of every row; the default one is no param
+    "evaluation.protocol": (lambda c: c["evaluation"].update(protocol={"ties": "index"}),
+                            {"score_language": ROWS * LANGS, **TAIL}),
+    "evaluation.protocol, the default": (
+        lambda c: c["evaluation"].update(protocol={"queries": "all", "ties": "pessimistic"}), {}),
     # the students and the init row (the student before distillation); the teacher row stays
     "models[0].student_layers": (lambda c: c["models"][0].update(student_layers=[1, 3]),
                                  {**student_rows(KD), "embed_texts": KD + 1, "cluster_embeddings": KD + 1,

@@ -23,11 +23,13 @@ from mvlm_distill.io import (
 PROJECTION_SAMPLE = 60  # parallel caption groups kept for the 2-D projection in the index report
 
 
-def score_row_language(bench, texts_dir, images_path, *, language: str, split: str, n_boot: int, seed: int = 0):
+def score_row_language(bench, texts_dir, images_path, *, language: str, split: str, n_boot: int, seed: int = 0,
+                       protocol: dict | None = None):
     """Ranks, metrics with bootstrap intervals, and consistency against English for one language.
 
     ``texts_dir``: the row's text embedding folder (rule embed_texts); only this language's files are
-    read, and English captions' when there are parallel captions to compare with.
+    read, and English captions' when there are parallel captions to compare with. ``protocol``: the
+    retrieval protocol (``score.score_language``); consistency always uses every caption.
     """
     bench.require_languages(split, [language])  # else the language would be left out of the tables
     # both caches must come from this very benchmark (a stale cache would score the wrong data)
@@ -59,13 +61,13 @@ def score_row_language(bench, texts_dir, images_path, *, language: str, split: s
         # the gallery is the split's images (the cache may also hold the VQA split's)
         gallery = bench.split_images(split)["image_id"].astype(str).tolist()
         frames.append(score_language(caption_emb, caption_ids, image_emb, image_ids, captions,
-                                     gallery_ids=gallery, text_index=caption_index))
+                                     gallery_ids=gallery, text_index=caption_index, protocol=protocol))
     if vqa is not None and len(vqa):
         prompt_emb, prompt_ids, prompt_index = texts(language, "vqa")
         frames.append(score_language(prompt_emb, prompt_ids, image_emb, image_ids, captions.iloc[:0], vqa,
                                      text_index=prompt_index))
     ranks = pd.concat(frames, ignore_index=True) if frames else empty_ranks()
-    metrics = metrics_table(ranks, n_boot=n_boot, seed=seed)
+    metrics = metrics_table(ranks, n_boot=n_boot, seed=seed, protocol=protocol)
     consistency_rows = pd.DataFrame(columns=["language", "metric", "value"])
     if language != "en" and len(captions):
         english = bench.split_captions(split, "en")
@@ -93,6 +95,19 @@ def score_row_language(bench, texts_dir, images_path, *, language: str, split: s
                 {"language": language, "metric": list(values), "value": list(values.values())}
             )
     return ranks, metrics, consistency_rows
+
+
+def score_language_job(inputs, outputs, language: str, *, split: str, n_boot: int, protocol: dict | None = None):
+    """Rule score_language's work: read this language's rows (and English's), score, write the three files."""
+    from mvlm_distill.data.formats import read_benchmark
+    from mvlm_distill.io import write_csv
+    from mvlm_distill.paths import benchmark_folder
+
+    bench = read_benchmark(benchmark_folder(inputs.benchmark), validate=False, languages=sorted({language, "en"}))
+    ranks, metrics, consistency_rows = score_row_language(bench, inputs.texts, inputs.images, language=language,
+                                                          split=split, n_boot=n_boot, protocol=protocol)
+    for path, table in ((outputs.ranks, ranks), (outputs.metrics, metrics), (outputs.consistency, consistency_rows)):
+        write_csv(path, table)
 
 
 def _benchmark_provenance(bench) -> tuple:

@@ -1,9 +1,10 @@
 """Text-image retrieval ranks and the metrics computed from them.
 
-Semantics follow CLIP_benchmark's zero-shot retrieval, with ties counted
-pessimistically (a wrong item with the same score as the right one ranks ahead
+Semantics follow CLIP_benchmark's zero-shot retrieval. Ties (``ties``) count
+``pessimistic`` by default (a wrong item with the same score as the right one ranks ahead
 of it), so that a degenerate encoder (all scores equal) gets the worst rank, not
-the best:
+the best; ``index`` breaks them by position in the gallery (images.parquet order for t2i,
+captions.parquet order for i2t), as CLIP_benchmark's and Babel-ImageNet's ``torch.topk``:
 
 * text -> image (``t2i``): one query per caption, one correct image;
   rank = 1 + #(other images with score >= the correct image's score).
@@ -11,6 +12,10 @@ the best:
   the language; the query succeeds at rank r if one of its own captions is
   ranked r-th; the other captions of the same image are not wrong items:
   rank = 1 + #(captions of other images with score >= the best own caption's score).
+
+With ``ties="index"`` a wrong item with the same score ranks ahead only if it comes earlier.
+Which captions are queries (``all`` or the ``first`` of each image) is chosen by the caller
+(``score.score_language``); docs/analysis.md lists the published tables' protocols.
 
 Metrics are fractions in [0, 1]: ``R@k`` = share of queries with rank <= k,
 ``MRR@k`` = mean of 1/rank where rank <= k (0 otherwise), ``acc@1`` = R@1 for VQA
@@ -23,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mvlm_distill.definitions import METRICS, TASKS, metric_values
+from mvlm_distill.definitions import METRICS, TASKS, TIES, metric_values
 
 # rows per chunk so that a boolean comparison block stays around 16M cells
 _CHUNK_CELLS = 1 << 24
@@ -60,19 +65,35 @@ def _check_similarity(similarity, caption_image_index, caption_axis: int) -> tup
     return sim, idx
 
 
-def t2i_ranks(similarity: np.ndarray, caption_image_index) -> np.ndarray:
+def _check_ties(ties: str) -> str:
+    if ties not in TIES:
+        raise ValueError(f"unknown ties {ties!r}; expected one of {TIES}")
+    return ties
+
+
+def _ahead(block: np.ndarray, true: np.ndarray, first: np.ndarray, ties: str) -> np.ndarray:
+    """Per row, which items rank ahead of (or with) the right one: score above it, or equal to it
+    (pessimistic) or equal and earlier than column ``first`` (index); the right one itself counts."""
+    if ties == "pessimistic":
+        return block >= true[:, None]
+    columns = np.arange(block.shape[1])[None, :]
+    return (block > true[:, None]) | ((block == true[:, None]) & (columns <= first[:, None]))
+
+
+def t2i_ranks(similarity: np.ndarray, caption_image_index, ties: str = "pessimistic") -> np.ndarray:
     """Rank of each caption's own image; ``similarity`` is (n_captions, n_images).
 
     ``caption_image_index[c]`` is the column of caption ``c``'s image. Returns
-    int64 ranks (1-based, ties pessimistic), one per caption.
+    int64 ranks (1-based, ties ``pessimistic`` or by ``index``), one per caption.
     """
+    _check_ties(ties)
     sim, idx = _check_similarity(similarity, caption_image_index, caption_axis=0)
     ranks = np.empty(sim.shape[0], dtype=np.int64)
     for rows in _chunks(sim.shape[0], sim.shape[1]):
         block = sim[rows]
         true = block[np.arange(block.shape[0]), idx[rows]]
         # the correct image counts itself once: #(scores >= true) = 1 + #(wrong >= true)
-        ranks[rows] = (block >= true[:, None]).sum(axis=1)
+        ranks[rows] = _ahead(block, true, idx[rows], ties).sum(axis=1)
     return ranks
 
 
@@ -85,13 +106,15 @@ def i2t_queries(caption_image_index, n_images: int | None = None) -> np.ndarray:
     return queries
 
 
-def i2t_ranks(similarity: np.ndarray, caption_image_index) -> np.ndarray:
+def i2t_ranks(similarity: np.ndarray, caption_image_index, ties: str = "pessimistic") -> np.ndarray:
     """Rank of each image's best-ranked own caption; ``similarity`` is (n_images, n_captions).
 
     Only images with at least one caption are queries; the result has one rank
     per query image, in ascending image order (``i2t_queries`` gives the images).
-    Other captions of the query image are not counted as wrong items.
+    Other captions of the query image are not counted as wrong items. With ``ties="index"``
+    the right caption is the query's first best-scoring own caption.
     """
+    _check_ties(ties)
     sim, idx = _check_similarity(similarity, caption_image_index, caption_axis=1)
     queries = np.unique(idx)
     ranks = np.empty(queries.size, dtype=np.int64)
@@ -99,8 +122,10 @@ def i2t_ranks(similarity: np.ndarray, caption_image_index) -> np.ndarray:
         q = queries[rows]
         block = sim[q]
         own = idx[None, :] == q[:, None]
-        best = np.where(own, block, -np.inf).max(axis=1)
-        ranks[rows] = 1 + ((block >= best[:, None]) & ~own).sum(axis=1)
+        scores = np.where(own, block, -np.inf)
+        best = scores.max(axis=1)
+        first = (scores == best[:, None]).argmax(axis=1)
+        ranks[rows] = 1 + (_ahead(block, best, first, ties) & ~own).sum(axis=1)
     return ranks
 
 

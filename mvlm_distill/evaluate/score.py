@@ -20,14 +20,14 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from mvlm_distill.definitions import METRICS, RANK_COLUMNS, TASKS, metric_values
+from mvlm_distill.definitions import DEFAULT_PROTOCOL, METRICS, QUERIES, RANK_COLUMNS, TASKS, metric_values
 
 from .retrieval import i2t_ranks, t2i_ranks
 from .similarity import cosine_matrix
 from .stats import bootstrap_cis
 from .vqa import vqa_ranks
 
-METRIC_COLUMNS = ["task", "metric", "value", "ci_low", "ci_high", "n_queries"]
+METRIC_COLUMNS = ["task", "metric", "value", "ci_low", "ci_high", "n_queries", "queries", "ties"]
 
 
 def empty_ranks() -> pd.DataFrame:
@@ -75,6 +75,27 @@ def _parse_candidates(value) -> list[str]:
     return [str(c) for c in value]
 
 
+def check_protocol(protocol: dict | None) -> dict:
+    """The protocol with its defaults filled in; ``ValueError`` naming an unknown key or value."""
+    from .retrieval import _check_ties
+
+    protocol = {**DEFAULT_PROTOCOL, **(protocol or {})}
+    unknown = sorted(set(protocol) - set(DEFAULT_PROTOCOL))
+    if unknown:
+        raise ValueError(f"unknown protocol key(s) {unknown}; expected {sorted(DEFAULT_PROTOCOL)}")
+    if protocol["queries"] not in QUERIES:
+        raise ValueError(f"unknown protocol queries {protocol['queries']!r}; expected one of {QUERIES}")
+    _check_ties(protocol["ties"])
+    return protocol
+
+
+def protocol_captions(captions: pd.DataFrame, protocol: dict | None) -> pd.DataFrame:
+    """The captions that are queries (t2i) and gallery (i2t): all, or each image's first in table order."""
+    if check_protocol(protocol)["queries"] == "first":
+        return captions.drop_duplicates("image_id", keep="first")
+    return captions
+
+
 def _single_language(frame: pd.DataFrame, what: str) -> None:
     if "language" in frame.columns and frame["language"].nunique() > 1:
         raise ValueError(f"{what} must hold one language, got {sorted(frame['language'].unique())}")
@@ -90,6 +111,7 @@ def score_language(
     *,
     gallery_ids: Iterable[str] | None = None,
     text_index: IdIndex | None = None,
+    protocol: dict | None = None,
 ) -> pd.DataFrame:
     """Per-query ranks of one language: t2i, i2t and (if ``vqa`` is given) vqa rows.
 
@@ -103,8 +125,12 @@ def score_language(
     but are not i2t queries. ``vqa``: the questions of the same language
     (``question_id, image_id, answer, candidates``), or None. ``text_index``: an
     ``IdIndex(text_ids)`` the caller already built (saves rebuilding it); built with
-    ``rows``, ``text_embeddings`` may hold each distinct text once.
+    ``rows``, ``text_embeddings`` may hold each distinct text once. ``protocol``: the retrieval
+    protocol (``{"queries": "all" | "first", "ties": "pessimistic" | "index"}``, default
+    ``DEFAULT_PROTOCOL``); VQA ranks are always pessimistic.
     """
+    ties = check_protocol(protocol)["ties"]
+    captions = protocol_captions(captions, protocol)
     image_ids = [str(i) for i in image_ids]
     text_emb = np.asarray(text_embeddings)
     image_emb = np.asarray(image_embeddings)
@@ -132,11 +158,11 @@ def score_language(
         # one matrix for both directions; identical texts (or images) get bit-identical scores
         sim = cosine_matrix(text_emb[text_index.rows(caption_ids, "caption")], image_emb[gallery_rows])
 
-        ranks = t2i_ranks(sim, caption_image_index)
+        ranks = t2i_ranks(sim, caption_image_index, ties=ties)
         frames.append(pd.DataFrame({"task": "t2i", "query_id": caption_ids, "rank": ranks, "n_candidates": len(gallery)}))
 
         queries = np.unique(caption_image_index)
-        ranks = i2t_ranks(sim.T, caption_image_index)
+        ranks = i2t_ranks(sim.T, caption_image_index, ties=ties)
         own = np.bincount(caption_image_index, minlength=len(gallery))[queries]
         frames.append(
             pd.DataFrame(
@@ -175,14 +201,17 @@ def score_language(
     return out
 
 
-def metrics_table(ranks: pd.DataFrame, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
-    """Metric rows (``task, metric, value, ci_low, ci_high, n_queries``) from a ranks table.
+def metrics_table(ranks: pd.DataFrame, n_boot: int = 1000, seed: int = 0, level: float = 0.95,
+                  protocol: dict | None = None) -> pd.DataFrame:
+    """Metric rows (``task, metric, value, ci_low, ci_high, n_queries, queries, ties``) from a ranks table.
 
     ``value`` is the mean of the per-query values; the interval is the
     percentile bootstrap over the task's queries (``stats.bootstrap_ci``, the
     same seed for every metric so that a task's metrics share resamples).
-    Tasks appear in the order t2i, i2t, vqa; absent tasks have no rows.
+    Tasks appear in the order t2i, i2t, vqa; absent tasks have no rows. ``queries``, ``ties``: the
+    ``protocol`` the ranks were scored under (VQA rows: ``all``, ``pessimistic``).
     """
+    protocol = check_protocol(protocol)
     missing = [c for c in ("task", "rank") if c not in ranks.columns]
     if missing:
         raise ValueError(f"ranks table lacks column(s) {missing}")
@@ -200,8 +229,10 @@ def metrics_table(ranks: pd.DataFrame, n_boot: int = 1000, seed: int = 0, level:
         intervals = (bootstrap_cis(values, n_boot=n_boot, seed=seed, level=level) if n_boot
                      else [(np.nan, np.nan)] * len(values))
         for metric, v, (low, high) in zip(METRICS[task], values, intervals):
-            rows.append((task, metric, float(v.mean()), low, high, int(r.size)))
+            scored = protocol if task != "vqa" else DEFAULT_PROTOCOL
+            rows.append((task, metric, float(v.mean()), low, high, int(r.size), scored["queries"], scored["ties"]))
     return pd.DataFrame(rows, columns=METRIC_COLUMNS)
 
 
-__all__ = ["score_language", "empty_ranks", "IdIndex", "metrics_table", "METRIC_COLUMNS"]
+__all__ = ["score_language", "empty_ranks", "IdIndex", "metrics_table", "METRIC_COLUMNS", "check_protocol",
+           "protocol_captions"]

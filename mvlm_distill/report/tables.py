@@ -12,10 +12,13 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from mvlm_distill.definitions import METRIC_ORDER, METRICS, RANK_COLUMNS, REFERENCES, TASKS, metric_values
+from mvlm_distill.definitions import (
+    DEFAULT_PROTOCOL, METRIC_ORDER, METRICS, RANK_COLUMNS, REFERENCES, TASKS, metric_values,
+)
 
 KEY_COLUMNS = ["model", "family", "method", "seed", "benchmark", "language"]
-SCORE_COLUMNS = ["task", "metric", "value", "ci_low", "ci_high", "n_queries"]
+# queries, ties: the retrieval protocol of the value (definitions.DEFAULT_PROTOCOL for score files without them)
+SCORE_COLUMNS = ["task", "metric", "value", "ci_low", "ci_high", "n_queries", "queries", "ties"]
 METRICS_COLUMNS = KEY_COLUMNS + SCORE_COLUMNS
 SUMMARY_KEYS = ["model", "method", "benchmark", "language", "task", "metric"]
 SUMMARY_COLUMNS = SUMMARY_KEYS + ["mean", "std", "n_seeds", "teacher", "init", "retention"]
@@ -38,6 +41,7 @@ BOUNDS_COLUMNS = ["benchmark", "language", "task", "metric", "chance", "ceiling"
 # columns read as text (ids keep leading zeros, language codes such as "no" stay codes)
 TEXT_COLUMNS = (
     "model", "family", "method", "benchmark", "language", "task", "metric", "role", "reference", "correction",
+    "queries", "ties",
     "query_id", "caption_id", "image_id", "question_id", "parallel_id",
 )
 
@@ -109,6 +113,7 @@ def aggregate_metrics(score_tables: Iterable[tuple[Mapping, pd.DataFrame]]) -> p
         missing = [k for k in KEY_COLUMNS if k not in keys and k != "seed"]
         if missing:
             raise ValueError(f"score table keys lack {', '.join(missing)}: {dict(keys)}")
+        table = table.assign(**{k: v for k, v in DEFAULT_PROTOCOL.items() if k not in table.columns})
         absent = [c for c in SCORE_COLUMNS if c not in table.columns]
         if absent:
             raise ValueError(f"score table for {dict(keys)} lacks columns {', '.join(absent)}")

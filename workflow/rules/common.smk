@@ -15,9 +15,10 @@ from mvlm_distill.config import (
     error_line,
     grid_languages,
     has_captions,
+    local_teacher_folder,
     missing_sources,
 )
-from mvlm_distill.definitions import REFERENCES
+from mvlm_distill.definitions import DEFAULT_PROTOCOL, REFERENCES
 from mvlm_distill.distill.keys import LOSS_TEMPERATURES, TRAINING_KEYS
 from mvlm_distill.paths import ROW, STUDENT, ResultPaths
 from mvlm_distill.report import INDEX_FIGURES, LANGUAGE_FIGURES
@@ -126,10 +127,12 @@ def benchmark_files(benchmark):
 
 
 def teacher_dir(wildcards):
-    """Toy teachers are pretrained by the workflow; real ones are loaded by name or path."""
+    """Toy teachers are pretrained by the workflow; a local checkpoint folder (the shipped teachers)
+    is declared, so that new teacher bytes rerun what was made from the old; hub ones load by name."""
     if wildcards.model in TOY_MODELS:
         return [RESULTS.teacher(model=wildcards.model)]
-    return []
+    folder = local_teacher_folder(MODELS[wildcards.model])
+    return [folder] if folder else []
 
 
 def model_hub(wildcards):
@@ -486,10 +489,26 @@ def embed_texts_params(wildcards):
 
 
 def score_language_params(wildcards):
+    # the protocol only when it is not the default: params that gain a key rerun every scoring job
+    protocol = evaluation_protocol()
     return {
         "split": EVAL_SPLIT,
         "n_boot": config["evaluation"].get("bootstrap_resamples", 1000),
+        **({"protocol": protocol} if protocol != DEFAULT_PROTOCOL else {}),
     }
+
+
+def evaluation_protocol():
+    """evaluation.protocol with its defaults (definitions.DEFAULT_PROTOCOL)."""
+    return {**DEFAULT_PROTOCOL, **config["evaluation"].get("protocol", {})}
+
+
+def score_language_script():
+    # the default protocol keeps the script existing studies scored with (a script newer than its
+    # outputs reruns them); score_protocol.py passes a chosen protocol on
+    if evaluation_protocol() == DEFAULT_PROTOCOL:
+        return "../scripts/score_language.py"
+    return "../scripts/score_protocol.py"
 
 
 def cluster_embeddings_params(wildcards):

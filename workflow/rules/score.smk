@@ -26,7 +26,7 @@ rule score_language:
     params:
         settings=score_language_params,
     script:
-        "../scripts/score_language.py"
+        score_language_script()
 
 
 rule cluster_embeddings:
