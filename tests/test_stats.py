@@ -1,4 +1,5 @@
-"""Bootstrap intervals, the paired sign-flip test and the multiple-testing corrections."""
+"""Bootstrap intervals, the paired sign-flip test and the multiple-testing corrections, over queries,
+images (clusters) and seeds."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from mvlm_distill.evaluate.stats import benjamini_hochberg, bootstrap_ci, holm, paired_test
+from mvlm_distill.evaluate.stats import (
+    benjamini_hochberg, bootstrap_ci, holm, holm_levels, paired_test, percentile_interval, resampled_means,
+    sign_flip_interval,
+)
 
 
 def test_bootstrap_ci_is_seeded_and_ordered():
@@ -141,3 +145,114 @@ def test_benjamini_hochberg_hand_computed():
     with pytest.raises(ValueError):
         holm([1.5])
     assert holm([]).size == 0 and benjamini_hochberg([]).size == 0
+
+
+# ----------------------------------------------------------------------------- images as the unit
+
+
+def _clustered_null(rng, n_images, size, binary=True):
+    """Two systems equally good in expectation, but each image favours one of them: the captions of
+    an image share the image's (symmetric, random) advantage, so their differences are correlated."""
+    sizes = size if np.ndim(size) else np.full(n_images, size)
+    clusters = np.repeat(np.arange(n_images), sizes)
+    base = rng.random(n_images)[clusters]
+    lean = rng.normal(0, 0.35, n_images)[clusters]  # the image's advantage, symmetric about 0
+    if binary:
+        a = (rng.random(clusters.size) < np.clip(base + lean, 0, 1)).astype(float)
+        b = (rng.random(clusters.size) < np.clip(base - lean, 0, 1)).astype(float)
+    else:  # MRR-like values: 1/rank, ranks shifted by the image's lean
+        a = 1.0 / rng.integers(1, 12, clusters.size) * np.exp(lean)
+        b = 1.0 / rng.integers(1, 12, clusters.size) * np.exp(-lean)
+    return a, b, clusters
+
+
+def test_clusters_of_one_query_give_the_unclustered_test_and_interval():
+    rng = np.random.default_rng(10)
+    a, b = (rng.random(300) < 0.5).astype(float), (rng.random(300) < 0.45).astype(float)
+    singles = np.arange(300)
+    assert paired_test(a, b, clusters=singles) == paired_test(a, b)
+    c, d = rng.random(40), rng.random(40)  # the normal form too
+    assert paired_test(c, d, clusters=singles[:40][::-1]) == pytest.approx(paired_test(c, d), rel=1e-12)
+    assert bootstrap_ci(a, n_boot=300, seed=2, clusters=singles) == pytest.approx(bootstrap_ci(a, n_boot=300, seed=2))
+
+
+def test_clustered_paired_test_is_calibrated_under_a_clustered_null():
+    """2 captions per image (a language) and 18 (pooled): the caption-level test rejects far too
+    often, the image-level one at most alpha, on every path (exact lattice, enumeration, normal form)."""
+    rng = np.random.default_rng(11)
+    cases = {"binary, 2 per image": (300, 2, True), "binary, 18 per image": (100, 18, True),
+             "MRR, 2 per image": (300, 2, False), "MRR, 12 images (enumerated)": (12, 3, False),
+             "MRR, 40 images of 1-30 captions": (40, rng.integers(1, 31, 40), False)}
+    for name, (n_images, size, binary) in cases.items():
+        clustered, naive = [], []
+        for _ in range(300):
+            a, b, clusters = _clustered_null(rng, n_images, size, binary)
+            clustered.append(paired_test(a, b, clusters=clusters)[1])
+            naive.append(paired_test(a, b)[1])
+        rate = np.mean(np.array(clustered) < 0.05)
+        assert 0.01 <= rate <= 0.085, (name, rate)
+        if binary:  # the correlation the caption-level test ignores
+            assert np.mean(np.array(naive) < 0.05) > 1.5 * max(rate, 0.05), name
+
+
+def test_image_bootstrap_covers_where_the_caption_bootstrap_does_not():
+    rng = np.random.default_rng(12)
+    covered = {"images": 0, "captions": 0}
+    truth = np.clip(0.4 + np.random.default_rng(0).normal(0, 0.3, 2_000_000), 0, 1).mean()
+    trials = 150
+    for t in range(trials):
+        clusters = np.repeat(np.arange(150), 6)
+        p = np.clip(0.4 + rng.normal(0, 0.3, 150), 0, 1)[clusters]
+        v = (rng.random(clusters.size) < p).astype(float)
+        low, high = bootstrap_ci(v, n_boot=300, seed=t, clusters=clusters)
+        covered["images"] += low <= truth <= high
+        low, high = bootstrap_ci(v, n_boot=300, seed=t)
+        covered["captions"] += low <= truth <= high
+    assert covered["images"] / trials >= 0.88
+    assert covered["captions"] / trials < covered["images"] / trials - 0.1
+
+
+def test_seeds_are_a_second_level_of_the_bootstrap():
+    rng = np.random.default_rng(13)
+    clusters = np.repeat(np.arange(200), 2)
+    v = (rng.random(400) < 0.5).astype(float)
+    # two identical seeds: the seed level adds nothing, the draws equal the one-seed draws
+    one, two = resampled_means([v, np.stack([v, v])], clusters, n_boot=200, seed=1)
+    assert one == pytest.approx(two, abs=1e-12)
+    # seeds that differ widen the interval by about their spread; coverage of the mean over
+    # seeds and images in simulation (5 seeds, seed effect sd 0.05, 200 images of 2 captions)
+    covered = {"seeds": 0, "images": 0}
+    trials = 120
+    for t in range(trials):
+        shifts = rng.normal(0, 0.05, 5)
+        p = np.clip(0.5 + rng.normal(0, 0.1, 200), 0, 1)[clusters]
+        values = np.stack([(rng.random(400) < np.clip(p + s, 0, 1)).astype(float) for s in shifts])
+        both = percentile_interval(resampled_means([values], clusters, n_boot=300, seed=t)[0])
+        images = bootstrap_ci(values.mean(axis=0), n_boot=300, seed=t, clusters=clusters)
+        covered["seeds"] += both[0] <= 0.5 <= both[1]
+        covered["images"] += images[0] <= 0.5 <= images[1]
+    assert covered["seeds"] / trials >= 0.85
+    assert covered["images"] / trials < covered["seeds"] / trials - 0.15
+
+
+def test_sign_flip_interval_inverts_the_test():
+    rng = np.random.default_rng(14)
+    for _ in range(50):
+        a, b, clusters = _clustered_null(rng, 60, 3, binary=False)
+        b = b - rng.normal(0, 0.05)
+        low, high = sign_flip_interval(a, b, clusters, level=0.99)
+        diff, p = paired_test(a, b, clusters)  # the normal form here (continuous, 60 clusters)
+        assert low <= diff <= high
+        assert (low > 0 or high < 0) == (p < 0.01)
+    assert sign_flip_interval(np.ones(10), np.ones(10)) == (0.0, 0.0)
+    assert sign_flip_interval(np.full(50, 0.3), np.full(50, 0.2)) == pytest.approx((0.1, 0.1))
+
+
+def test_holm_levels_match_the_holm_verdicts():
+    rng = np.random.default_rng(15)
+    for _ in range(200):
+        p = np.concatenate([rng.random(rng.integers(1, 20)) ** 3, rng.random(rng.integers(0, 5)) * 1e-4])
+        levels = holm_levels(p, alpha=0.05)
+        assert ((holm(p) < 0.05) == (p < 1 - levels)).all()
+        assert (levels >= 0.95).all() and (levels <= 1 - 0.05 / p.size + 1e-12).all()
+    assert np.isnan(holm_levels([0.01, np.nan])[1])
