@@ -10,11 +10,12 @@ CORES ?= 2
 # exist up front: where PYTHONDONTWRITEBYTECODE is set (as in many containers) Python never caches
 # it, and every job of a study would recompile the torch stack it imports (~15 CPU s per job).
 # -x: a torch test helper written for Python 3.12 that 3.11 cannot parse. The package too (editable).
-$(BIN)/snakemake: requirements.txt pyproject.toml
+$(BIN)/snakemake: requirements.txt requirements-test.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet --no-compile torch==2.14.1 torchvision==0.29.1
 	$(BIN)/pip install --quiet --no-compile -r requirements.txt
+	$(BIN)/pip install --quiet --no-compile --no-deps -r requirements-test.txt
 	$(BIN)/pip install --quiet --no-compile --no-deps -e .
 	$(BIN)/python -m compileall -q -j 0 -x 'torch/testing/_internal/py312_intrinsics' $(VENV)/lib mvlm_distill
 	touch $@

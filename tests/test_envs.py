@@ -34,3 +34,13 @@ def test_every_rule_uses_the_pinned_env():
         text = smk.read_text()
         for conda in re.findall(r"conda:\s*\n\s*\"([^\"]+)\"", text):
             assert conda == "../../envs/study.yaml", f"{smk.name}: {conda}"
+
+
+def test_test_only_pins_leave_the_study_pins_alone():
+    """requirements-test.txt (installed --no-deps) adds the parity tests' references, and pins nothing
+    requirements.txt pins: the study's environment stays the one envs/study.yaml describes."""
+    study = _pins((REPO / "requirements.txt").read_text().splitlines())
+    test_only = _pins((REPO / "requirements-test.txt").read_text().splitlines())
+    assert {"clip-benchmark", "mteb"} <= set(test_only)
+    assert not set(test_only) & set(study)
+    assert "requirements-test.txt" in (REPO / "Makefile").read_text()
