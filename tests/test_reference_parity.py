@@ -143,21 +143,82 @@ def test_clip_benchmark_equals_the_projects_recall(study, language, queries):
     first captions (distinct texts). Where identical captions of two images tie across rank k (i2t, all
     captions), CLIP_benchmark hits some of those queries: torch.topk's order among equal scores is its
     own (not index order on CPU), so its value lies between the pessimistic and the optimistic one."""
-    reference = clip_benchmark_recalls(study, language, queries)
+    tied = check_reference(study, language, queries, clip_benchmark_recalls(study, language, queries))
+    assert queries == "all" or tied == 0
+    if queries == "all" and language == "en":
+        assert tied > 0, "the fixture has no tie across rank k: the test would show nothing"
+
+
+def check_reference(study, language, queries, reference) -> int:
+    """Assert ``reference`` ({(task, k): R@k}) equals the project's R@K where no tie straddles k and lies
+    between the pessimistic and optimistic values where one does; returns the straddling queries."""
     index_ranks, index = project_metrics(study, language, {"queries": queries, "ties": "index"})
     ranks, pessimistic = project_metrics(study, language, {"queries": queries, "ties": "pessimistic"})
     best = optimistic_i2t_ranks(study, language, queries)
     tied = 0
     for (task, k), expected in reference.items():
         high = ranks.loc[ranks.task == task, "rank"].to_numpy()
-        low = best if task == "i2t" else high
-        n = straddling(low, high, k)
+        n = straddling(best if task == "i2t" else high, high, k)
         tied += n
         if n == 0:
-            assert value(index, task, k) == value(pessimistic, task, k) == pytest.approx(expected, abs=1e-6), (task, k)
+            assert value(index, task, k) == value(pessimistic, task, k) == pytest.approx(expected, abs=1e-5), (task, k)
         else:
-            assert value(pessimistic, task, k) - 1e-6 <= expected <= value(pessimistic, task, k) + n / len(high) + 1e-6
+            assert value(pessimistic, task, k) - 1e-5 <= expected <= value(pessimistic, task, k) + n / len(high) + 1e-5
             assert value(pessimistic, task, k) <= value(index, task, k) <= value(pessimistic, task, k) + n / len(high)
-    assert queries == "all" or tied == 0
-    if queries == "all" and language == "en":
-        assert tied > 0, "the fixture has no tie across rank k: the test would show nothing"
+    return tied
+
+
+# ----------------------------------------------------------------------------- mteb
+
+
+def write_mteb_xm3600(bench, folder, languages):
+    """The benchmark as a local copy of mteb's ``mteb/xm3600`` dataset: one split per language, one row
+    per image (``image``, ``image_id``, ``captions`` and the dataset's other columns)."""
+    import datasets
+
+    (folder / "data").mkdir(parents=True)
+    gallery = bench.split_images("test")
+    for language in languages:
+        captions = bench.split_captions("test", language)
+        rows = {"image": [], "image_id": [], "captions": [], "captions_tokenized": [],
+                "captions_tokenized_lowercase": [], "image_locale": []}
+        for image_id in gallery["image_id"]:
+            texts = captions.loc[captions.image_id == image_id, "text"].tolist()
+            rows["image"].append(str(bench.image_path(image_id)))
+            rows["image_id"].append(image_id)
+            rows["captions"].append(texts)
+            rows["captions_tokenized"].append(texts)
+            rows["captions_tokenized_lowercase"].append([t.lower() for t in texts])
+            rows["image_locale"].append(language)
+        table = datasets.Dataset.from_dict(rows).cast_column("image", datasets.Image())
+        table.to_parquet(str(folder / "data" / f"{language}-00000-of-00001.parquet"))
+
+
+def mteb_scores(study, tmp_path, task_name):
+    """mteb.evaluate of the student (through PipelineEncoder) on mteb's own task class, data local."""
+    import mteb
+
+    from mvlm_distill.evaluate.mteb_adapter import PipelineEncoder
+
+    root, student_dir, _ = study
+    local = tmp_path / "xm3600"
+    if not local.exists():
+        write_mteb_xm3600(read_benchmark(root), local, LANGUAGES)
+    task = mteb.get_task(task_name, hf_subsets=list(LANGUAGES))
+    task.metadata = task.metadata.model_copy(update={"dataset": {"path": str(local), "revision": "local"}})
+    encoder = PipelineEncoder(load_model({"source": "saved", "path": str(student_dir)}), "mvlm/tiny-student")
+    result = mteb.evaluate(encoder, task, cache=None, show_progress_bar=False, encode_kwargs={"batch_size": 8})
+    scores = {row["hf_subset"]: row for row in result.task_results[0].scores["test"]}
+    return scores, encoder
+
+
+@pytest.mark.parametrize("task_name,task", [("XM3600T2IRetrieval", "t2i"), ("XM3600I2TRetrieval", "i2t")])
+def test_mteb_through_the_adapter_equals_the_projects_recall(study, tmp_path, task_name, task):
+    """mteb's own XM3600 task classes (every caption a query; i2t ``hit_rate_at_k``: any caption of the
+    image in the top k, rounded to 5 decimals) on a local copy in mteb's format: the project's R@K, as
+    CLIP_benchmark's (ties between identical captions are broken by mteb's heap of (score, id))."""
+    scores, encoder = mteb_scores(study, tmp_path, task_name)
+    assert encoder.image_encodings == N_IMAGES  # once per model, not once per language
+    for language in LANGUAGES:
+        reference = {(task, k): scores[language][f"hit_rate_at_{k}"] for k in KS}
+        check_reference(study, language, "all", reference)
