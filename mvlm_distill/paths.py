@@ -123,6 +123,10 @@ class ResultPaths:
     def vocabulary(self, **fields) -> str:
         return self._path("vocabulary/{model}.json", fields)
 
+    def teacher_check(self, **fields) -> str:
+        """The teacher check's table of one model (rule check_teacher)."""
+        return self._path("teacher_check/{model}.csv", fields)
+
     def table(self, name: str) -> str:
         return f"{self.root}/tables/{name}.csv"
 

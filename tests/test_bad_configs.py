@@ -55,7 +55,7 @@ BAD = [
      "methods.FD.XD: unknown key; allowed keys: FD, ED, SD, MCL, DR."),
     ("unknown top-level key", "learning_rate: 0.1",
      "learning_rate: unknown key; allowed keys: results, data_root, hub_cache, languages, seeds, benchmarks, corpus, "
-     "evaluation, models, teacher_pretraining, methods, distillation, export, publish, compute, resources."),
+     "evaluation, models, teacher_pretraining, methods, distillation, export, publish, teacher_check, compute, resources."),
     ("typo toy size", f"models: [{TOY}, toy: {{layer: 4}}}}]",
      "models[0].toy.layer: unknown key; the closest allowed key is 'layers'."),
     ("toy layers not a number", f"models: [{TOY}, toy: {{layers: four}}}}]",

@@ -15,7 +15,6 @@ from mvlm_distill.config import (
     error_line,
     grid_languages,
     has_captions,
-    local_teacher_folder,
     missing_sources,
 )
 from mvlm_distill.definitions import DEFAULT_PROTOCOL, REFERENCES
@@ -127,12 +126,10 @@ def benchmark_files(benchmark):
 
 
 def teacher_dir(wildcards):
-    """Toy teachers are pretrained by the workflow; a local checkpoint folder (the shipped teachers)
-    is declared, so that new teacher bytes rerun what was made from the old; hub ones load by name."""
+    """Toy teachers are pretrained by the workflow; real ones are loaded by name or path."""
     if wildcards.model in TOY_MODELS:
         return [RESULTS.teacher(model=wildcards.model)]
-    folder = local_teacher_folder(MODELS[wildcards.model])
-    return [folder] if folder else []
+    return []
 
 
 def model_hub(wildcards):
@@ -518,6 +515,73 @@ def cluster_embeddings_params(wildcards):
         "split": EVAL_SPLIT,
         "languages": BENCHMARK_LANGUAGES[wildcards.benchmark],
         **({"max_images": limit} if limit is not None else {}),
+    }
+
+
+# ---------------------------------------------------------------- the teacher check
+TEACHER_CHECK = config.get("teacher_check")
+
+
+def teacher_references(model):
+    """The reference file's entries for a model on the evaluated benchmarks (none without teacher_check)."""
+    from mvlm_distill.evaluate.teacher_check import load_references, references_for
+
+    if not TEACHER_CHECK:
+        return []
+    evaluated = {b: config["benchmarks"][b] for b in EVAL_BENCHMARKS}
+    try:
+        entries = load_references(TEACHER_CHECK["references"])
+    except ValueError as err:
+        _refuse_config(f"teacher_check.references: {err}")
+    return references_for(entries, MODELS[model], evaluated)
+
+
+CHECKED_MODELS = {m: teacher_references(m) for m in MODELS}
+CHECKED_MODELS = {m: refs for m, refs in CHECKED_MODELS.items() if refs}
+
+
+def checked_benchmarks(wildcards):
+    return list(
+        dict.fromkeys(ref["benchmark"] for ref in CHECKED_MODELS[wildcards.model])
+    )
+
+
+def teacher_check_benchmarks(wildcards):
+    return [f for b in checked_benchmarks(wildcards) for f in benchmark_files(b)]
+
+
+def teacher_check_texts(wildcards):
+    return [
+        RESULTS.embeddings(
+            model=wildcards.model, method="teacher", seed=REFERENCE_SEED, benchmark=b
+        )
+        for b in checked_benchmarks(wildcards)
+    ]
+
+
+def teacher_check_images(wildcards):
+    return [
+        RESULTS.image_cache(model=wildcards.model, benchmark=b, split=EVAL_SPLIT)
+        for b in checked_benchmarks(wildcards)
+    ]
+
+
+def teacher_check_input(wildcards):
+    """distill waits for its teacher's check (nothing for a teacher without references)."""
+    if wildcards.model in CHECKED_MODELS:
+        return [RESULTS.teacher_check(model=wildcards.model)]
+    return []
+
+
+def check_teacher_params(wildcards):
+    return {
+        "references": CHECKED_MODELS[wildcards.model],
+        "benchmarks": checked_benchmarks(wildcards),
+        "languages": {b: BENCHMARK_LANGUAGES[b] for b in checked_benchmarks(wildcards)},
+        "split": EVAL_SPLIT,
+        "tolerance": TEACHER_CHECK.get("tolerance", 0.5),
+        "average_tolerance": TEACHER_CHECK.get("average_tolerance", 1.0),
+        "on_mismatch": TEACHER_CHECK.get("on_mismatch", "stop"),
     }
 
 

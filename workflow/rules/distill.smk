@@ -9,6 +9,7 @@ rule distill:
         tokens=RESULTS.corpus_cache("tokens.npz"),
         images=RESULTS.image_cache(benchmark=CORPUS, split=config["corpus"]["split"]),
         hub=model_hub,
+        check=teacher_check_input,
     output:
         directory(RESULTS.student()),
     log:
