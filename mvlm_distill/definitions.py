@@ -22,8 +22,10 @@ RETRIEVAL_TASKS = ("t2i", "i2t")
 #: every metric name once, in table order
 METRIC_ORDER = tuple(dict.fromkeys(m for metrics in METRICS.values() for m in metrics))
 
-#: columns of a ranks table (``{language}.ranks.csv``): one row per query
-RANK_COLUMNS = ["task", "query_id", "rank", "n_candidates"]
+#: columns of a ranks table (``{language}.ranks.csv``): one row per query; ``image_id`` is the image the
+#: query is about (a caption's image, the i2t query image, a question's image): the unit of every
+#: interval and paired test (``evaluate.stats``), since the queries of one image are correlated
+RANK_COLUMNS = ["task", "query_id", "image_id", "rank", "n_candidates"]
 
 #: retrieval protocols (``evaluation.protocol``): which captions are queries (``all``, or the
 #: ``first`` of each image and language) and how ties count (``pessimistic``, or by ``index``)
@@ -78,10 +80,40 @@ def metric_values(ranks, metric: str) -> np.ndarray:
     return (r <= k).astype(np.float64)
 
 
+def expected_metric_values(metric: str, ahead, wrong_tied, own_tied) -> np.ndarray:
+    """Per query, a metric's expected value when the tied candidates are ordered at random.
+
+    A query has ``ahead`` wrong candidates scored above every right one and, at the right ones' top
+    score, ``wrong_tied`` wrong and ``own_tied`` (>= 1) right candidates in random order; the rank
+    is 1 + ahead + the number of wrong candidates before the first right one among the tied, X,
+    with P(X >= x) = prod_{i < x} (wrong_tied - i) / (wrong_tied + own_tied - i) (drawing without
+    replacement). Chance is ``ahead = 0`` with every candidate tied; a ranking without ties is
+    ``wrong_tied = 0``. Example (1,998 wrong captions and an image's 2 own, all tied: chance
+    R@1 of i2t)::
+
+        >>> round(float(expected_metric_values("R@1", [0], [1998], [2])[0]), 12)
+        0.001
+    """
+    ahead, wrong, own = (np.atleast_1d(np.asarray(x, dtype=np.int64)) for x in (ahead, wrong_tied, own_tied))
+    if (own < 1).any() or (wrong < 0).any() or (ahead < 0).any():
+        raise ValueError("need own_tied >= 1, wrong_tied >= 0 and ahead >= 0")
+    out = np.empty(np.broadcast(ahead, wrong, own).shape)
+    cache: dict[tuple[int, int, int], float] = {}
+    for i, (a, w, k) in enumerate(np.broadcast(ahead, wrong, own)):
+        key = (int(a), int(w), int(k))
+        if key not in cache:
+            x = np.arange(w + 1)
+            survival = np.concatenate([[1.0], np.cumprod((w - x[:-1]) / (w + k - x[:-1]))]) if w else np.ones(1)
+            pmf = survival - np.append(survival[1:], 0.0)
+            cache[key] = float(pmf @ metric_values(1 + a + x, metric))
+        out[i] = cache[key]
+    return out
+
+
 
 __all__ = [
     "METRICS", "TASKS", "RETRIEVAL_TASKS", "QUERIES", "TIES", "DEFAULT_PROTOCOL", "METRIC_ORDER", "RANK_COLUMNS",
     "REFERENCES", "FAMILIES",
     "CONSISTENCY_METRICS", "IMAGE_CONSISTENCY_METRICS", "LANGUAGE_NAMES", "default_layer_map",
-    "metric_values",
+    "metric_values", "expected_metric_values",
 ]  # fmt: skip

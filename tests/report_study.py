@@ -41,8 +41,10 @@ def ranks(model: str, method: str, seed: int, language: str) -> pd.DataFrame:
         elif method == "ED":
             r = r + rng.integers(2, 6, size=r.shape)
         n_cand = 20 if task != "vqa" else 4
+        # two captions per image (t2i); one i2t query per image; two questions per image
+        images = [f"img{i // 2}" if task != "i2t" else f"img{i}" for i in range(N_QUERIES)]
         rows.append(pd.DataFrame({"task": task, "query_id": [f"{task}-{i}" for i in range(N_QUERIES)],
-                                  "rank": np.minimum(r, n_cand), "n_candidates": n_cand}))
+                                  "image_id": images, "rank": np.minimum(r, n_cand), "n_candidates": n_cand}))
     return pd.concat(rows, ignore_index=True)
 
 
@@ -72,7 +74,7 @@ def build() -> dict:
         rank_tables.append((keys, r))
         score_tables.append((keys, metric_table(r)))
     metrics = T.aggregate_metrics(score_tables)
-    return {"rank_tables": rank_tables, "metrics": metrics, "summary": T.summarize(metrics)}
+    return {"rank_tables": rank_tables, "metrics": metrics, "summary": T.summarize(metrics, rank_tables, n_boot=100)}
 
 
 def consistency_rows() -> pd.DataFrame:

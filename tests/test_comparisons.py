@@ -20,7 +20,8 @@ def _ranks(rng, n=200):
             for seed in seeds:
                 for q, r in enumerate(ranks):
                     rows.append(dict(model="m", method=method, seed=seed, benchmark="b", language=language,
-                                     task="t2i", query_id=f"{language}-c{q}", rank=int(r)))
+                                     task="t2i", query_id=f"{language}-c{q}", image_id=f"i{q // 2}", rank=int(r),
+                                     n_candidates=60))
     return pd.DataFrame(rows)
 
 

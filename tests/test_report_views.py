@@ -38,12 +38,15 @@ def test_scores(study):
     init = _one(m, model="clipA", method="init", language="th", task="t2i", metric="R@10")["value"]
     row = _one(view, model="clipA", method="ED", task="t2i", metric="R@10")
     assert row["mean"] == pytest.approx(ed["value"].mean()) and row["n_seeds"] == 2
-    assert row["ci_low"] == pytest.approx(ed["ci_low"].mean()) and row["ci_high"] == pytest.approx(ed["ci_high"].mean())
+    summary = _one(study["summary"], model="clipA", method="ED", language="th", task="t2i", metric="R@10")
+    assert (row["ci_low"], row["ci_high"], row["ci_over"]) == (summary["ci_low"], summary["ci_high"], "seeds and images")
+    assert row["ci_low"] < row["mean"] < row["ci_high"] and row["retention_low"] < row["retention"] < row["retention_high"]
     assert row["teacher_diff"] == pytest.approx(ed["value"].mean() - teacher)
     assert row["init_diff"] == pytest.approx(ed["value"].mean() - init)
     sig = study["significance"]
     test = _one(sig, model="clipA", method="ED", reference="init", language="th", task="t2i", metric="R@10")
     assert row["init_p_adjusted"] == test["p_adjusted"] and row["init_significant"] == test["significant"]
+    assert (row["init_diff_holm_low"], row["init_diff_holm_high"]) == (test["diff_holm_low"], test["diff_holm_high"])
     assert row["chance"] == pytest.approx(10 / 20) and row["ceiling"] == 0.99
     t_row = _one(view, model="clipA", method="teacher", task="t2i", metric="R@10")
     assert pd.isna(t_row["teacher_diff"]) and pd.isna(t_row["init_diff"]) and not t_row["teacher_significant"]
@@ -62,6 +65,7 @@ def test_best_method_against_its_runner_up(study):
         pair = _one(c, model="clipA", language=language, task="t2i", metric="R@10", method_a="DR", method_b="FD")
         assert row["diff"] == pytest.approx(pair["diff"]) and row["diff"] > 0
         assert (row["diff_low"], row["diff_high"]) == (pair["diff_low"], pair["diff_high"])
+        assert (row["diff_holm_low"], row["diff_holm_high"]) == (pair["diff_holm_low"], pair["diff_holm_high"])
         assert row["metric"] == "R@10" and _one(view, model="clipA", task="vqa")["metric"] == "acc@1"
         assert not view["tied"].any()
     # two methods with the same mean tie: the first by name is named, and the page says "tie"
@@ -72,7 +76,8 @@ def test_best_method_against_its_runner_up(study):
     flipped = c.copy()
     swap = {"method_a": "method_b", "method_b": "method_a", "mean_a": "mean_b", "mean_b": "mean_a"}
     flipped = flipped.rename(columns=swap)
-    flipped[["diff", "diff_low", "diff_high"]] = -flipped[["diff", "diff_high", "diff_low"]].to_numpy()
+    flipped[["diff", "diff_low", "diff_high", "diff_holm_low", "diff_holm_high"]] = -flipped[
+        ["diff", "diff_high", "diff_low", "diff_holm_high", "diff_holm_low"]].to_numpy()
     again = V.best_method(flipped, "de")
     pd.testing.assert_frame_equal(again, V.best_method(c, "de"))
     assert V.best_method(None, "de").empty
@@ -102,16 +107,22 @@ def test_consistency_and_clustering_share_one_seed_mean(study):
     assert _one(refs, metric="nmi_language")["perfect_reference"] == pytest.approx(0.52)
 
 
-def test_language_means(study):
-    means = V.language_means(study["metrics"])
-    s = study["summary"]
-    sel = (s["model"] == "siglipB") & (s["task"] == "t2i") & (s["metric"] == "R@1")
+def test_language_means_are_the_pooled_summary_rows(study):
+    """All languages together: each query once, retention = ratio of the means over the same queries."""
+    means = V.language_means(study["summary"])
     row = _one(means, model="siglipB", method="ED", task="t2i", metric="R@1")
-    assert row["mean"] == pytest.approx(s[sel & (s["method"] == "ED")]["mean"].mean())
-    assert row["teacher"] == pytest.approx(s[sel & (s["method"] == "teacher")]["mean"].mean())
+    values = T.per_query_values(T.concat_ranks(study["rank_tables"]))
+    sel = (values["model"] == "siglipB") & (values["task"] == "t2i") & (values["metric"] == "R@1")
+    ed, teacher = values[sel & (values["method"] == "ED")], values[sel & (values["method"] == "teacher")]
+    assert row["mean"] == pytest.approx(ed["value"].mean()) and row["teacher"] == pytest.approx(teacher["value"].mean())
     assert row["retention"] == pytest.approx(row["mean"] / row["teacher"])
-    headline = V.headline_means(study["metrics"])
+    assert row["teacher_diff"] == pytest.approx(row["mean"] - row["teacher"])
+    assert row["retention_low"] <= row["retention"] <= row["retention_high"] and row["ci_over"] == "seeds and images"
+    vqa = _one(means, model="siglipB", method="init", task="vqa", metric="acc@1")
+    assert vqa["retention_above_chance"] == pytest.approx((vqa["mean"] - 0.25) / (vqa["teacher"] - 0.25))
+    headline = V.headline_means(study["summary"])
     assert set(headline["panel"]) == {f"{t} {m}" for t, m in V.MEANS_PANEL}
+    assert V.language_means(study["summary"][study["summary"]["language"] != T.POOLED]).empty
 
 
 def test_stability(study):
@@ -124,9 +135,12 @@ def test_stability(study):
     assert init["retrieval_change"] < 0 and init["vqa_change"] < 0
     s = study["summary"]
     r = s[(s["model"] == "clipA") & (s["method"] == "init") & (s["task"] == "t2i") & (s["metric"] == "R@10")]
+    assert init["retrieval_retention"] == pytest.approx(_one(r, language=T.POOLED)["retention"])
+    r = r[r["language"] != T.POOLED]
     assert init["retrieval_retention_std"] == pytest.approx(r["retention"].std())
     assert init["retrieval_worst_retention"] == pytest.approx(r["retention"].min())
     assert init["retrieval_worst_language"] == r.loc[r["retention"].idxmin(), "language"]
+    assert fd["n_languages"] == 3  # the pooled row is not a language
     no_vqa = V.stability(s[s["task"] != "vqa"])
     assert no_vqa["vqa_change"].isna().all() and no_vqa["retrieval_change"].notna().all()
 
@@ -147,3 +161,24 @@ def test_parameters_and_bounds(study):
     assert _one(b, task="vqa", metric="acc@1")["chance"] == pytest.approx(1 / 4)
     assert _one(b, task="t2i", metric="R@1")["ceiling"] == pytest.approx(0.9)
     assert V.best_and_worst(study["summary"])["clipA"] == ("DR", "ED")
+
+
+def test_paper_findings(study):
+    paper = V.paper_findings(study["summary"], study["significance"], S.clustering_rows())
+    assert list(paper.columns) == V.PAPER_COLUMNS and set(paper["finding"]) == {1, 2, 3}
+    dr = _one(paper, model="clipA", finding=1)
+    assert dr["agrees"] and dr["here"].startswith("DR is 1 of 3")
+    assert _one(paper, model="clipA", finding=2)["agrees"]  # DR is perfect: never below the teacher
+    # ami_image: every student 0.6 or 0.7 (by seed), the teacher 0.6: the mean 0.65 of each is above
+    assert _one(paper, model="clipA", finding=3)["here"].startswith("3 of 3")
+    assert V.paper_findings(None, None, None).empty
+
+
+def test_intervals_at_the_holm_level_agree_with_the_verdicts(study):
+    """No page can say "significant" beside an interval holding 0, or the reverse."""
+    for name in ("significance", "comparisons"):
+        table = study[name].dropna(subset=["p_value"])
+        excludes_zero = (table["diff_holm_low"] > 0) | (table["diff_holm_high"] < 0)
+        assert (excludes_zero == table["significant"]).all(), name
+        assert table["significant"].any() and (~table["significant"]).any()
+        assert (table["holm_level"] >= 0.95).all()

@@ -14,6 +14,7 @@ from mvlm_distill.definitions import RANK_COLUMNS, metric_values
 from mvlm_distill.evaluate.retrieval import i2t_queries, i2t_ranks, metrics_from_ranks, t2i_ranks
 from mvlm_distill.evaluate.score import METRIC_COLUMNS, metrics_table, score_language
 from mvlm_distill.evaluate.vqa import vqa_ranks
+from mvlm_distill.evaluate.stats import bootstrap_ci
 
 
 def test_t2i_ranks_ties_are_pessimistic():
@@ -120,7 +121,10 @@ def test_score_language_end_to_end():
     text_emb, text_ids, image_emb, image_ids, captions, vqa = _toy_benchmark()
     ranks = score_language(text_emb, text_ids, image_emb, image_ids, captions, vqa, gallery_ids=["i0", "i1", "i2"])
     assert list(ranks.columns) == RANK_COLUMNS
-    rows = {(t, q): (r, n) for t, q, r, n in ranks.itertuples(index=False)}
+    rows = {(t, q): (r, n) for t, q, _, r, n in ranks.itertuples(index=False)}
+    # each query's image: the unit of the intervals and tests
+    assert dict(zip(ranks["query_id"], ranks["image_id"])) == {
+        "c0": "i0", "c1": "i0", "c2": "i1", "i0": "i0", "i1": "i1", "q0": "i1", "q1": vqa.set_index("question_id").loc["q1", "image_id"]}
     assert rows == {
         ("t2i", "c0"): (1, 3),
         ("t2i", "c1"): (3, 3),
@@ -169,6 +173,11 @@ def test_metrics_table_columns_and_values():
     assert 0.0 <= r1.ci_low <= r1.value <= r1.ci_high <= 1.0
     again = metrics_table(ranks, n_boot=200, seed=1)
     pd.testing.assert_frame_equal(table, again)
+    # with each query's image, the interval resamples images: a and b (one image) move together
+    clustered = metrics_table(ranks.assign(image_id=["x", "x", "y", "z", "v", "w"]), n_boot=200, seed=1)
+    r1 = clustered.set_index(["task", "metric"]).loc[("t2i", "R@1")]
+    values = (ranks["rank"][:4] <= 1).astype(float)
+    assert (r1.ci_low, r1.ci_high) == pytest.approx(bootstrap_ci(values, n_boot=200, seed=1, clusters=["x", "x", "y", "z"]))
 
 
 def test_scoring_is_fast_for_thousands_of_queries():
@@ -267,3 +276,29 @@ def test_identical_vqa_prompts_tie_exactly():
     expected = [_pessimistic(np.delete(s, 0), s[0]) + 1 for s in scores]
     assert ranks.tolist() == expected
     assert (ranks >= 2).all()  # the repeated candidate always ties with the answer
+
+
+def test_chance_equals_random_scores_through_the_rank_functions():
+    """chance_values against an independent computation: random similarities ranked by t2i_ranks and
+    i2t_ranks. An i2t query has 2 right captions, so its chance is twice a t2i query's gallery share."""
+    from mvlm_distill.report.tables import chance_values
+
+    rng = np.random.default_rng(0)
+    n_images, caption_image = 40, np.repeat(np.arange(40), 2)
+    ranks = {"t2i": [], "i2t": []}
+    for _ in range(3000):
+        sim = rng.random((caption_image.size, n_images))
+        ranks["t2i"].append(t2i_ranks(sim, caption_image))
+        ranks["i2t"].append(i2t_ranks(sim.T, caption_image))
+    table = pd.concat([
+        pd.DataFrame({"task": "t2i", "query_id": [f"c{k}" for k in range(80)], "image_id": caption_image.astype(str),
+                      "rank": 1, "n_candidates": n_images}),
+        pd.DataFrame({"task": "i2t", "query_id": [str(i) for i in range(40)], "image_id": [str(i) for i in range(40)],
+                      "rank": 1, "n_candidates": 80 - 2 + 1}),
+    ], ignore_index=True)
+    chance = chance_values(table).groupby(["task", "metric"])["value"].mean()
+    for task in ("t2i", "i2t"):
+        r = np.concatenate(ranks[task])
+        for metric in ("R@1", "R@5", "MRR@10"):
+            assert chance[(task, metric)] == pytest.approx(metric_values(r, metric).mean(), abs=0.004), (task, metric)
+    assert chance[("i2t", "R@1")] == pytest.approx(2 / 80)

@@ -244,6 +244,12 @@ def test_sign_flip_interval_inverts_the_test():
         diff, p = paired_test(a, b, clusters)  # the normal form here (continuous, 60 clusters)
         assert low <= diff <= high
         assert (low > 0 or high < 0) == (p < 0.01)
+    for _ in range(200):  # small binary samples: the exact test, and its interval agrees with it too
+        a, b = (rng.random(30) < 0.6).astype(float), (rng.random(30) < 0.4).astype(float)
+        clusters = np.repeat(np.arange(15), 2)
+        p = paired_test(a, b, clusters)[1]
+        low, high = sign_flip_interval(a, b, clusters, level=0.95)
+        assert (low > 0 or high < 0) == (p < 0.05), p
     assert sign_flip_interval(np.ones(10), np.ones(10)) == (0.0, 0.0)
     assert sign_flip_interval(np.full(50, 0.3), np.full(50, 0.2)) == pytest.approx((0.1, 0.1))
 

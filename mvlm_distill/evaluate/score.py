@@ -1,6 +1,6 @@
 """Score one language of one benchmark: per-query ranks, then metrics with intervals.
 
-``score_language`` writes the rows of a ``*.ranks.csv`` (``task, query_id, rank,
+``score_language`` writes the rows of a ``*.ranks.csv`` (``task, query_id, image_id, rank,
 n_candidates``); ``metrics_table`` turns them into the metric rows of
 ``metrics.csv`` (``task, metric, value, ci_low, ci_high, n_queries``). Every
 metric, interval and paired test downstream is computed from the same ranks.
@@ -159,7 +159,8 @@ def score_language(
         sim = cosine_matrix(text_emb[text_index.rows(caption_ids, "caption")], image_emb[gallery_rows])
 
         ranks = t2i_ranks(sim, caption_image_index, ties=ties)
-        frames.append(pd.DataFrame({"task": "t2i", "query_id": caption_ids, "rank": ranks, "n_candidates": len(gallery)}))
+        frames.append(pd.DataFrame({"task": "t2i", "query_id": caption_ids, "image_id": cap_img, "rank": ranks,
+                                    "n_candidates": len(gallery)}))
 
         queries = np.unique(caption_image_index)
         ranks = i2t_ranks(sim.T, caption_image_index, ties=ties)
@@ -169,6 +170,7 @@ def score_language(
                 {
                     "task": "i2t",
                     "query_id": [gallery[q] for q in queries],
+                    "image_id": [gallery[q] for q in queries],
                     "rank": ranks,
                     "n_candidates": len(caption_ids) - own + 1,
                 }
@@ -191,7 +193,8 @@ def score_language(
         groups = np.split(prompts, np.cumsum(sizes)[:-1])
         q_images = image_emb[image_index.rows(vqa["image_id"])]
         ranks = vqa_ranks(q_images, groups, np.array(answer_index))
-        frames.append(pd.DataFrame({"task": "vqa", "query_id": question_ids, "rank": ranks, "n_candidates": sizes}))
+        frames.append(pd.DataFrame({"task": "vqa", "query_id": question_ids, "image_id": vqa["image_id"].astype(str).tolist(),
+                                    "rank": ranks, "n_candidates": sizes}))
 
     if not frames:
         return empty_ranks()
@@ -206,8 +209,9 @@ def metrics_table(ranks: pd.DataFrame, n_boot: int = 1000, seed: int = 0, level:
     """Metric rows (``task, metric, value, ci_low, ci_high, n_queries, queries, ties``) from a ranks table.
 
     ``value`` is the mean of the per-query values; the interval is the
-    percentile bootstrap over the task's queries (``stats.bootstrap_ci``, the
-    same seed for every metric so that a task's metrics share resamples).
+    percentile bootstrap over the task's images (``stats.bootstrap_ci`` with the ranks' ``image_id``
+    as clusters; without that column over queries), the same seed for every metric so that a
+    task's metrics share resamples.
     Tasks appear in the order t2i, i2t, vqa; absent tasks have no rows. ``queries``, ``ties``: the
     ``protocol`` the ranks were scored under (VQA rows: ``all``, ``pessimistic``).
     """
@@ -226,7 +230,9 @@ def metrics_table(ranks: pd.DataFrame, n_boot: int = 1000, seed: int = 0, level:
         values = [metric_values(r, metric) for metric in METRICS[task]]
         # bootstrap_resamples: 0 in the config skips the intervals (left empty); the task's
         # metrics share the seeded resamples, drawn once (each interval = bootstrap_ci's)
-        intervals = (bootstrap_cis(values, n_boot=n_boot, seed=seed, level=level) if n_boot
+        rows_of_task = ranks["task"] == task
+        clusters = ranks.loc[rows_of_task, "image_id"].astype(str).to_numpy() if "image_id" in ranks.columns else None
+        intervals = (bootstrap_cis(values, n_boot=n_boot, seed=seed, level=level, clusters=clusters) if n_boot
                      else [(np.nan, np.nan)] * len(values))
         for metric, v, (low, high) in zip(METRICS[task], values, intervals):
             scored = protocol if task != "vqa" else DEFAULT_PROTOCOL

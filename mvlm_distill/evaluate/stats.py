@@ -261,10 +261,12 @@ def sign_flip_interval(a_values, b_values, clusters=None, level: float = 0.95) -
 
     The values of delta that the sign-flip test of "the cluster sums of ``a - b - delta`` are
     symmetric about 0" does not reject: ``|sum(D - delta n)| <= z sqrt(sum (D - delta n)^2)``
-    over the clusters' summed differences D and sizes n, z the normal ``(1 + level) / 2``
-    quantile; a quadratic in delta. It holds 0 exactly when the test's normal form gives p >=
-    1 - level, so at a Holm step's level (``holm_levels``) it agrees with the verdict (up to the
-    exact test's small difference from its normal form). ``[0, 0]`` for identical systems. Example::
+    over the clusters' summed differences D and sizes n; a quadratic in delta. The critical value
+    z is the normal ``(1 + level) / 2`` quantile scaled by z0 / z_exact, the normal form's
+    statistic at delta = 0 over the normal quantile of ``paired_test``'s exact p-value (1 for large
+    samples, where the two agree): so the interval excludes 0 exactly when ``paired_test``'s p <
+    1 - level, and at a Holm step's level (``holm_levels``) it agrees with the verdict.
+    ``[0, 0]`` for identical systems. Example::
 
         >>> low, high = sign_flip_interval([1, 1, 0, 1] * 10, [0, 1, 0, 0] * 10)
         >>> bool(0 < low < 0.5 < high)
@@ -280,7 +282,12 @@ def sign_flip_interval(a_values, b_values, clusters=None, level: float = 0.95) -
     codes, g = cluster_codes(clusters, a.size)
     d = _cluster_sums(a - b, codes, g)[0]
     sizes = np.bincount(codes, minlength=g).astype(np.float64)
-    z2 = float(norm.ppf(0.5 + level / 2.0)) ** 2
+    z = float(norm.ppf(0.5 + level / 2.0))
+    z0 = abs(d.sum()) / np.sqrt(np.square(d).sum()) if d.any() else 0.0
+    z_exact = float(norm.isf(paired_test(a, b, clusters)[1] / 2.0))
+    if z0 > 0 and 0 < z_exact < np.inf:
+        z *= z0 / z_exact
+    z2 = z * z
     total, n = d.sum(), sizes.sum()
     qa = n * n - z2 * np.square(sizes).sum()
     qb = -2.0 * (total * n - z2 * (sizes * d).sum())

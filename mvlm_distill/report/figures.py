@@ -23,7 +23,7 @@ import seaborn as sns  # noqa: E402
 from mvlm_distill.io import atomic_path  # noqa: E402
 from mvlm_distill.report import views  # noqa: E402
 from mvlm_distill.definitions import METRIC_ORDER, TASKS  # noqa: E402
-from mvlm_distill.report.tables import PROJECTION_COLUMNS, method_order  # noqa: E402
+from mvlm_distill.report.tables import POOLED, PROJECTION_COLUMNS, method_order  # noqa: E402
 
 DPI = 110
 CHANCE_STYLE = {"color": "0.45", "linestyle": ":", "linewidth": 1.3}
@@ -228,6 +228,7 @@ def plot_retention_heatmap(summary: pd.DataFrame | None, out_path: str | os.Path
     title = f"{task} {metric} retention"
     data = None if _empty(summary) else summary[
         (summary["task"] == task) & (summary["metric"] == metric) & (summary["method"] != "teacher")
+        & (summary["language"] != POOLED)
     ]
     if _empty(data):
         return placeholder(out_path, title)

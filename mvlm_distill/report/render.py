@@ -75,6 +75,26 @@ def pct(x) -> str:
     return "–" if value is None else f"{100 * value:.0f}%"
 
 
+def pvalue(x) -> str:
+    """``"= 0.0123"``, or ``"< 0.0001"`` below 1e-4 (never a misleading ``0.0000``)."""
+    value = _number(x)
+    if value is None:
+        return "–"
+    return "< 0.0001" if value < 1e-4 else f"= {value:.4f}"
+
+
+def level(x) -> str:
+    """A confidence level as a percentage with the digits that tell it from 100%: ``95%``, ``99.97%``."""
+    value = _number(x)
+    if value is None:
+        return "–"
+    for digits in range(4):
+        text = f"{100 * value:.{digits}f}"
+        if float(text) == round(100 * value, 9) or (digits and float(text) < 100):
+            break
+    return f"{text}%"
+
+
 def count(x) -> str:
     value = _number(x)
     return "–" if value is None else f"{int(value):,}"
@@ -99,7 +119,8 @@ ENVIRONMENT = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-ENVIRONMENT.filters.update(fmt=fmt, signed=signed, pct=pct, count=count, language_name=language_name)
+ENVIRONMENT.filters.update(fmt=fmt, signed=signed, pct=pct, count=count, pvalue=pvalue, level=level,
+                           language_name=language_name)
 ENVIRONMENT.tests.update(known=known)
 ENVIRONMENT.globals.update(references=REFERENCES)
 
@@ -227,7 +248,7 @@ def write_index_report(languages: Sequence[str], tables: Mapping[str, pd.DataFra
     F.plot_clustering(clustering, clustering_references, figures["clustering"])
     F.plot_projection(F.projection_from_samples(projections, summary), figures["projection"],
                       labels=F.projection_labels(summary))
-    mean_columns, mean_rows = wide(views.headline_means(tables["metrics"]), ["model", "benchmark", "method"],
+    mean_columns, mean_rows = wide(views.headline_means(summary), ["model", "benchmark", "method"],
                                    column="panel")
     consistency_metrics, consistency_rows = wide(views.consistency(tables["consistency"], None),
                                                  ["model", "benchmark", "method"])
@@ -235,6 +256,7 @@ def write_index_report(languages: Sequence[str], tables: Mapping[str, pd.DataFra
     text = render(
         "index.html", languages=list(languages), alpha=alpha, correction=_correction(tables),
         best=records(views.best_method(tables["comparisons"], POOLED)),
+        paper=records(views.paper_findings(summary, tables["significance"], tables["clustering"])),
         mean_columns=mean_columns, mean_rows=mean_rows, stability=records(stability),
         significance=records(views.significance_overview(tables["significance"])),
         parameters=records(views.parameters(tables["parameters"])),

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from mvlm_distill.definitions import (
-    DEFAULT_PROTOCOL, METRIC_ORDER, METRICS, RANK_COLUMNS, REFERENCES, TASKS, metric_values,
+    DEFAULT_PROTOCOL, METRIC_ORDER, METRICS, RANK_COLUMNS, REFERENCES, TASKS, expected_metric_values, metric_values,
 )
 
 KEY_COLUMNS = ["model", "family", "method", "seed", "benchmark", "language"]
@@ -21,17 +21,27 @@ KEY_COLUMNS = ["model", "family", "method", "seed", "benchmark", "language"]
 SCORE_COLUMNS = ["task", "metric", "value", "ci_low", "ci_high", "n_queries", "queries", "ties"]
 METRICS_COLUMNS = KEY_COLUMNS + SCORE_COLUMNS
 SUMMARY_KEYS = ["model", "method", "benchmark", "language", "task", "metric"]
-SUMMARY_COLUMNS = SUMMARY_KEYS + ["mean", "std", "n_seeds", "teacher", "init", "retention"]
+# ci_low/ci_high: 95% interval of the mean over seeds and images (ci_over says which); retention = mean /
+# teacher over the same queries with its interval; retention_above_chance = (mean - chance) / (teacher - chance)
+SUMMARY_COLUMNS = SUMMARY_KEYS + [
+    "mean", "std", "n_seeds", "ci_low", "ci_high", "ci_over", "teacher", "init", "chance",
+    "retention", "retention_low", "retention_high",
+    "retention_above_chance", "retention_above_chance_low", "retention_above_chance_high",
+]
+# holm_level: the confidence level of the Holm step that judged the row; diff_holm_low/high: the interval of
+# diff at that level, inverting the same test (it excludes 0 exactly where the row is significant)
+HOLM_INTERVAL_COLUMNS = ["holm_level", "diff_holm_low", "diff_holm_high"]
 SIGNIFICANCE_COLUMNS = [
     "model", "benchmark", "language", "task", "metric", "method", "reference",
-    "diff", "p_value", "p_adjusted", "significant", "correction",
+    "diff", "p_value", "p_adjusted", "significant", "correction", *HOLM_INTERVAL_COLUMNS,
 ]
 COMPARISON_COLUMNS = [
     "model", "benchmark", "language", "task", "metric", "method_a", "method_b", "n_queries",
     "mean_a", "mean_b", "diff", "diff_low", "diff_high", "retention_a", "retention_b",
     "retention_diff", "retention_diff_low", "retention_diff_high",
-    "p_value", "p_adjusted", "significant", "correction",
+    "p_value", "p_adjusted", "significant", "correction", "ci_over", *HOLM_INTERVAL_COLUMNS,
 ]
+OVER_IMAGES, OVER_SEEDS = "images", "seeds and images"  # what a 95% interval resamples
 POOLED = "pooled"  # the language of comparisons over all languages' queries together
 CONSISTENCY_COLUMNS = ["model", "method", "seed", "benchmark", "language", "metric", "value"]
 CLUSTERING_COLUMNS = ["model", "method", "seed", "benchmark", "metric", "value", "random_baseline", "perfect_reference"]
@@ -161,17 +171,31 @@ def read_table(path: str | os.PathLike, columns: Sequence[str] | None = None) ->
 # ----------------------------------------------------------------------------- summary
 
 
-def summarize(metrics: pd.DataFrame) -> pd.DataFrame:
-    """``summary.csv``: mean, std (ddof=1; empty with one seed) and n_seeds over seeds.
+def summarize(metrics: pd.DataFrame, rank_tables=None, *, n_boot: int = 1000, seed: int = 0,
+              level: float = 0.95) -> pd.DataFrame:
+    """``summary.csv``: mean, std (ddof=1; empty with one seed) and n_seeds over seeds, with intervals.
 
-    One row per model, method, benchmark, language, task, metric; ``teacher`` and ``init`` are the
-    reference values for the same model/benchmark/language/metric and ``retention = mean / teacher``
-    (NA where the teacher scores 0). Reference rows themselves have ``n_seeds = 1``.
+    One row per model, method, benchmark, language, task, metric; ``teacher``, ``init`` are the
+    reference values for the same model/benchmark/language/metric and ``retention = mean / teacher``,
+    the ratio of the means over the same queries (NA where the teacher scores 0): the study's one
+    retention. Reference rows themselves have ``n_seeds = 1``.
+
+    With ``rank_tables`` (as ``significance_table`` takes them) it adds ``language = "pooled"`` rows
+    (all languages' queries, each once) and the intervals: ``ci_low``/``ci_high`` of the mean, over
+    seeds and images when the row has 2+ seeds (``ci_over``; ``stats.resampled_means``: seeds, then
+    images), over images otherwise; ``retention_low``/``_high`` from the same resamples (the
+    teacher's values drawn with the same images); ``chance`` (``chance_values``, the same queries)
+    and ``retention_above_chance = (mean - chance) / (teacher - chance)`` with its interval.
     """
     if metrics.empty:
         return pd.DataFrame(columns=SUMMARY_COLUMNS)
     grouped = metrics.groupby(SUMMARY_KEYS, sort=False, dropna=False)["value"]
     out = grouped.agg(mean="mean", std="std", n_seeds="count").reset_index()
+    if rank_tables is not None:
+        intervals = _summary_intervals(concat_ranks(rank_tables), n_boot=n_boot, seed=seed, level=level)
+        pooled = intervals[intervals["language"] == POOLED]
+        out = pd.concat([out, pooled[SUMMARY_KEYS + ["mean", "std", "n_seeds"]]], ignore_index=True)
+        out = out.merge(intervals.drop(columns=["mean", "std", "n_seeds"]), on=SUMMARY_KEYS, how="left")
     out["n_seeds"] = out["n_seeds"].astype(int)
     join = ["model", "benchmark", "language", "task", "metric"]
     for ref in REFERENCES:
@@ -180,22 +204,71 @@ def summarize(metrics: pd.DataFrame) -> pd.DataFrame:
         out = out.merge(ref_rows, on=join, how="left")
     teacher = out["teacher"].astype(float)
     out["retention"] = np.where(teacher > 0, out["mean"].astype(float) / teacher.where(teacher > 0, 1.0), np.nan)
-    return sort_rows(out[SUMMARY_COLUMNS], SUMMARY_KEYS)
+    if "chance" in out.columns:
+        above = teacher - out["chance"].astype(float)
+        out["retention_above_chance"] = (out["mean"].astype(float) - out["chance"]) / above.where(above > 0)
+    return sort_rows(out.reindex(columns=SUMMARY_COLUMNS), SUMMARY_KEYS)
+
+
+_CHANCE = "\0chance"  # the pseudo-method that carries each query's chance value through the blocks
+
+
+def _summary_intervals(ranks: pd.DataFrame, *, n_boot: int, seed: int, level: float) -> pd.DataFrame:
+    """The interval columns of ``summarize`` per row (pooled rows with their mean, std, n_seeds)."""
+    from mvlm_distill.evaluate import stats
+
+    values = per_query_values(ranks)
+    reference = ranks[ranks["method"] == "teacher"]
+    chance = chance_values(reference if len(reference) else ranks).assign(method=_CHANCE, seed=pd.NA)
+    chance = chance.drop_duplicates(["model", "benchmark", "language", "task", "query_id", "metric"])
+    records = []
+    for key, images, systems in _query_blocks(pd.concat([values, chance], ignore_index=True)):
+        teacher, chance_row = systems.get("teacher"), systems.pop(_CHANCE, None)
+        for method, matrix in systems.items():
+            parts = [matrix] + [x for x in (teacher, chance_row) if x is not None]
+            mask = ~np.isnan(np.vstack(parts)).any(axis=0)
+            seed_means = matrix[:, mask].mean(axis=1)
+            row = dict(key, method=method, mean=seed_means.mean(), n_seeds=matrix.shape[0],
+                       std=seed_means.std(ddof=1) if matrix.shape[0] > 1 else np.nan,
+                       ci_over=OVER_SEEDS if matrix.shape[0] > 1 else OVER_IMAGES,
+                       chance=np.nan if chance_row is None else chance_row[0, mask].mean())
+            if n_boot and mask.any():
+                draws = stats.resampled_means([p[:, mask] for p in parts], images[mask], n_boot=n_boot, seed=seed)
+                row["ci_low"], row["ci_high"] = stats.percentile_interval(draws[0], level)
+                if teacher is not None and (draws[1] > 0).all():
+                    row["retention_low"], row["retention_high"] = stats.percentile_interval(draws[0] / draws[1], level)
+                    if chance_row is not None and (draws[1] > draws[2]).all():
+                        row["retention_above_chance_low"], row["retention_above_chance_high"] = (
+                            stats.percentile_interval((draws[0] - draws[2]) / (draws[1] - draws[2]), level))
+            records.append(row)
+    return pd.DataFrame(records).reindex(columns=SUMMARY_KEYS + [
+        "mean", "std", "n_seeds", "ci_low", "ci_high", "ci_over", "chance", "retention_low", "retention_high",
+        "retention_above_chance_low", "retention_above_chance_high"])
 
 
 # ----------------------------------------------------------------------------- bounds
 
 
 def chance_values(ranks: pd.DataFrame) -> pd.DataFrame:
-    """Per query and metric, the expected value of a random ranking: the metric's mean over every
-    rank 1..n_candidates (a random scorer ranks the right item uniformly)."""
+    """Per query and metric, the expected value of a random ranking (``definitions.expected_metric_values``
+    with every candidate tied): the right item's rank is uniform over 1..n_candidates for t2i and
+    vqa; an i2t query has as many right captions as its image has t2i rows in the same table (the
+    rank is that of the first of them among the other images' captions), so its chance is higher."""
+    ranks = ranks.copy()
+    ranks["own"] = 1
+    if "image_id" in ranks.columns:
+        keys = [c for c in ranks.columns if c not in ("task", "query_id", "rank", "n_candidates", "own")]
+        captions = ranks[ranks["task"] == "t2i"].groupby(keys, dropna=False).size().rename("captions")
+        i2t = ranks["task"] == "i2t"
+        own = ranks.loc[i2t, keys].merge(captions.reset_index(), on=keys, how="left")["captions"]
+        ranks.loc[i2t, "own"] = own.fillna(1).astype(int).to_numpy()
 
     def expected(sub: pd.DataFrame, metric: str) -> np.ndarray:
-        n = sub["n_candidates"].to_numpy(dtype=int)
-        means = {c: metric_values(np.arange(1, c + 1), metric).mean() for c in np.unique(n)}
-        return np.array([means[c] for c in n], dtype=float)
+        own = sub["own"].to_numpy(dtype=int)
+        wrong = sub["n_candidates"].to_numpy(dtype=int) - 1
+        return expected_metric_values(metric, np.zeros_like(own), wrong, own)
 
-    return _per_query(ranks, expected)
+    return _per_query(ranks, expected).drop(columns="own")
 
 
 def bounds_table(rank_tables: Iterable[tuple[Mapping, pd.DataFrame]],
@@ -203,12 +276,13 @@ def bounds_table(rank_tables: Iterable[tuple[Mapping, pd.DataFrame]],
     """``bounds.csv``: what each value is read against, per benchmark, language, task and metric.
 
     ``chance`` is the mean over the queries of a random ranking's expected value (``chance_values``;
-    the queries and candidate counts are the same for every row, the first row's are used);
+    the queries and candidate counts are the same for every row, the first row's are used; i2t
+    counts an image's own captions);
     ``ceiling`` is the benchmark's ``meta.json`` ceiling (``by_language``), empty where it has none.
     """
     frames = []
     for keys, table in rank_tables:
-        frames.append(table.loc[:, list(RANK_COLUMNS)].assign(benchmark=keys["benchmark"], language=keys["language"]))
+        frames.append(table.reindex(columns=RANK_COLUMNS).assign(benchmark=keys["benchmark"], language=keys["language"]))
     if not frames:
         return pd.DataFrame(columns=BOUNDS_COLUMNS)
     ranks = pd.concat(frames, ignore_index=True).drop_duplicates(["benchmark", "language", "task", "query_id"])
@@ -227,29 +301,62 @@ def bounds_table(rank_tables: Iterable[tuple[Mapping, pd.DataFrame]],
 
 
 def concat_ranks(rank_tables: Iterable[tuple[Mapping, pd.DataFrame]] | pd.DataFrame) -> pd.DataFrame:
-    """One long ranks table with ``model, method, seed, benchmark, language, task, query_id, rank``.
+    """One long ranks table with ``model, method, seed, benchmark, language, task, query_id, image_id,
+    rank, n_candidates``.
 
     Accepts either such a frame or ``(keys, ranks)`` pairs like ``aggregate_metrics``
     (keys: model, method, seed, benchmark, language; ranks: a ``*.ranks.csv`` table).
     """
+    columns = ["model", "method", "seed", "benchmark", "language", "task", "query_id", "image_id", "rank",
+               "n_candidates"]
     if isinstance(rank_tables, pd.DataFrame):
         out = rank_tables.copy()
     else:
         frames = []
         for keys, table in rank_tables:
-            t = table.loc[:, ["task", "query_id", "rank"]].copy()
+            if "image_id" not in table.columns:
+                raise ValueError(f"the ranks of {dict(keys)} have no image_id column: they were scored before images "
+                                 "became the unit of inference, so rerun their score_language jobs")
+            t = table.reindex(columns=["task", "query_id", "image_id", "rank", "n_candidates"])
             for k in ("model", "method", "seed", "benchmark", "language"):
                 if k not in keys and k != "seed":
                     raise ValueError(f"ranks keys lack {k}: {dict(keys)}")
                 t[k] = keys.get(k)
             frames.append(t)
         if not frames:
-            return pd.DataFrame(columns=["model", "method", "seed", "benchmark", "language", "task", "query_id", "rank"])
+            return pd.DataFrame(columns=columns)
         out = pd.concat(frames, ignore_index=True)
+    if "image_id" not in out.columns:
+        raise ValueError("the ranks table has no image_id column: rerun its score_language jobs")
     out["seed"] = _seed_series(out["seed"], out["method"])
     out["query_id"] = out["query_id"].astype(str)
+    out["image_id"] = out["image_id"].astype(str)
     out["rank"] = pd.to_numeric(out["rank"]).astype(int)
     return out
+
+
+_BLOCK_KEYS = ["model", "benchmark", "language", "task", "metric"]
+
+
+def _query_blocks(values: pd.DataFrame, pooled: bool = True):
+    """Per model, benchmark, language, task and metric: ``(keys, images, systems)``, where ``images``
+    names each query's image and ``systems[method]`` is a (seeds, queries) array of per-query values
+    (NaN where a seed lacks the query). With ``pooled``, also ``language = "pooled"``: every
+    language's queries together, an image's queries in all languages one cluster."""
+    if pooled and len(values):
+        extra = values.assign(query_id=values["language"].astype(str) + "/" + values["query_id"].astype(str),
+                              language=POOLED)
+        values = pd.concat([values, extra], ignore_index=True)
+    seeds = pd.to_numeric(values["seed"], errors="coerce").fillna(-1).astype(int)
+    wide = (values.assign(seed=seeds)
+            .set_index(_BLOCK_KEYS + ["image_id", "query_id", "method", "seed"])["value"]
+            .unstack(["method", "seed"]))
+    for key, block in wide.groupby(level=_BLOCK_KEYS, sort=False):
+        block = block.dropna(axis=1, how="all")
+        systems = {}
+        for method in dict.fromkeys(block.columns.get_level_values(0)):
+            systems[method] = block[method].to_numpy(dtype=float).T
+        yield dict(zip(_BLOCK_KEYS, key)), block.index.get_level_values("image_id").to_numpy(), systems
 
 
 def per_query_values(ranks: pd.DataFrame) -> pd.DataFrame:
@@ -270,6 +377,33 @@ def _per_query(ranks: pd.DataFrame, value) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=keys + ["metric", "value"])
 
 
+def _holm_intervals(out: pd.DataFrame, family: list[str], alpha: float, interval) -> pd.DataFrame:
+    """Holm-adjusted p-values over each ``family`` of rows, the verdicts, and each row's interval at
+    the level of its Holm step (``interval(row position, level) -> (low, high)``)."""
+    from mvlm_distill.evaluate import stats
+
+    for column in ("p_adjusted", *HOLM_INTERVAL_COLUMNS):
+        out[column] = np.nan
+    for _, idx in out.groupby(family, sort=False).groups.items():
+        p = out.loc[idx, "p_value"]
+        ok = p[p.notna()].index
+        if len(ok):
+            out.loc[ok, "p_adjusted"] = stats.holm(p[ok].to_numpy(dtype=float))
+            out.loc[ok, "holm_level"] = stats.holm_levels(p[ok].to_numpy(dtype=float), alpha)
+    for position in np.flatnonzero(out["holm_level"].notna().to_numpy()):
+        low, high = interval(position, float(out["holm_level"].iat[position]))
+        out.iat[position, out.columns.get_loc("diff_holm_low")] = low
+        out.iat[position, out.columns.get_loc("diff_holm_high")] = high
+    out["significant"] = (out["p_adjusted"] < alpha).fillna(False).astype(bool)
+    out["correction"] = "holm"
+    return out
+
+
+def _seed_mean(matrix: np.ndarray) -> np.ndarray:
+    """Per-query values averaged over seeds (NaN where a seed lacks the query)."""
+    return matrix.mean(axis=0)
+
+
 def significance_table(
     rank_tables: Iterable[tuple[Mapping, pd.DataFrame]] | pd.DataFrame,
     *,
@@ -279,48 +413,35 @@ def significance_table(
 
     Per-query values come from ranks (``per_query_values``) and are averaged over a method's seeds.
     For each model, benchmark, language, task and metric, each method (``init`` and the KD methods)
-    is compared with ``teacher`` and each KD method with ``init`` on the queries both have, with
-    the exact paired sign-flip test ``stats.paired_test`` (``diff = mean(a) - mean(b)``, method minus
-    reference). p-values are Holm-adjusted across languages (per model, benchmark, task, metric,
-    method and reference); ``significant = p_adjusted < alpha``; ``correction = "holm"``.
+    is compared with ``teacher`` and each KD method with ``init`` on the queries both have, with the
+    image-level paired sign-flip test ``stats.paired_test`` (``clusters`` = the queries' images;
+    ``diff = mean(a) - mean(b)``, method minus reference). p-values are Holm-adjusted across
+    languages (the family: one model, benchmark, task, metric, method and reference);
+    ``significant = p_adjusted < alpha``; ``correction = "holm"``; ``diff_holm_low``/``_high``: the
+    interval of ``diff`` at the row's Holm level (``holm_level``, ``stats.sign_flip_interval``).
     """
     from mvlm_distill.evaluate import stats
 
-    ranks = concat_ranks(rank_tables)
-    values = per_query_values(ranks)
+    values = per_query_values(concat_ranks(rank_tables))
     if values.empty:
         return pd.DataFrame(columns=SIGNIFICANCE_COLUMNS)
-    group = ["model", "benchmark", "language", "task", "metric"]
-    per_query = values.groupby(group + ["method", "query_id"], sort=False)["value"].mean()
-    wide = per_query.unstack("method")
-    records = []
-    for key, block in wide.groupby(level=group, sort=False):
-        present = [m for m in block.columns if block[m].notna().any()]
-        column = {m: block[m].to_numpy(dtype=float) for m in present}
+    records, pairs = [], []
+    for key, images, systems in _query_blocks(values, pooled=False):
+        column = {m: _seed_mean(x) for m, x in systems.items()}
         for reference in REFERENCES:
-            if reference not in present:
+            if reference not in column:
                 continue
-            for method in method_order(present):
+            for method in method_order(column):
                 if method == reference or method == "teacher" or (reference == "init" and method in REFERENCES):
                     continue
                 both = ~(np.isnan(column[method]) | np.isnan(column[reference]))
-                if not both.any():
-                    diff, p = np.nan, np.nan
-                else:
-                    diff, p = stats.paired_test(column[method][both], column[reference][both])
-                records.append(dict(zip(group, key), method=method, reference=reference,
-                                    diff=float(diff), p_value=float(p)))
-    out = pd.DataFrame(records, columns=group + ["method", "reference", "diff", "p_value"])
-    out["p_adjusted"] = np.nan
-    family = ["model", "benchmark", "task", "metric", "method", "reference"]
-    for _, idx in out.groupby(family, sort=False).groups.items():
-        p = out.loc[idx, "p_value"]
-        ok = p.notna()
-        if ok.any():
-            adjusted = np.asarray(stats.holm(p[ok].to_numpy(dtype=float)), dtype=float)
-            out.loc[p[ok].index, "p_adjusted"] = adjusted
-    out["significant"] = (out["p_adjusted"] < alpha).fillna(False).astype(bool)
-    out["correction"] = "holm"
+                pair = (column[method][both], column[reference][both], images[both])
+                diff, p = stats.paired_test(*pair) if both.any() else (np.nan, np.nan)
+                pairs.append(pair)
+                records.append(dict(key, method=method, reference=reference, diff=float(diff), p_value=float(p)))
+    out = pd.DataFrame(records, columns=_BLOCK_KEYS + ["method", "reference", "diff", "p_value"])
+    out = _holm_intervals(out, ["model", "benchmark", "task", "metric", "method", "reference"], alpha,
+                          lambda k, level: stats.sign_flip_interval(*pairs[k][:2], pairs[k][2], level=level))
     return sort_rows(out[SIGNIFICANCE_COLUMNS], ["model", "benchmark", "language", "task", "metric", "method", "reference"])
 
 
@@ -335,64 +456,50 @@ def comparisons_table(
 
     For each model, benchmark, task and metric, each pair ``method_a`` before ``method_b`` (method
     order) is compared in every language and over all languages' queries together (``language =
-    "pooled"``), on the queries both have (per-query values averaged over seeds): ``diff = mean_a -
-    mean_b`` with a paired-bootstrap interval (``stats.paired_bootstrap_cis``), the retentions
-    ``mean / teacher`` on those queries and the interval of their difference, and the paired
-    sign-flip test. The family of the Holm correction: all method pairs x languages (pooled
-    included) of one model, benchmark, task and metric (docs/analysis.md).
+    "pooled"``, an image's queries in every language one cluster), on the queries both have:
+    ``diff = mean_a - mean_b`` (per-query values averaged over seeds) with its 95% interval
+    (``diff_low``/``_high``; over seeds and images when both methods have 2+ seeds, ``ci_over``;
+    ``stats.resampled_means``), the retentions ``mean / teacher`` on those queries and the interval
+    of their difference, the image-level paired sign-flip test, its Holm adjustment and the
+    interval of ``diff`` at the row's Holm level (``diff_holm_low``/``_high``, over images: the
+    test's own unit, so it excludes 0 exactly where the row is significant). The Holm family: all
+    method pairs x languages (pooled included) of one model, benchmark, task and metric
+    (docs/analysis.md).
     """
     from mvlm_distill.evaluate import stats
 
     values = per_query_values(concat_ranks(rank_tables))
     if values.empty:
         return pd.DataFrame(columns=COMPARISON_COLUMNS)
-    group = ["model", "benchmark", "language", "task", "metric"]
-    per_query = values.groupby(group + ["method", "query_id"], sort=False)["value"].mean().unstack("method")
-    pooled = per_query.reset_index()
-    pooled["query_id"] = pooled["language"].astype(str) + "/" + pooled["query_id"].astype(str)
-    pooled["language"] = POOLED
-    per_query = pd.concat([per_query, pooled.set_index(group + ["query_id"])])
-    records = []
-    for key, block in per_query.groupby(level=group, sort=False):
-        methods = method_order(m for m in block.columns if m not in REFERENCES and block[m].notna().any())
-        column = {m: block[m].to_numpy(dtype=float) for m in methods}
-        teacher = block["teacher"].to_numpy(dtype=float) if "teacher" in block.columns else None
-        pairs = [(a, b) for i, a in enumerate(methods) for b in methods[i + 1:]]
-        # pairs on the same queries share one set of bootstrap resamples (the draws depend only on
-        # the query count and the seed, so each pair's interval is what it would be alone)
-        shared: dict[bytes, list[int]] = {}
-        masks = []
-        for k, (a, b) in enumerate(pairs):
-            mask = ~(np.isnan(column[a]) | np.isnan(column[b]))
-            masks.append(mask)
-            shared.setdefault(mask.tobytes(), []).append(k)
-        intervals = {}
-        for members in shared.values():
-            mask = masks[members[0]]
-            ref = None if teacher is None or np.isnan(teacher[mask]).any() else teacher[mask]
-            cis = (stats.paired_bootstrap_cis_many([column[pairs[k][0]][mask] - column[pairs[k][1]][mask] for k in members],
-                                                   ref, n_boot=n_boot, seed=seed)
-                   if n_boot else [((np.nan, np.nan), (np.nan, np.nan))] * len(members))
-            intervals.update(zip(members, cis))
-        for k, (a, b) in enumerate(pairs):
-            mask = masks[k]
-            va, vb = column[a][mask], column[b][mask]
-            ref = None if teacher is None or np.isnan(teacher[mask]).any() else teacher[mask]
-            diff, p = stats.paired_test(va, vb)
-            (low, high), (r_low, r_high) = intervals[k]
-            t_mean = np.nan if ref is None or ref.mean() <= 0 else ref.mean()
-            records.append(dict(zip(group, key), method_a=a, method_b=b, n_queries=int(mask.sum()),
-                                mean_a=va.mean(), mean_b=vb.mean(), diff=diff, diff_low=low, diff_high=high,
-                                retention_a=va.mean() / t_mean, retention_b=vb.mean() / t_mean,
-                                retention_diff=diff / t_mean, retention_diff_low=r_low,
-                                retention_diff_high=r_high, p_value=p))
-    out = pd.DataFrame(records, columns=COMPARISON_COLUMNS[:-3])
-    out["p_adjusted"] = np.nan
-    for _, idx in out.groupby(["model", "benchmark", "task", "metric"], sort=False).groups.items():
-        p = out.loc[idx, "p_value"]
-        ok = p.notna()
-        if ok.any():
-            out.loc[p[ok].index, "p_adjusted"] = stats.holm(p[ok].to_numpy(dtype=float))
-    out["significant"] = (out["p_adjusted"] < alpha).fillna(False).astype(bool)
-    out["correction"] = "holm"
+    records, pairs = [], []
+    nan2 = (np.nan, np.nan)
+    for key, images, systems in _query_blocks(values):
+        methods = method_order(m for m in systems if m not in REFERENCES)
+        teacher = systems.get("teacher")
+        present = {m: ~np.isnan(systems[m]).any(axis=0) for m in methods}
+        for i, a in enumerate(methods):
+            for b in methods[i + 1:]:
+                mask = present[a] & present[b]
+                va, vb = _seed_mean(systems[a][:, mask]), _seed_mean(systems[b][:, mask])
+                ref = None if teacher is None or np.isnan(teacher[:, mask]).any() else teacher[:, mask]
+                diff, p = stats.paired_test(va, vb, images[mask])
+                (low, high), (r_low, r_high) = nan2, nan2
+                if n_boot and mask.any():
+                    samples = [systems[a][:, mask], systems[b][:, mask]] + ([] if ref is None else [ref])
+                    draws = stats.resampled_means(samples, images[mask], n_boot=n_boot, seed=seed)
+                    low, high = stats.percentile_interval(draws[0] - draws[1])
+                    if ref is not None and (draws[2] > 0).all():
+                        r_low, r_high = stats.percentile_interval((draws[0] - draws[1]) / draws[2])
+                t_mean = np.nan if ref is None or ref.mean() <= 0 else ref.mean()
+                over = OVER_SEEDS if min(systems[a].shape[0], systems[b].shape[0]) > 1 else OVER_IMAGES
+                pairs.append((va, vb, images[mask]))
+                records.append(dict(key, method_a=a, method_b=b, n_queries=int(mask.sum()),
+                                    mean_a=va.mean(), mean_b=vb.mean(), diff=diff, diff_low=low, diff_high=high,
+                                    retention_a=va.mean() / t_mean, retention_b=vb.mean() / t_mean,
+                                    retention_diff=diff / t_mean, retention_diff_low=r_low,
+                                    retention_diff_high=r_high, p_value=p, ci_over=over))
+    out = pd.DataFrame(records, columns=[c for c in COMPARISON_COLUMNS
+                                         if c not in ("p_adjusted", "significant", "correction", *HOLM_INTERVAL_COLUMNS)])
+    out = _holm_intervals(out, ["model", "benchmark", "task", "metric"], alpha,
+                          lambda k, level: stats.sign_flip_interval(*pairs[k][:2], pairs[k][2], level=level))
     return sort_rows(out[COMPARISON_COLUMNS], ["model", "benchmark", "language", "task", "metric"])

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from mvlm_distill.definitions import CONSISTENCY_METRICS, IMAGE_CONSISTENCY_METRICS, METRICS, REFERENCES, TASKS
-from mvlm_distill.report.tables import method_order, sort_rows
+from mvlm_distill.report.tables import POOLED, method_order, sort_rows
 
 # the metric that names a task's best method, and the one the stability panel follows
 HEADLINE_METRICS = {"t2i": "R@10", "i2t": "R@10", "vqa": "acc@1"}
@@ -20,18 +20,23 @@ CONSISTENCY_ORDER = CONSISTENCY_METRICS + IMAGE_CONSISTENCY_METRICS
 CLUSTERING_ORDER = ("nmi_image", "nmi_language", "ami_image", "ami_language", "silhouette_image")
 
 SCORE_VIEW_COLUMNS = [
-    "benchmark", "task", "model", "method", "metric", "mean", "std", "n_seeds", "ci_low", "ci_high",
-    "n_queries", "teacher", "teacher_diff", "retention", "teacher_p", "teacher_p_adjusted", "teacher_significant",
-    "init_diff", "init_p", "init_p_adjusted", "init_significant", "chance", "ceiling",
+    "benchmark", "task", "model", "method", "metric", "mean", "std", "n_seeds", "ci_low", "ci_high", "ci_over",
+    "n_queries", "teacher", "teacher_diff", "retention", "retention_low", "retention_high", "retention_above_chance",
+    "teacher_p", "teacher_p_adjusted", "teacher_significant", "teacher_holm_level", "teacher_diff_holm_low",
+    "teacher_diff_holm_high", "init_diff", "init_p", "init_p_adjusted", "init_significant", "init_holm_level",
+    "init_diff_holm_low", "init_diff_holm_high", "chance", "ceiling",
 ]
 BEST_VIEW_COLUMNS = [
     "model", "benchmark", "task", "metric", "best", "best_mean", "runner_up", "runner_up_mean",
-    "diff", "diff_low", "diff_high", "p_adjusted", "significant", "tied",
+    "diff", "diff_low", "diff_high", "ci_over", "p_adjusted", "significant", "holm_level", "diff_holm_low",
+    "diff_holm_high", "tied",
 ]
 SEED_MEAN_COLUMNS = ["model", "benchmark", "method", "metric", "mean", "std", "n_seeds"]
 CLUSTERING_REFERENCE_COLUMNS = ["benchmark", "metric", "random_baseline", "perfect_reference"]
-MEANS_VIEW_COLUMNS = ["model", "benchmark", "method", "task", "metric", "mean", "std", "n_seeds", "teacher",
-                      "retention"]
+MEANS_VIEW_COLUMNS = ["model", "benchmark", "method", "task", "metric", "mean", "std", "n_seeds", "ci_low",
+                      "ci_high", "ci_over", "teacher", "teacher_diff", "chance", "retention", "retention_low",
+                      "retention_high", "retention_above_chance", "retention_above_chance_low",
+                      "retention_above_chance_high"]
 STABILITY_PARTS = ("teacher", "student", "change", "retention", "worst_language", "worst_retention",
                    "retention_std")
 STABILITY_COLUMNS = ["model", "method", "benchmark", "n_languages"] + [
@@ -40,6 +45,7 @@ SIGNIFICANCE_VIEW_COLUMNS = ["model", "benchmark", "method", "reference", "task"
 PARAMETER_VIEW_COLUMNS = ["model", "role", "text_layers", "text_parameters", "total_parameters",
                           "text_share", "total_share"]
 RETENTION_PANELS = (("t2i", "R@10"), ("i2t", "R@10"), ("vqa", "acc@1"))
+PAPER_COLUMNS = ["model", "finding", "paper", "here", "agrees", "rule"]
 
 
 def _empty(frame: pd.DataFrame | None) -> bool:
@@ -59,9 +65,10 @@ def scores(summary: pd.DataFrame, metrics: pd.DataFrame | None, significance: pd
            bounds: pd.DataFrame | None, language: str) -> pd.DataFrame:
     """Every model, method and metric in ``language``: mean over seeds, CI, change from the references.
 
-    ``ci_low``/``ci_high`` are the per-seed bootstrap intervals averaged over seeds; ``teacher_diff``
-    and ``init_diff`` are ``mean - reference`` with the paired test of ``significance.csv`` beside
-    them (NA for the reference itself); ``chance``/``ceiling`` come from ``bounds.csv``.
+    ``ci_low``/``ci_high`` and the retention interval are ``summary.csv``'s (over seeds and images,
+    ``ci_over``); ``teacher_diff`` and ``init_diff`` are ``mean - reference`` with the paired test of
+    ``significance.csv`` beside them and its interval at the row's Holm level (NA for the reference
+    itself); ``ceiling`` (and ``chance`` where the summary has none) come from ``bounds.csv``.
     """
     s = summary[summary["language"] == language]
     if s.empty:
@@ -70,25 +77,28 @@ def scores(summary: pd.DataFrame, metrics: pd.DataFrame | None, significance: pd
     out = s.copy()
     if not _empty(metrics):
         m = metrics[metrics["language"] == language]
-        ci = m.groupby(keys, dropna=False).agg(ci_low=("ci_low", "mean"), ci_high=("ci_high", "mean"),
-                                               n_queries=("n_queries", "max")).reset_index()
-        out = out.merge(ci, on=keys, how="left")
+        out = out.merge(m.groupby(keys, dropna=False).agg(n_queries=("n_queries", "max")).reset_index(),
+                        on=keys, how="left")
     out["teacher_diff"] = np.where(out["method"] == "teacher", np.nan, out["mean"] - out["teacher"])
     out["init_diff"] = np.where(out["method"].isin(REFERENCES), np.nan, out["mean"] - out["init"])
     for reference in REFERENCES:
         columns = {"p_value": f"{reference}_p", "p_adjusted": f"{reference}_p_adjusted",
-                   "significant": f"{reference}_significant"}
+                   "significant": f"{reference}_significant", "holm_level": f"{reference}_holm_level",
+                   "diff_holm_low": f"{reference}_diff_holm_low", "diff_holm_high": f"{reference}_diff_holm_high"}
         if _empty(significance):
             out[list(columns.values())] = np.nan
             out[columns["significant"]] = False
             continue
         sig = significance[(significance["language"] == language) & (significance["reference"] == reference)]
-        sig = sig[keys + list(columns)].rename(columns=columns)
+        sig = sig.reindex(columns=keys + list(columns)).rename(columns=columns)
         out = out.merge(sig, on=keys, how="left")
         out[columns["significant"]] = out[columns["significant"]].eq(True)  # untested: not significant
     if not _empty(bounds):
         b = bounds[bounds["language"] == language][["benchmark", "task", "metric", "chance", "ceiling"]]
-        out = out.merge(b, on=["benchmark", "task", "metric"], how="left")
+        out = out.merge(b, on=["benchmark", "task", "metric"], how="left", suffixes=("", "_bounds"))
+        if "chance_bounds" in out.columns:
+            out["chance"] = out["chance"].fillna(out.pop("chance_bounds")) if "chance" in s.columns \
+                else out.pop("chance_bounds")
     out = out.reindex(columns=SCORE_VIEW_COLUMNS)
     return sort_rows(out, ["benchmark", "task", "model", "method", "metric"])
 
@@ -96,8 +106,9 @@ def scores(summary: pd.DataFrame, metrics: pd.DataFrame | None, significance: pd
 def best_method(comparisons: pd.DataFrame | None, language: str) -> pd.DataFrame:
     """Per model, benchmark and task: the KD method with the highest headline metric and its runner-up.
 
-    ``diff`` (best minus runner-up), its paired-bootstrap interval and the Holm-adjusted p-value are
-    those of the pair's row in ``comparisons.csv`` (the signs turned when the pair is stored b - a);
+    ``diff`` (best minus runner-up), its 95% interval (over ``ci_over``), the Holm-adjusted p-value and
+    the interval at the pair's Holm level are those of the pair's row in ``comparisons.csv`` (the signs
+    turned when the pair is stored b - a);
     ``tied`` when both have the same mean (then "best" is the first by name). ``language`` may be
     ``"pooled"`` (all languages' queries together).
     """
@@ -116,11 +127,14 @@ def best_method(comparisons: pd.DataFrame | None, language: str) -> pd.DataFrame
                  | ((g["method_a"] == runner) & (g["method_b"] == best))].iloc[0]
         sign = 1.0 if pair["method_a"] == best else -1.0
         low, high = sorted((sign * pair["diff_low"], sign * pair["diff_high"]))
+        holm_low, holm_high = sorted((sign * pair.get("diff_holm_low", np.nan),
+                                      sign * pair.get("diff_holm_high", np.nan)))
         records.append(dict(model=model, benchmark=benchmark, task=task, metric=metric, best=best,
                             best_mean=means[best], runner_up=runner, runner_up_mean=means[runner],
-                            diff=sign * pair["diff"], diff_low=low, diff_high=high,
+                            diff=sign * pair["diff"], diff_low=low, diff_high=high, ci_over=pair.get("ci_over"),
                             p_adjusted=pair["p_adjusted"], significant=bool(pair["significant"]),
-                            tied=bool(means[best] == means[runner])))
+                            holm_level=pair.get("holm_level", np.nan), diff_holm_low=holm_low,
+                            diff_holm_high=holm_high, tied=bool(means[best] == means[runner])))
     return sort_rows(pd.DataFrame(records, columns=BEST_VIEW_COLUMNS), ["model", "benchmark", "task"])
 
 
@@ -185,26 +199,23 @@ def retention(summary: pd.DataFrame, language: str) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- index page
 
 
-def language_means(metrics: pd.DataFrame | None) -> pd.DataFrame:
-    """Mean over languages, taken per seed, then mean/std over seeds; retention = ratio of the means.
+def language_means(summary: pd.DataFrame | None) -> pd.DataFrame:
+    """All languages together: ``summary.csv``'s pooled rows (every language's queries, each once).
 
-    ``teacher`` is the teacher's mean over the same languages.
+    ``mean``/``std`` over seeds, the interval over seeds and images, ``teacher_diff = mean -
+    teacher`` and the one retention, ``mean / teacher`` over the same queries, with its interval
+    (and above chance: ``(mean - chance) / (teacher - chance)``).
     """
-    if _empty(metrics):
+    if _empty(summary) or not (summary["language"] == POOLED).any():
         return pd.DataFrame(columns=MEANS_VIEW_COLUMNS)
-    keys = ["model", "benchmark", "method", "task", "metric"]
-    per_seed = metrics.groupby(keys + ["seed"], dropna=False)["value"].mean().reset_index()
-    out = per_seed.groupby(keys, dropna=False)["value"].agg(mean="mean", std="std", n_seeds="count").reset_index()
-    teacher = out.loc[out["method"] == "teacher", ["model", "benchmark", "task", "metric", "mean"]]
-    out = out.merge(teacher.rename(columns={"mean": "teacher"}), on=["model", "benchmark", "task", "metric"],
-                    how="left")
-    out["retention"] = out["mean"] / out["teacher"].where(out["teacher"] > 0)
-    return sort_rows(out[MEANS_VIEW_COLUMNS], ["model", "benchmark", "method", "task", "metric"])
+    out = summary[summary["language"] == POOLED].copy()
+    out["teacher_diff"] = np.where(out["method"] == "teacher", np.nan, out["mean"] - out["teacher"])
+    return sort_rows(out.reindex(columns=MEANS_VIEW_COLUMNS), ["model", "benchmark", "method", "task", "metric"])
 
 
-def headline_means(metrics: pd.DataFrame | None) -> pd.DataFrame:
+def headline_means(summary: pd.DataFrame | None) -> pd.DataFrame:
     """The ``MEANS_PANEL`` metrics of ``language_means``, each labelled ``panel = "task metric"``."""
-    means = language_means(metrics)
+    means = language_means(summary)
     keep = [(t, m) in MEANS_PANEL for t, m in zip(means["task"], means["metric"])]
     return means[keep].assign(panel=means["task"] + " " + means["metric"])
 
@@ -214,9 +225,12 @@ def _task_stability(summary: pd.DataFrame, task: str, metric: str, prefix: str) 
     records = []
     for (model, method, benchmark), g in rows.groupby(["model", "method", "benchmark"], sort=False):
         g = g.dropna(subset=["mean"])
+        pooled, g = g[g["language"] == POOLED], g[g["language"] != POOLED]
         if g.empty:
             continue
-        teacher, student = g["teacher"].astype(float).mean(), g["mean"].astype(float).mean()
+        # all languages: the pooled row where the summary has one (each query once), else the languages' mean
+        both = pooled if len(pooled) else g
+        teacher, student = both["teacher"].astype(float).mean(), both["mean"].astype(float).mean()
         ret = g["retention"].astype(float)
         worst = g.loc[ret.idxmin()] if ret.notna().any() else None
         values = (teacher, student, student - teacher, student / teacher if teacher > 0 else np.nan,
@@ -234,8 +248,9 @@ def stability(summary: pd.DataFrame | None, retrieval: tuple[str, str] = ("t2i",
               vqa: tuple[str, str] = ("vqa", "acc@1")) -> pd.DataFrame:
     """Per model, method and benchmark: the change from the teacher in retrieval and VQA side by side.
 
-    Each averaged over languages: ``*_teacher``/``*_student`` the means, ``*_change = student -
-    teacher``, ``*_retention = student / teacher``, ``*_worst_language`` the language of lowest
+    Over all languages (``summary.csv``'s pooled row; without one, the mean over languages):
+    ``*_teacher``/``*_student`` the means, ``*_change = student - teacher``, ``*_retention = student /
+    teacher``, ``*_worst_language`` the language of lowest
     retention, ``*_retention_std`` the std (ddof=1) of the per-language retention. The teacher row
     is left out; VQA columns are NA when the benchmark has no VQA.
     """
@@ -293,8 +308,11 @@ def bounds(bounds_table: pd.DataFrame | None, language: str | None = None) -> pd
 
 
 def best_and_worst(summary: pd.DataFrame, task: str = "t2i", metric: str = "R@10") -> dict[str, tuple[str, str]]:
-    """Per model: the KD methods with the highest and lowest retention of ``task metric`` over languages."""
+    """Per model: the KD methods with the highest and lowest retention of ``task metric`` over all
+    languages (the pooled rows' retention; without them, the ratio of the means over languages)."""
     s = summary[(summary["task"] == task) & (summary["metric"] == metric) & (~summary["method"].isin(REFERENCES))]
+    if (s["language"] == POOLED).any():
+        s = s[s["language"] == POOLED]
     out = {}
     for model, g in s.groupby("model"):
         per_method = (g.groupby("method")["mean"].mean() / g.groupby("method")["teacher"].mean()).dropna()
@@ -302,6 +320,59 @@ def best_and_worst(summary: pd.DataFrame, task: str = "t2i", metric: str = "R@10
             per_method = per_method.sort_index()
             out[model] = (str(per_method.idxmax()), str(per_method.idxmin()))
     return out
+
+
+def paper_findings(summary: pd.DataFrame | None, significance: pd.DataFrame | None,
+                   clustering_table: pd.DataFrame | None, task: str = "t2i", metric: str = "R@10",
+                   english: str = "en") -> pd.DataFrame:
+    """Per model, the paper's three findings (arXiv 2510.26271) beside what this study measured.
+
+    1. DR is the best method for retrieval: DR's place among the KD methods by pooled ``task metric``.
+    2. Half-size students stay comparable to the teacher in non-English languages: the languages
+       where the best KD method (pooled) is significantly below the teacher (``significance.csv``).
+    3. Students cluster better than the teacher: the KD methods whose ``ami_image`` (mean over seeds)
+       exceeds the teacher's. ``agrees`` follows the stated ``rule``; missing tables leave a finding out.
+    """
+    records = []
+    if _empty(summary):
+        return pd.DataFrame(columns=PAPER_COLUMNS)
+    rows = summary[(summary["task"] == task) & (summary["metric"] == metric) & (summary["language"] == POOLED)
+                   & ~summary["method"].isin(REFERENCES)]
+    for model, g in rows.groupby("model", sort=True):
+        order = g.sort_values(["mean", "method"], ascending=[False, True])["method"].tolist()
+        if "DR" in order:
+            records.append(dict(model=model, finding=1, paper="DR gives the best retrieval",
+                                here=f"DR is {order.index('DR') + 1} of {len(order)} by pooled {task} {metric} "
+                                     f"(best: {order[0]})",
+                                agrees=order[0] == "DR", rule=f"DR first by pooled {task} {metric}"))
+        best = order[0]
+        if not _empty(significance):
+            sig = significance[(significance["model"] == model) & (significance["method"] == best)
+                               & (significance["reference"] == "teacher") & (significance["task"] == task)
+                               & (significance["metric"] == metric) & (significance["language"] != english)]
+            below = sorted(sig.loc[sig["significant"] & (sig["diff"] < 0), "language"])
+            records.append(dict(model=model, finding=2,
+                                paper="half-size students stay comparable to the teacher in non-English languages",
+                                here=f"{best}: significantly below the teacher in {len(below)} of "
+                                     f"{sig['language'].nunique()} ({', '.join(below) or 'none'})",
+                                agrees=not below, rule=f"the best method not significantly below the teacher "
+                                                       f"({task} {metric}) in any non-English language"))
+    if not _empty(clustering_table):
+        ami = clustering(clustering_table)
+        ami = ami[ami["metric"] == "ami_image"]
+        for model, g in ami.groupby("model", sort=True):
+            teacher = g.loc[g["method"] == "teacher", "mean"]
+            students = g[~g["method"].isin(REFERENCES)]
+            if teacher.empty or students.empty:
+                continue
+            above = method_order(students.loc[students["mean"] > float(teacher.iloc[0]), "method"])
+            records.append(dict(model=model, finding=3, paper="students cluster better than the teacher",
+                                here=f"{len(above)} of {len(students)} methods above the teacher's ami_image "
+                                     f"{float(teacher.iloc[0]):.3f} ({', '.join(above) or 'none'})",
+                                agrees=2 * len(above) > len(students),
+                                rule="most KD methods above the teacher's ami_image"))
+    out = pd.DataFrame(records, columns=PAPER_COLUMNS)
+    return out.sort_values(["finding", "model"], kind="stable").reset_index(drop=True)
 
 
 def task_metrics(frame: pd.DataFrame) -> list[tuple[str, list[str]]]:

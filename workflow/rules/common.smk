@@ -491,6 +491,9 @@ def score_language_params(wildcards):
     return {
         "split": EVAL_SPLIT,
         "n_boot": config["evaluation"].get("bootstrap_resamples", 1000),
+        # ranks.csv names each query's image, the unit of the intervals and tests: this key reruns
+        # the scoring jobs of a study scored before that column existed
+        "unit": "image",
         **({"protocol": protocol} if protocol != DEFAULT_PROTOCOL else {}),
     }
 

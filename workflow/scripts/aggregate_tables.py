@@ -33,8 +33,8 @@ with log_to(snakemake.log[0]):
 
     metrics = tables.aggregate_metrics(keyed(inputs.metrics, keys["scores"], "metric tables"))
     write_csv(outputs.metrics, metrics)
-    write_csv(outputs.summary, tables.summarize(metrics))
     ranks = keyed(inputs.ranks, keys["scores"], "rank tables")
+    write_csv(outputs.summary, tables.summarize(metrics, ranks, n_boot=settings["n_boot"]))
     write_csv(outputs.significance, tables.significance_table(
         ranks, alpha=settings["alpha"]))
     write_csv(outputs.comparisons, tables.comparisons_table(
