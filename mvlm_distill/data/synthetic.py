@@ -11,7 +11,7 @@ probabilities ``colour``, ``size``, ``position`` (``caption_detail``; by default
 :data:`CAPTION_DETAIL`: two objects, every attribute). A third object is never
 mentioned, so captions stay ambiguous: :func:`oracle_ceiling` measures what a
 model that knows every scene and the generator's likelihood reaches (the
-Bayes-optimal ranking, ties pessimistic) and the generator stores it in
+Bayes-optimal ranking, its ties broken at random, in expectation) and the generator stores it in
 ``meta.json`` (``ceiling``), beside the logical-consistency count
 (:func:`consistency_oracle`, ``consistency_oracle``). Partial captions (:data:`PARTIAL_DETAIL`) lower the
 ceiling further but act as false negatives in training: the toy SigLIP2 teacher's
@@ -55,6 +55,7 @@ import pandas as pd
 
 from mvlm_distill.data import lexicon
 from mvlm_distill.data.formats import Benchmark, read_benchmark, write_benchmark
+from mvlm_distill.definitions import expected_metric_values
 from mvlm_distill.data.lexicon import (
     COLOURS, LANGUAGES, POSITIONS, QUESTION_KINDS, SHAPES, SIZES, Mention, vqa_prompt,
 )
@@ -62,7 +63,7 @@ from mvlm_distill.io import write_csv
 
 __all__ = [
     "DEFAULT_N_IMAGES", "DEFAULT_LANGUAGES", "generate_benchmark", "oracle_ceiling", "consistency_oracle",
-    "caption_likelihood",
+    "caption_likelihood", "likelihood_ties",
     "select_by_language", "read_scene_records", "vqa_prompt",
 ]
 
@@ -441,19 +442,29 @@ def _assignment_counts(scenes: pd.DataFrame, mentions: pd.DataFrame, image_ids: 
     return out
 
 
-def _metrics(ranks: np.ndarray) -> dict:
-    ranks = np.asarray(ranks, dtype=float)
-    out = {f"R@{k}": float(np.mean(ranks <= k)) for k in (1, 5, 10)}
-    out["MRR@10"] = float(np.mean(np.where(ranks <= 10, 1.0 / ranks, 0.0)))
-    out["n_queries"] = int(len(ranks))
-    return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in out.items()}
+def _tied(ranks) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(ahead, wrong_tied, own_tied)`` per query (``definitions.expected_metric_values``); plain
+    ranks (no ties left to break) become ``(rank - 1, 0, 1)``."""
+    if isinstance(ranks, tuple):
+        return tuple(np.asarray(x, dtype=np.int64) for x in ranks)
+    ranks = np.asarray(ranks, dtype=np.int64)
+    return ranks - 1, np.zeros_like(ranks), np.ones_like(ranks)
 
 
-def _vqa_metrics(ranks: np.ndarray) -> dict:
-    ranks = np.asarray(ranks, dtype=float)
-    return {"acc@1": round(float(np.mean(ranks <= 1)), 6),
-            "MRR@5": round(float(np.mean(np.where(ranks <= 5, 1.0 / ranks, 0.0))), 6),
-            "n_queries": int(len(ranks))}
+def _metrics(ranks, metrics=("R@1", "R@5", "R@10", "MRR@10")) -> dict:
+    """Mean metrics of ranks, or the expected ones of ``(ahead, wrong_tied, own_tied)`` (random tie-breaks)."""
+    ahead, wrong, own = _tied(ranks)
+    out = {m: round(float(expected_metric_values(m, ahead, wrong, own).mean()), 6) for m in metrics}
+    return {**out, "n_queries": int(len(ahead))}
+
+
+def _vqa_metrics(ranks) -> dict:
+    return _metrics(ranks, ("acc@1", "MRR@5"))
+
+
+def _concat(parts: list):
+    """Ranks, or ``(ahead, wrong_tied, own_tied)`` triples, of several groups as one."""
+    return tuple(np.concatenate(x) for x in zip(*map(_tied, parts)))
 
 
 def _records(source) -> dict:
@@ -507,7 +518,7 @@ class _SplitRecords:
                 pooled.setdefault(task, []).append(r)
             if lang:
                 by_language[lang] = {task: _metrics(r) for task, r in ranks.items()}
-        return {"overall": {task: _metrics(np.concatenate(r)) for task, r in pooled.items()},
+        return {"overall": {task: _metrics(_concat(r)) for task, r in pooled.items()},
                 "by_language": by_language}
 
 
@@ -573,8 +584,9 @@ def _posterior_rows(likelihood: np.ndarray) -> np.ndarray:
     return (distinct / distinct.sum(axis=1, keepdims=True))[inverse.reshape(-1)]
 
 
-def _vqa_ranks(records: dict, split: str, scenes: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Per language, the rank of the right answer under the scene's answer posterior (ties pessimistic).
+def _vqa_ranks(records: dict, split: str, scenes: pd.DataFrame) -> dict[str, tuple]:
+    """Per language, ``(ahead, wrong_tied, own_tied)`` of the right answer under the scene's answer
+    posterior (the expected metrics break its ties at random).
 
     A candidate text's score is the posterior mass of the answers written that way; the posterior is
     the share of the scene's objects fitting the question that have each answer."""
@@ -583,7 +595,7 @@ def _vqa_ranks(records: dict, split: str, scenes: pd.DataFrame) -> dict[str, np.
         return {}
     questions = questions.astype(str).set_index("parallel_id")
     objects = {iid: g.to_dict("records") for iid, g in scenes.groupby("image_id")}
-    out: dict[str, list[int]] = {}
+    out: dict[str, list[tuple[int, int, int]]] = {}
     for row in vqa.itertuples(index=False):
         if row.image_id not in objects:
             continue
@@ -602,28 +614,31 @@ def _vqa_ranks(records: dict, split: str, scenes: pd.DataFrame) -> dict[str, np.
             text = lexicon.answer(row.language, q["kind"], a)
             mass[text] = mass.get(text, 0.0) + 1.0 / len(answers)
         candidates = json.loads(row.candidates) if isinstance(row.candidates, str) else list(row.candidates)
-        scores = np.array([mass.get(c, 0.0) for c in candidates])
-        out.setdefault(row.language, []).append(int((scores >= mass.get(row.answer, 0.0)).sum()))
-    return {lang: np.asarray(r) for lang, r in out.items()}
+        scores, right = np.array([mass.get(c, 0.0) for c in candidates]), mass.get(row.answer, 0.0)
+        out.setdefault(row.language, []).append((int((scores > right).sum()), int((scores == right).sum()) - 1, 1))
+    return {lang: tuple(np.asarray(x) for x in zip(*r)) for lang, r in out.items()}
 
 
 def oracle_ceiling(source, split: str = "test", caption_detail: Mapping[str, float] | None = None) -> dict:
-    """The Bayes-optimal ceiling: every retrieval direction and VQA ranked by the generator's own likelihood.
+    """The Bayes-optimal ceiling: the expected score of ranking by the generator's own likelihood,
+    ties broken at random.
 
     ``source`` as for :func:`consistency_oracle` (a dict may add ``vqa`` and ``questions`` for the VQA
     ceiling). ``caption_detail``: the generator's probabilities (default: the benchmark's
     ``meta["generator"]["caption_detail"]``, else :data:`CAPTION_DETAIL`).
 
     * t2i: images ranked by P(caption | scene), the posterior under a uniform prior over images;
-    * i2t: the split's captions of one language ranked by P(image | caption), equal posteriors by
-      specificity (fewer logically consistent images first: a function of the caption alone, as a
-      scorer's may be; without it a stated count's tie would rank below the consistency count);
+    * i2t: the split's captions of one language ranked by P(image | caption);
     * vqa: candidate answers ranked by their posterior given the scene (the questions about the
       ``vqa`` split's images if the records have that split, else about ``split``'s).
 
-    Ties pessimistic everywhere (rank = number of candidates scoring at least the right one's score),
-    as the study's scoring counts them. Metrics as :func:`consistency_oracle`, plus ``acc@1`` and
-    ``MRR@5`` for vqa.
+    Candidates tied with the best right one are ordered at random and each metric is its expected
+    value over those orders (``definitions.expected_metric_values``): tied candidates are equally
+    likely to be right, so no tie-break, and no scorer of the images, beats this in expectation
+    (tests/test_synthetic.py checks both); charging ties the worst rank, as the study's pessimistic
+    scoring does, is not an upper bound. Generic over the likelihood: any generator's P(caption |
+    scene) matrix gives its ceiling the same way. Metrics as :func:`consistency_oracle`, plus
+    ``acc@1`` and ``MRR@5`` for vqa.
     """
     records = _records(source)
     if caption_detail is None:
@@ -633,32 +648,43 @@ def oracle_ceiling(source, split: str = "test", caption_detail: Mapping[str, flo
     n_mentions = recs.mentions.groupby("parallel_id").size().reindex(recs.parallel_ids).to_numpy()
     likelihood = caption_likelihood(recs.counts, n_objects, n_mentions, float(caption_detail["second"]))
     posterior = _posterior_rows(likelihood)
-    specificity = (recs.counts > 0).sum(axis=1)  # images a caption fits logically (i2t tie-break)
 
     def task_ranks(rows: np.ndarray) -> dict:
-        sub, owners = likelihood[rows], recs.owner[rows]
-        own = sub[np.arange(len(rows)), owners]
-        t2i = (sub >= own[:, None]).sum(axis=1)
-        post, spec = posterior[rows], specificity[rows]
-        i2t = []
-        for q in np.unique(owners):
-            mine = owners == q
-            # the own caption ranked best: highest posterior, then the more specific text
-            best = np.lexsort((spec[mine], -post[mine, q]))[0]
-            p_best, s_best = post[mine, q][best], spec[mine][best]
-            other_p, other_s = post[~mine, q], spec[~mine]
-            i2t.append(1 + int(((other_p > p_best) | ((other_p == p_best) & (other_s <= s_best))).sum()))
-        return {"t2i": t2i, "i2t": np.asarray(i2t)}
+        return {"t2i": likelihood_ties(likelihood[rows], recs.owner[rows]),
+                "i2t": likelihood_ties(posterior[rows].T, recs.owner[rows], by_candidate=True)}
 
-    result = {"split": split, "ties": "pessimistic", "ranking": "likelihood", **recs.metrics(task_ranks)}
+    result = {"split": split, "ties": "random (expected)", "ranking": "likelihood", **recs.metrics(task_ranks)}
     scenes = records["scenes"].astype({"split": str})
     vqa_split = VQA_SPLIT if (scenes["split"] == VQA_SPLIT).any() else split
     vqa = _vqa_ranks(records, vqa_split, scenes[scenes["split"] == vqa_split])
     if vqa:
-        result["overall"]["vqa"] = _vqa_metrics(np.concatenate(list(vqa.values())))
+        result["overall"]["vqa"] = _vqa_metrics(_concat(list(vqa.values())))
         for lang, ranks in vqa.items():
             result["by_language"].setdefault(lang, {})["vqa"] = _vqa_metrics(ranks)
     return result
+
+
+def likelihood_ties(scores: np.ndarray, owner: np.ndarray, by_candidate: bool = False) -> tuple:
+    """``(ahead, wrong_tied, own_tied)`` per query of a score matrix, for expected metrics under
+    random tie-breaks (``definitions.expected_metric_values``).
+
+    ``by_candidate=False`` (t2i): ``scores`` is (queries, candidates), query q's one right candidate
+    is ``owner[q]``. ``by_candidate=True`` (i2t): ``scores`` is (query images, captions), caption c
+    is right for image ``owner[c]``; only images that own a caption are queries (ascending). Example::
+
+        >>> likelihood_ties(np.array([[0.5, 0.5, 0.1], [0.2, 0.7, 0.7]]), np.array([0, 2]))
+        (array([0, 0]), array([1, 1]), array([1, 1]))
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    owner = np.asarray(owner, dtype=np.int64)
+    if not by_candidate:
+        own = scores[np.arange(len(owner)), owner]
+        return ((scores > own[:, None]).sum(axis=1), (scores == own[:, None]).sum(axis=1) - 1, np.ones_like(owner))
+    queries = np.unique(owner)
+    mine = owner[None, :] == queries[:, None]
+    sub = scores[queries]
+    best = np.where(mine, sub, -np.inf).max(axis=1, keepdims=True)
+    return (((sub > best) & ~mine).sum(axis=1), ((sub == best) & ~mine).sum(axis=1), ((sub == best) & mine).sum(axis=1))
 
 
 # --------------------------------------------------------------------------- subsets
