@@ -106,6 +106,8 @@ def usage_snippet(info: dict, folder: str, examples: list[str]) -> str:
         f"tokenizer = {tok_class}.from_pretrained(export_dir)",
         "image_processor = AutoImageProcessor.from_pretrained(export_dir)",
         f"texts = {texts}",
+        *(["texts = [t.lower() for t in texts]  # the model reads lower-cased text, as SigLIP2"]
+          if "lowercase" in info.get("text_normalization", []) else []),
         f'inputs = tokenizer(texts, padding="max_length", max_length={info["context_length"]}, truncation=True, '
         'return_tensors="pt")',
         'pixels = image_processor(images=[Image.open("photo.jpg").convert("RGB")], return_tensors="pt")',
@@ -173,7 +175,8 @@ def model_card(info: dict, facts: dict, metrics: pd.DataFrame, examples: list[st
         "with the rest of the tower.", "",
         "## Retention", "",
         "Retrieval on the study's evaluation benchmarks; intervals are the study's 95% bootstrap intervals of each "
-        "score (over queries); retention is the student's score divided by the teacher's.", "",
+        "score (over test images, this seed); retention is the student's mean divided by the teacher's over the "
+        "same queries, the study's one retention (its interval over seeds and images: summary.csv).", "",
         retention_table(metrics, facts["model"], facts["method"], int(facts["seed"])), "",
         "## Usage", "",
         usage_snippet(info, facts.get("folder", "."), examples), "",
