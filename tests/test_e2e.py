@@ -49,9 +49,11 @@ def test_metrics_csv_contract(study):
     metrics = pd.read_csv(study / "results" / "tables" / "metrics.csv", dtype={"seed": "Int64"})
     assert list(metrics.columns) == [
         "model", "family", "method", "seed", "benchmark", "language", "task", "metric",
-        "value", "ci_low", "ci_high", "n_queries",
+        "value", "ci_low", "ci_high", "n_queries", "queries", "ties",
     ]
     assert set(metrics["method"]) == set(METHODS)
+    # the default protocol (evaluation.protocol): every caption a query, ties counted against it
+    assert set(metrics["queries"]) == {"all"} and set(metrics["ties"]) == {"pessimistic"}
     assert set(metrics["language"]) == set(LANGUAGES)
     for task, names in METRICS.items():
         assert set(metrics.loc[metrics["task"] == task, "metric"]) == names
