@@ -489,6 +489,16 @@ def text_layer_count(model: dict, key: str = "model") -> int | None:
             raise ConfigError(f"{key}.text_layers: {model['text_layers']} disagrees with the toy size's "
                               f"{layers} text layers; set toy.layers instead.")
         return layers
+    folder = local_teacher_folder(model)
+    if folder is not None and (Path(folder) / "config.json").is_file():  # a local checkpoint says it itself
+        import json
+
+        hf_config = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
+        layers = hf_config.get("text_config", hf_config).get("num_hidden_layers")
+        if layers is not None and model.get("text_layers", layers) != layers:
+            raise ConfigError(f"{key}.text_layers: {model['text_layers']} disagrees with the {layers} text layers "
+                              f"of {folder}/config.json; remove it.")
+        return layers if layers is not None else model.get("text_layers")
     return model.get("text_layers")
 
 
@@ -500,9 +510,11 @@ def _check_model(config: dict, i: int, model: dict, base_dir: Path) -> None:
         raise ConfigError(f"{key}.toy: only a toy teacher (source: toy) has a toy size; remove it.")
     if model["source"] != "toy" and "pretraining_steps" in model:
         raise ConfigError(f"{key}.pretraining_steps: only a toy teacher (source: toy) is pretrained; remove it.")
-    for field in ("checkpoint", "pretrained"):
+    if "config" in model and model["source"] != "open_clip":
+        raise ConfigError(f"{key}.config: only an open_clip model takes a local model config; remove it.")
+    for field in ("checkpoint", "pretrained", "config"):
         value = model.get(field)
-        if value and _looks_like_path(value) and not (base_dir / value).exists():
+        if value and (_looks_like_path(value) or field == "config") and not (base_dir / value).exists():
             raise ConfigError(f"{key}.{field}: local path {value!r} does not exist.")
     if model["source"] == "open_clip" and not model.get("pretrained"):
         raise ConfigError(f"{key}.pretrained: required for source 'open_clip' (model {model['name']!r}); give its "
@@ -595,7 +607,66 @@ def check_config(config: dict, schema_path: str | Path = SCHEMA_PATH, base_dir: 
             if not any(v > 0 for v in fractions.values()):
                 raise ConfigError(f"{section}.language_fraction: every fraction is zero; the corpus would be empty.")
     _refuse_undistilled_languages(config)
+    _refuse_benchmarks_a_teacher_learnt_from(config, base_dir)
     return config
+
+
+TEACHER_RECORD = "mvlm_teacher.json"  # written by mvlm_distill.models.recipe beside a shipped teacher
+
+
+def local_teacher_folder(model: dict, base_dir: Path = Path(".")) -> str | None:
+    """The local checkpoint folder a teacher loads from (an open_clip config's folder, an hf folder), or None."""
+    if model.get("source") == "open_clip" and model.get("config"):
+        folder = Path(model["config"]).parent
+    elif model.get("source") == "hf" and model.get("checkpoint"):
+        folder = Path(model["checkpoint"])
+    else:
+        return None
+    return str(folder) if (folder if folder.is_absolute() else base_dir / folder).is_dir() else None
+
+
+def teacher_record_path(model: dict, base_dir: Path = Path(".")) -> Path | None:
+    """Where a local teacher keeps its recipe record (``mvlm_teacher.json``), if it has one."""
+    folder = local_teacher_folder(model, base_dir)
+    if folder is None:
+        return None
+    path = (Path(folder) if Path(folder).is_absolute() else base_dir / folder) / TEACHER_RECORD
+    return path if path.is_file() else None
+
+
+def _refuse_benchmarks_a_teacher_learnt_from(config: dict, base_dir: Path) -> None:
+    """A shipped teacher learnt from one synthetic benchmark's train split; a synthetic benchmark generated
+    with other settings could hold its training images or captions in val or test, so it is refused."""
+    import json
+
+    from mvlm_distill.data.synthetic import generator_identity
+
+    used = {config["corpus"]["benchmark"], *config["evaluation"]["benchmarks"]}
+    for i, model in enumerate(config["models"]):
+        record_path = teacher_record_path(model, base_dir)
+        if record_path is None:
+            continue
+        try:
+            trained_on = json.loads(record_path.read_text(encoding="utf-8"))["trained_on"]
+            learnt = {**generator_identity(trained_on["benchmark"]),
+                      "generator_version": trained_on["generator_version"]}
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise ConfigError(f"models[{i}]: {record_path} is not a readable teacher record ({err}).") from None
+        shown = Path(local_teacher_folder(model, base_dir)) / TEACHER_RECORD  # as the config names it
+        for name in sorted(used):
+            spec = config["benchmarks"][name]
+            if spec.get("kind") != "synthetic":
+                continue
+            ours = generator_identity(spec)
+            for key, value in ours.items():
+                if value != learnt[key]:
+                    where = "the generator version (mvlm_distill/data/synthetic.py)" if key == "generator_version" \
+                        else f"benchmarks.{name}.{key}"
+                    raise ConfigError(
+                        f"{where}: {value!r} differs from {learnt[key]!r}, the setting {model['name']!r} was trained "
+                        f"with ({shown}), so its val and test splits could hold images or captions the teacher "
+                        f"learnt from; use the teacher's benchmark (teachers/recipe.yaml) or retrain it (make teachers)."
+                    )
 
 
 def _refuse_undistilled_languages(config: dict) -> None:
@@ -720,7 +791,8 @@ def _check_paths(config: dict, base_dir: Path) -> None:
     for name, bench in config["benchmarks"].items():
         keys += [(f"benchmarks.{name}.{k}", bench.get(k)) for k in ("source", "images")]
     for i, model in enumerate(config["models"]):
-        keys += [(f"models[{i}].{k}", model.get(k)) for k in ("checkpoint", "pretrained") if _looks_like_path(model.get(k) or "")]
+        keys += [(f"models[{i}].{k}", model.get(k)) for k in ("checkpoint", "pretrained", "config")
+                 if _looks_like_path(model.get(k) or "")]
     root = base_dir.resolve()
     for key, value in keys:
         if not value or Path(value).expanduser().is_absolute():

@@ -69,6 +69,7 @@ def _write_open_clip(vlm, folder: Path, text_tower_name: str) -> None:
     inner = getattr(vlm.tokenizer, "tokenizer", None)
     if inner is not None:
         inner.save_pretrained(folder)
+        drop_load_time_keys(folder)
     save_file(_plain_state_dict(vlm.model), str(folder / OPEN_CLIP_WEIGHTS), metadata={"format": "pt"})
 
 
@@ -84,6 +85,21 @@ def _write_transformers(vlm, folder: Path) -> None:
         config_logger.setLevel(level)
     vlm.image_processor.save_pretrained(folder)
     vlm.tokenizer.save_pretrained(folder)
+    drop_load_time_keys(folder)
+
+
+# how this process happened to load the tokenizer (offline, from a folder), not what it is: a copy
+# that keeps them refuses the Hub wherever it goes
+LOAD_TIME_KEYS = ("local_files_only", "is_local")
+
+
+def drop_load_time_keys(folder: Path) -> None:
+    path = folder / "tokenizer_config.json"
+    if path.is_file():
+        cfg = json.loads(path.read_text(encoding="utf-8"))
+        if any(k in cfg for k in LOAD_TIME_KEYS):
+            path.write_text(json.dumps({k: v for k, v in cfg.items() if k not in LOAD_TIME_KEYS}, indent=2) + "\n",
+                            encoding="utf-8")
 
 
 def ordinary_permissions(folder: Path) -> None:
@@ -185,9 +201,11 @@ def export_student(student_dir: str | os.PathLike, out_dir: str | os.PathLike, *
             shutil.rmtree(out)
         work.rename(out)
         tokenizer = "open_clip"
+        # a stock user normalises text as the model's card says (SigLIP2: lower-cased), then tokenizes
+        stock_texts = exported.normalize_texts(check_texts)
         if exported.library == "transformers":
-            tokenizer = "auto" if _stock_tokenizer_matches(out, exported, check_texts) else "fast"
-        stock = stock_text_embeddings(out, exported.library, check_texts, exported.context_length,
+            tokenizer = "auto" if _stock_tokenizer_matches(out, exported, stock_texts) else "fast"
+        stock = stock_text_embeddings(out, exported.library, stock_texts, exported.context_length,
                                       tokenizer=tokenizer)
         diff = float(np.abs(stock - reference).max())
         if not diff <= EMBEDDING_TOLERANCE:
@@ -200,6 +218,7 @@ def export_student(student_dir: str | os.PathLike, out_dir: str | os.PathLike, *
             "meta": student.meta,
             "context_length": exported.context_length,
             "stock_tokenizer": tokenizer,
+            "text_normalization": list(exported.text_normalization),
             "checked_texts": len(check_texts),
             "max_embedding_difference": diff,
             "text_parameters": exported.text_parameter_count(),

@@ -91,6 +91,8 @@ def model_fetch_keys(spec: dict) -> dict | None:
             return None
     elif spec.get("source") != "open_clip":
         return None
+    elif spec.get("config") and _is_local(spec.get("pretrained")):  # a local checkpoint folder (a shipped teacher)
+        return None
     return {k: spec[k] for k in ("source", "checkpoint", "pretrained", "revision", "text_revision") if k in spec}
 
 

@@ -13,17 +13,37 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent  # the environment the tests run in (snakemake, snakefmt)
-COPIED = ("Snakefile", "config.yaml", "workflow", "envs", "profiles", "slurm")  # slurm: link to profiles/slurm
+COPIED = ("Snakefile", "config.yaml", "workflow", "envs", "profiles", "slurm", "teachers")  # slurm: link to profiles/slurm
+
+
+# A toy teacher the workflow pretrains (source: toy), for studies on a smaller benchmark than the one
+# the shipped teachers learnt from (the config check refuses those with a shipped teacher).
+TOY_CLIP = {"name": "toy-clip", "family": "clip", "source": "toy", "toy": {"layers": 4, "context_length": 48},
+            "student_layers": [0, 2]}
+TOY_PRETRAINING = {"steps": 500, "batch_size": 128, "lr": 2.0e-3, "seed": 0, "tokenizer_vocab_size": 1200,
+                   "language_fraction": {"en": 1.0, "de": 0.5, "fr": 0.5, "es": 0.5, "ru": 0.5, "zh": 0.5,
+                                         "ja": 0.01, "th": 0.01, "sw": 0.01}}
+
+
+TOY_SIGLIP2 = {**TOY_CLIP, "name": "toy-siglip2", "family": "siglip2", "pretraining_steps": 3000}
+
+
+def toy_config() -> dict:
+    """config.yaml with toy teachers the workflow pretrains instead of the shipped ones (config tests)."""
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg["models"] = [copy.deepcopy(TOY_CLIP), copy.deepcopy(TOY_SIGLIP2)]
+    cfg["teacher_pretraining"] = copy.deepcopy(TOY_PRETRAINING)
+    return cfg
 
 
 def reduced_config(**overrides) -> dict:
-    """One model, two methods, three languages, few steps: minutes on two cores."""
+    """One toy model, two methods, three languages, few steps, a small benchmark: minutes on two cores."""
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
     cfg["benchmarks"]["synthetic"]["n_images"] = {"train": 400, "val": 20, "test": 60, "vqa": 20}
     cfg["languages"] = ["en", "de", "th"]
-    cfg["models"] = [cfg["models"][0]]
+    cfg["models"] = [copy.deepcopy(TOY_CLIP)]
     cfg["methods"] = {"ED": {"ED": 1.0}, "DR+ED": {"DR": 1.0, "ED": 1.0}}
-    cfg["teacher_pretraining"].update(steps=20, batch_size=32)
+    cfg["teacher_pretraining"] = {**copy.deepcopy(TOY_PRETRAINING), "steps": 20, "batch_size": 32}
     cfg["distillation"].update(steps=12, batch_size=32, checkpoint_every=5)
     cfg["distillation"]["language_fraction"] = {"en": 1.0, "de": 0.5, "th": 0.5}
     cfg["evaluation"].update(bootstrap_resamples=100)

@@ -7,10 +7,10 @@ import sys
 import pytest
 import yaml
 
-from study import REPO
+from study import REPO, toy_config
 from mvlm_distill.config import ConfigError, check_config, load_config
 
-DEFAULT = yaml.safe_load((REPO / "config.yaml").read_text())
+DEFAULT = toy_config()
 
 
 def _cfg(**changes):
@@ -89,7 +89,7 @@ def test_bad_config_names_the_key(label, cfg, message):
 
 
 def test_default_config_is_valid_and_gets_defaults():
-    cfg = check_config(copy.deepcopy(DEFAULT), base_dir=REPO)
+    cfg = check_config(yaml.safe_load((REPO / "config.yaml").read_text()), base_dir=REPO)
     assert cfg["evaluation"]["bootstrap_resamples"] == 1000
     assert cfg["models"][0]["student_layers"] == [0, 2]
 

@@ -88,10 +88,12 @@ def _stock_clip(folder, texts):
 
 
 def _stock_siglip2(folder, texts, context_length):
-    from transformers import AutoImageProcessor, AutoModel, PreTrainedTokenizerFast
+    """As the card says: AutoTokenizer (a SiglipModel folder keeps its own tokenizer), lower-cased text."""
+    from transformers import AutoImageProcessor, AutoModel, AutoTokenizer
 
     model = AutoModel.from_pretrained(folder).eval()
-    tokenizer = PreTrainedTokenizerFast.from_pretrained(folder)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    texts = [t.lower() for t in texts]
     inputs = tokenizer(texts, padding="max_length", max_length=context_length, truncation=True, return_tensors="pt")
     with torch.no_grad():
         text = torch.nn.functional.normalize(model.get_text_features(**inputs).pooler_output, dim=-1).numpy()
@@ -116,7 +118,8 @@ def test_stock_loaders_open_the_export_from_another_directory(student_dir, tmp_p
         with torch.no_grad():
             image = model.encode_image(torch.stack([preprocess(im) for im in images]))
     else:
-        assert info["stock_tokenizer"] == "fast"  # transformers forces Siglip2Tokenizer on AutoTokenizer
+        # model_type siglip (as the paper's checkpoint): AutoTokenizer loads the student's own tokenizer
+        assert info["stock_tokenizer"] == "auto" and info["text_normalization"] == ["lowercase"]
         model, processor, text = _stock_siglip2(str(out), CAPTIONS, info["context_length"])
         with torch.no_grad():
             image = model.get_image_features(**processor(images=images, return_tensors="pt")).pooler_output

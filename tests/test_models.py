@@ -222,12 +222,14 @@ def test_saved_siglip2_opens_with_transformers_itself(saved):
     family, teacher, folder = saved
     if family != "siglip2":
         pytest.skip("siglip2 only")
-    from transformers import AutoImageProcessor, AutoTokenizer, Siglip2Model
+    from transformers import AutoImageProcessor, AutoTokenizer, SiglipModel
 
-    model = Siglip2Model.from_pretrained(folder).eval()
+    model = SiglipModel.from_pretrained(folder).eval()  # fixed resolution, as the paper's SigLIP2 checkpoint
     tok = AutoTokenizer.from_pretrained(folder / "tokenizer")
-    assert AutoImageProcessor.from_pretrained(folder).patch_size == 8
-    enc = tok(TEXTS, padding="max_length", max_length=teacher.context_length, return_tensors="pt")
+    assert AutoImageProcessor.from_pretrained(folder).size == {"height": 32, "width": 32}
+    assert teacher.text_normalization == ("lowercase",)
+    enc = tok([t.lower() for t in TEXTS], padding="max_length", max_length=teacher.context_length,
+              return_tensors="pt")
     with torch.no_grad():
         ours = teacher.eval().encode_text(teacher.tokenize(TEXTS))
         theirs = torch.nn.functional.normalize(model.get_text_features(**enc).pooler_output, dim=-1)

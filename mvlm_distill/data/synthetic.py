@@ -108,6 +108,20 @@ QUESTION_COLUMNS = ["parallel_id", "image_id", "kind", "object", "answer_key"]
 CEILING_METRICS = ("R@1", "R@5", "R@10", "MRR@10")
 
 
+def generator_identity(spec: Mapping) -> dict:
+    """What decides a generated benchmark's images and captions: a synthetic benchmark spec's
+    generator arguments with their defaults, and the generator version. Two specs with equal
+    identities generate the same benchmark (a shipped teacher records the one it learnt from)."""
+    import inspect
+
+    defaults = {k: p.default for k, p in inspect.signature(generate_benchmark).parameters.items()}
+    n_images = dict(DEFAULT_N_IMAGES if spec.get("n_images") is None else spec["n_images"])
+    return {"generator_version": GENERATOR_VERSION,
+            **{k: int(spec.get(k, defaults[k])) for k in ("seed", "paraphrases", "image_size")},
+            "n_images": {k: int(v) for k, v in sorted(n_images.items())},
+            "languages": sorted(spec.get("languages") or DEFAULT_LANGUAGES)}
+
+
 def _rng(seed: int, split: str, stream: int) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(split.encode("utf-8")), stream])
 

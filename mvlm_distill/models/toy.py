@@ -4,13 +4,12 @@
   ``HFTextEncoder`` (as in open_clip's ``xlm-roberta-base-ViT-B-32``: mean pooler,
   linear projection) and whose image tower is an open_clip ``VisionTransformer``
   for 32x32 images.
-* ``siglip2``: a transformers ``Siglip2Model`` with NaFlex input produced by the
-  real ``Siglip2ImageProcessor``.
+* ``siglip2``: a transformers fixed-resolution ``SiglipModel`` with ``SiglipImageProcessor`` and
+  lower-cased text, as the paper's ``google/siglip2-base-patch16-224``.
 
-Both read the same toy tokenizer folder (``build_toy_tokenizer``). They use the real library
-classes but are not the paper teachers' code path: the paper's SigLIP2 teacher is a
-fixed-resolution ``SiglipModel`` with a Gemma tokenizer and lower-cased text (tiny stand-ins of
-the published layouts: ``tests/tiny_hub.py``).
+Both read a toy tokenizer folder (``build_toy_tokenizer``), not XLM-R's or Gemma's vocabulary.
+The shipped teachers (``teachers/``, made by ``mvlm_distill.models.recipe``) are saved in the
+published checkpoints' layouts and load through the same code path as the paper's.
 
 Size config (``size_config`` keys, defaults in :data:`DEFAULT_SIZE`):
 
@@ -124,15 +123,16 @@ def build_toy_clip(tokenizer_dir, size: dict, seed: int, name: str = "toy-clip")
 
 
 def build_toy_siglip2(tokenizer_dir, size: dict, seed: int, name: str = "toy-siglip2") -> VisionLanguageModel:
-    from transformers import Siglip2Config, Siglip2Model, Siglip2TextConfig, Siglip2VisionConfig
-    from transformers.models.siglip2.image_processing_siglip2 import Siglip2ImageProcessor
+    """The SigLIP2 family's toy: a fixed-resolution transformers ``SiglipModel`` (``model_type: siglip``,
+    ``SiglipImageProcessor``), as the paper's ``google/siglip2-base-patch16-224`` is; its text is
+    lower-cased before tokenization, as SigLIP2's (train the tokenizer on lower-cased text)."""
+    from transformers import SiglipConfig, SiglipImageProcessor, SiglipModel, SiglipTextConfig, SiglipVisionConfig
 
     from .transformers_backend import TransformersModel
 
     tok = _load_tokenizer(tokenizer_dir)
     ctx = int(size["context_length"])
-    n_patches = (int(size["image_size"]) // int(size["patch_size"])) ** 2
-    text_config = Siglip2TextConfig(
+    text_config = SiglipTextConfig(
         vocab_size=len(tok),
         hidden_size=size["text_width"],
         intermediate_size=int(size["text_width"] * size["text_mlp_ratio"]),
@@ -142,23 +142,28 @@ def build_toy_siglip2(tokenizer_dir, size: dict, seed: int, name: str = "toy-sig
         projection_size=size["vision_width"],
         pad_token_id=PAD_ID, bos_token_id=BOS_ID, eos_token_id=EOS_ID,
     )
-    vision_config = Siglip2VisionConfig(
+    vision_config = SiglipVisionConfig(
         hidden_size=size["vision_width"],
         intermediate_size=int(size["vision_width"] * size["vision_mlp_ratio"]),
         num_hidden_layers=size["vision_layers"],
         num_attention_heads=size["vision_heads"],
-        patch_size=size["patch_size"],
-        num_patches=n_patches,
+        image_size=int(size["image_size"]),
+        patch_size=int(size["patch_size"]),
     )
-    config = Siglip2Config(text_config=text_config, vision_config=vision_config)
+    config = SiglipConfig(text_config=text_config.to_dict(), vision_config=vision_config.to_dict())
     torch.manual_seed(seed)
-    model = Siglip2Model(config)
+    model = SiglipModel(config)
     with torch.no_grad():  # SigLIP's initialisation: t' = log 10, b = -10 (configurable)
         model.logit_scale.fill_(math.log(float(size["init_logit_scale"])))
         model.logit_bias.fill_(float(size["init_logit_bias"]))
-    image_processor = Siglip2ImageProcessor(patch_size=int(size["patch_size"]), max_num_patches=n_patches)
-    return TransformersModel("siglip2", model, tok, image_processor, ctx,
-                             meta={"name": name, "source": "toy", "seed": seed, "size": size})
+    side = int(size["image_size"])
+    # the published checkpoints' processor: resize to the model's side (bilinear), scale to [-1, 1]
+    image_processor = SiglipImageProcessor(size={"height": side, "width": side}, resample=2,
+                                           image_mean=[0.5] * 3, image_std=[0.5] * 3)
+    vlm = TransformersModel("siglip2", model, tok, image_processor, ctx,
+                            meta={"name": name, "source": "toy", "seed": seed, "size": size})
+    vlm.text_normalization = ("lowercase",)
+    return vlm
 
 
 def build_toy_teacher(family: str, tokenizer_dir: str | os.PathLike, size_config: dict | None = None,

@@ -15,6 +15,7 @@ from mvlm_distill.config import (
     error_line,
     grid_languages,
     has_captions,
+    local_teacher_folder,
     missing_sources,
 )
 from mvlm_distill.definitions import DEFAULT_PROTOCOL, REFERENCES
@@ -126,10 +127,13 @@ def benchmark_files(benchmark):
 
 
 def teacher_dir(wildcards):
-    """Toy teachers are pretrained by the workflow; real ones are loaded by name or path."""
+    """Toy teachers are pretrained by the workflow; a local checkpoint folder (the shipped teachers)
+    is declared, so that new teacher bytes rerun what was made from the old; hub ones load by name.
+    """
     if wildcards.model in TOY_MODELS:
         return [RESULTS.teacher(model=wildcards.model)]
-    return []
+    folder = local_teacher_folder(MODELS[wildcards.model])
+    return [folder] if folder else []
 
 
 def model_hub(wildcards):
