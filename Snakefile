@@ -37,6 +37,7 @@ include: "workflow/rules/embed.smk"
 include: "workflow/rules/score.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/export.smk"
+include: "workflow/rules/mteb.smk"
 
 
 # compute.allow_cpu reaches every job's device choice through the environment (mvlm_distill/cluster.py).

@@ -140,7 +140,7 @@ def benchmark_artifacts(keys: dict, name: str = "") -> list[Artifact]:
 
 
 def study_artifacts(config: dict) -> list[Artifact]:
-    """Every hub artifact of a study config, models first."""
+    """Every hub artifact of a study config: models, benchmarks, then the mteb block's datasets."""
     out = []
     for spec in config.get("models", []):
         keys = model_fetch_keys(spec)
@@ -150,6 +150,10 @@ def study_artifacts(config: dict) -> list[Artifact]:
         keys = benchmark_fetch_keys(spec or {})
         if keys:
             out += benchmark_artifacts(keys, name)
+    if (config.get("mteb") or {}).get("tasks"):  # at the revisions mteb pins
+        from mvlm_distill.evaluate.mteb_tasks import mteb_artifacts
+
+        out += mteb_artifacts(config["mteb"]["tasks"])
     return out
 
 

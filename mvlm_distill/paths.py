@@ -77,6 +77,18 @@ class ResultPaths:
         """The fetch record of a Hub dataset (rule fetch_benchmark)."""
         return self._path("hub/benchmarks/{benchmark}.json", fields)
 
+    def hub_mteb(self, **fields) -> str:
+        """The fetch record of an mteb task's Hub dataset (rule fetch_mteb_dataset)."""
+        return self._path("hub/mteb/{mteb_task}.json", fields)
+
+    def mteb_results(self, **fields) -> str:
+        """mteb's result files of one row (rule mteb_evaluate), in mteb's cache layout."""
+        return self._path(f"mteb/{ROW}/results", fields)
+
+    def mteb_scores(self, **fields) -> str:
+        """The scores of one row's mteb result files, as rows of tables/mteb.csv."""
+        return self._path(f"mteb/{ROW}/scores.csv", fields)
+
     def corpus(self, name: str) -> str:
         """A selected corpus (``pretraining``, ``distillation``)."""
         return f"{self.root}/corpus/{name}.csv"

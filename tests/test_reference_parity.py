@@ -20,6 +20,7 @@ from mvlm_distill.evaluate.score import metrics_table, score_language
 from mvlm_distill.export import export_student
 from mvlm_distill.models import build_student, load_model, save_model
 
+from mteb_local import write_mteb_xm3600
 from tiny_models import tiny_images_and_captions, tiny_teacher
 
 LANGUAGES = ("en", "de", "ja")
@@ -169,29 +170,6 @@ def check_reference(study, language, queries, reference) -> int:
 
 
 # ----------------------------------------------------------------------------- mteb
-
-
-def write_mteb_xm3600(bench, folder, languages):
-    """The benchmark as a local copy of mteb's ``mteb/xm3600`` dataset: one split per language, one row
-    per image (``image``, ``image_id``, ``captions`` and the dataset's other columns)."""
-    import datasets
-
-    (folder / "data").mkdir(parents=True)
-    gallery = bench.split_images("test")
-    for language in languages:
-        captions = bench.split_captions("test", language)
-        rows = {"image": [], "image_id": [], "captions": [], "captions_tokenized": [],
-                "captions_tokenized_lowercase": [], "image_locale": []}
-        for image_id in gallery["image_id"]:
-            texts = captions.loc[captions.image_id == image_id, "text"].tolist()
-            rows["image"].append(str(bench.image_path(image_id)))
-            rows["image_id"].append(image_id)
-            rows["captions"].append(texts)
-            rows["captions_tokenized"].append(texts)
-            rows["captions_tokenized_lowercase"].append([t.lower() for t in texts])
-            rows["image_locale"].append(language)
-        table = datasets.Dataset.from_dict(rows).cast_column("image", datasets.Image())
-        table.to_parquet(str(folder / "data" / f"{language}-00000-of-00001.parquet"))
 
 
 def mteb_scores(study, tmp_path, task_name):

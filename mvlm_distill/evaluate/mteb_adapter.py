@@ -50,7 +50,7 @@ class PipelineEncoder(AbsEncoder):
     def _texts(self, texts) -> np.ndarray:
         from mvlm_distill.distill.embed import encode_texts
 
-        return encode_texts(self.model, list(texts), self.batch_size)
+        return encode_texts(self.model, list(texts), self.batch_size, self.model.device)
 
     def _images(self, images) -> np.ndarray:
         keys = [_image_key(im) for im in images]
@@ -69,4 +69,38 @@ class PipelineEncoder(AbsEncoder):
         return a @ b.T
 
 
-__all__ = ["PipelineEncoder"]
+def run_tasks(encoder: PipelineEncoder, datasets: dict[str, str], languages, results_dir, batch_size: int = 64):
+    """mteb.evaluate of ``encoder`` on each named task (``datasets``: task name -> the local folder of its
+    dataset, fetched at the revision mteb pins) in the given languages the task offers; mteb's result
+    files go to ``results_dir`` (mteb's cache layout: ``results/<model>/<revision>/<task>.json``).
+    Returns the scores (``mteb_tasks.MTEB_METRICS``) as rows: mteb_task, task, language, metric, value,
+    dataset, dataset_revision, mteb_version."""
+    import mteb
+    from mteb.cache import ResultCache
+
+    from mvlm_distill.evaluate.mteb_tasks import MTEB_METRICS, MTEB_TASKS
+
+    rows = []
+    for name, folder in datasets.items():
+        offered = list(mteb.get_task(name).hf_subsets)
+        subsets = [language for language in languages if language in offered]
+        if not subsets:
+            raise ValueError(f"mteb task {name} offers none of the languages {list(languages)} "
+                             f"(it offers {', '.join(offered)})")
+        task = mteb.get_task(name, hf_subsets=subsets)
+        pinned = task.metadata.dataset["revision"]
+        # the fetched snapshot, read offline; the result files still name the revision mteb pins
+        task.metadata = task.metadata.model_copy(update={"dataset": {"path": str(folder), "revision": pinned}})
+        result = mteb.evaluate(encoder, task, cache=ResultCache(results_dir), overwrite_strategy="always",
+                               show_progress_bar=False, encode_kwargs={"batch_size": batch_size})
+        (task_result,) = result.task_results
+        for scores in task_result.scores.values():
+            for score in scores:
+                rows += [{"mteb_task": name, "task": MTEB_TASKS[name]["task"], "language": score["hf_subset"],
+                          "metric": metric, "value": float(score[metric]), "dataset": MTEB_TASKS[name]["dataset"],
+                          "dataset_revision": task_result.dataset_revision, "mteb_version": task_result.mteb_version}
+                         for metric in MTEB_METRICS if metric in score]
+    return rows
+
+
+__all__ = ["PipelineEncoder", "run_tasks"]

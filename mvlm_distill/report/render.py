@@ -151,6 +151,16 @@ def score_blocks(view: pd.DataFrame) -> list[dict]:
     return blocks
 
 
+def mteb_blocks(view: pd.DataFrame) -> list[dict]:
+    """The mteb view as one displayed table per mteb task (rows: model x method x seed x metric, one
+    column per language and the mean)."""
+    blocks = []
+    for (name, task), block in view.groupby(["mteb_task", "task"], sort=False):
+        languages, rows = wide(block, ["model", "method", "seed", "metric"], column="language")
+        blocks.append({"name": name, "task": task, "languages": languages, "rows": rows})
+    return blocks
+
+
 def _relative(path: str | os.PathLike, page: Path) -> str:
     return Path(os.path.relpath(Path(path).absolute(), page.absolute().parent)).as_posix()
 
@@ -230,11 +240,12 @@ def write_index_report(languages: Sequence[str], tables: Mapping[str, pd.DataFra
                        page: str | os.PathLike, figures: Mapping[str, str | os.PathLike], *,
                        students: Sequence[tuple[Mapping, str | os.PathLike]] = (),
                        projections: Sequence[tuple[Mapping, str | os.PathLike]] = (),
-                       alpha: float = 0.05) -> Path:
+                       alpha: float = 0.05, mteb: pd.DataFrame | None = None) -> Path:
     """Write ``page`` (the overview) and its figures (``INDEX_FIGURES``, paths from the rule).
 
     ``students``: (keys, student folder) pairs, for the loss curves; ``projections``: (keys,
-    ``projection.npz``) pairs, for the projection of parallel captions.
+    ``projection.npz``) pairs, for the projection of parallel captions; ``mteb``: tables/mteb.csv
+    when the study made it (its section is left out otherwise).
     """
     page = Path(page)
     summary = tables["summary"]
@@ -264,6 +275,7 @@ def write_index_report(languages: Sequence[str], tables: Mapping[str, pd.DataFra
         clustering_metrics=clustering_metrics, clustering_rows=clustering_rows,
         clustering_references=records(clustering_references),
         bounds=records(views.bounds(tables["bounds"])),
+        mteb_blocks=mteb_blocks(views.mteb(mteb)),
         figures={name: _relative(path, page) for name, path in figures.items()},
     )
     write_text(page, text)

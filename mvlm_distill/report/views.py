@@ -375,6 +375,29 @@ def paper_findings(summary: pd.DataFrame | None, significance: pd.DataFrame | No
     return out.sort_values(["finding", "model"], kind="stable").reset_index(drop=True)
 
 
+#: what the overview shows of tables/mteb.csv, under the project's names where they are the same measure
+MTEB_SHOWN = {"hit_rate_at_1": "R@1", "hit_rate_at_10": "R@10", "ndcg_at_10": "nDCG@10 (main score)"}
+MTEB_VIEW_COLUMNS = ["mteb_task", "task", "model", "method", "seed", "metric", "language", "value"]
+
+
+def mteb(mteb_table: pd.DataFrame | None) -> pd.DataFrame:
+    """tables/mteb.csv's shown metrics per mteb task, row and language, with each row's mean over the
+    languages scored (``language`` "mean"); ``seed`` as text, empty for the references."""
+    if _empty(mteb_table):
+        return pd.DataFrame(columns=MTEB_VIEW_COLUMNS)
+    shown = mteb_table[mteb_table["metric"].isin(MTEB_SHOWN)].copy()
+    # the seed as text ("" for teacher and init), so that NA groups and keys the rows like any value
+    shown["seed"] = [("" if pd.isna(seed) else str(int(seed))) for seed in shown["seed"]]
+    keys = ["mteb_task", "task", "model", "method", "seed", "metric"]
+    means = shown.groupby(keys, sort=False, dropna=False)["value"].mean().reset_index().assign(language="mean")
+    view = pd.concat([shown[MTEB_VIEW_COLUMNS], means[MTEB_VIEW_COLUMNS]], ignore_index=True)
+    view["order"] = view["method"].map({m: i for i, m in enumerate(method_order(view["method"]))})
+    view["metric_order"] = view["metric"].map({m: i for i, m in enumerate(MTEB_SHOWN)})
+    view = view.sort_values(["mteb_task", "model", "order", "seed", "metric_order"], kind="stable")
+    view["metric"] = view["metric"].map(MTEB_SHOWN)
+    return view[MTEB_VIEW_COLUMNS].reset_index(drop=True)
+
+
 def task_metrics(frame: pd.DataFrame) -> list[tuple[str, list[str]]]:
     """The (task, metrics) present in ``frame``, in the contract's order."""
     out = []

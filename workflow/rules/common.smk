@@ -624,3 +624,77 @@ def index_report_keys():
         "students": [row_keys(student) for student in students()],
         "projections": entry_keys(clustering_entries("projection.npz")),
     }
+
+
+# ---------------------------------------------------------------- mteb (optional)
+# The mteb block names MIEB tasks and rows (README, "Configuration"); absent, nothing is planned. The
+# default target never plans the mteb_evaluate jobs; the overview shows tables/mteb.csv once
+# `snakemake mteb` has made it (and keeps it up to date from then on).
+from mvlm_distill.evaluate.mteb_tasks import MTEB_TASKS, mteb_problem, parse_row
+
+MTEB = config.get("mteb") or {}
+MTEB_TASK_NAMES = list(dict.fromkeys(MTEB.get("tasks", [])))
+if MTEB and (problem := mteb_problem(MTEB, list(MODELS), METHODS, SEEDS)):
+    _refuse_config(problem)
+
+
+def mteb_rows():
+    """The wildcards of the rows the mteb block scores (references at the reference seed)."""
+    rows = []
+    for key in dict.fromkeys(MTEB.get("rows", [])):
+        model, method, seed = parse_row(key)
+        seed = REFERENCE_SEED if seed is None else str(seed)
+        rows.append({"model": model, "method": method, "seed": seed})
+    return rows
+
+
+def mteb_datasets():
+    """The fetch records of the tasks' datasets: ancient, so a re-fetch orders jobs but reruns none
+    (the revision reaches mteb_evaluate as a param)."""
+    return [ancient(RESULTS.hub_mteb(mteb_task=task)) for task in MTEB_TASK_NAMES]
+
+
+def fetch_mteb_params(wildcards):
+    spec = MTEB_TASKS[wildcards.mteb_task]
+    return {"keys": {k: spec[k] for k in ("dataset", "revision")}}
+
+
+def mteb_evaluate_params(wildcards):
+    return {
+        "spec": embed_texts_params(wildcards)["spec"],
+        "keys": row_keys(dict(wildcards.items())),
+        "tasks": {task: MTEB_TASKS[task] for task in MTEB_TASK_NAMES},
+        "languages": MTEB.get("languages", LANGUAGES),
+        "batch_size": MTEB.get(
+            "batch_size", config["evaluation"].get("batch_size", 256)
+        ),
+    }
+
+
+def mteb_requested():
+    """Whether this run asks for the mteb target (known once the DAG is built, not at parsing)."""
+    return "mteb" in workflow.dag_settings.targets
+
+
+def mteb_table(wildcards):
+    """tables/mteb.csv for the overview, once it is made or asked for (`snakemake mteb`)."""
+    table = RESULTS.table("mteb")
+    if MTEB and (Path(table).exists() or mteb_requested()):
+        return [table]
+    return []
+
+
+def index_report_script():
+    # a study without the mteb block keeps the script it made its overview with (a script newer
+    # than its outputs reruns them)
+    if MTEB:
+        return "../scripts/index_report_mteb.py"
+    return "../scripts/index_report.py"
+
+
+def mteb_target(wildcards):
+    if not MTEB:
+        _refuse_config(
+            "mteb: `snakemake mteb` needs an mteb block (tasks and rows) in the config"
+        )
+    return [RESULTS.table("mteb"), f"{R}/reports/index.html"]

@@ -35,6 +35,23 @@ rule fetch_benchmark:
         "../scripts/fetch_hub.py"
 
 
+# The Hub dataset of an mteb task (the config's mteb block) at the revision mteb pins.
+rule fetch_mteb_dataset:
+    output:
+        RESULTS.hub_mteb(),
+    log:
+        RESULTS.log("fetch_mteb_dataset", "{mteb_task}"),
+    wildcard_constraints:
+        mteb_task=_alternatives(MTEB_TASK_NAMES) if MTEB_TASK_NAMES else "(?!)",
+    localrule: True
+    conda:
+        "../../envs/study.yaml"
+    params:
+        settings=fetch_mteb_params,
+    script:
+        "../scripts/fetch_hub.py"
+
+
 rule prepare_benchmark:
     input:
         hub=benchmark_hub,

@@ -77,6 +77,7 @@ rule index_report:
         unpack(table_inputs),
         students=student_dirs(),
         projections=entry_paths(clustering_entries("projection.npz")),
+        mteb=mteb_table,
     output:
         **{name: report_figure("index", name, "Overview") for name in INDEX_FIGURES},
         page=report(
@@ -95,4 +96,4 @@ rule index_report:
         settings=report_params,
         key_tables=index_report_keys(),
     script:
-        "../scripts/index_report.py"
+        index_report_script()
