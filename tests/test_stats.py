@@ -262,3 +262,12 @@ def test_holm_levels_match_the_holm_verdicts():
         assert ((holm(p) < 0.05) == (p < 1 - levels)).all()
         assert (levels >= 0.95).all() and (levels <= 1 - 0.05 / p.size + 1e-12).all()
     assert np.isnan(holm_levels([0.01, np.nan])[1])
+
+
+def test_a_difference_that_is_zero_only_up_to_rounding_carries_no_evidence():
+    """Seed means can differ by 1e-17 where they are equal (0.1 + 0.2 vs 0.3): on the exact lattice that is a
+    zero, dropped as an exact zero is (the 3-seed default study's aggregate_tables failed on it)."""
+    from mvlm_distill.evaluate.stats import paired_test
+
+    assert paired_test([0.1 + 0.2, 0.5], [0.3, 0.0]) == paired_test([0.3, 0.5], [0.3, 0.0]) == (0.25, 1.0)
+    assert paired_test([0.1 + 0.2] * 3, [0.3] * 3)[1] == 1.0

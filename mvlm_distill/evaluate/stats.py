@@ -173,6 +173,9 @@ def _sign_flip_tail(units: np.ndarray, observed: int) -> float | None:
     """
     from scipy.stats import binom
 
+    # a difference that is 0 on the lattice but not in floating point (seed means such as
+    # 0.1 + 0.2 - 0.3) carries no evidence, as an exact 0 does
+    units = units[units > 0]
     magnitudes, counts = np.unique(units, return_counts=True)
     if int((magnitudes * counts).sum()) > _MAX_SUPPORT:
         return None
