@@ -1,4 +1,5 @@
-"""The study core in one process, without Snakemake: pretrain a toy teacher, distil one student,
+"""The study core in one process, without Snakemake: pretrain a toy teacher (by the shipped teachers'
+recipe, teachers/recipe.yaml, at a smaller budget), distil one student,
 print per-language text-to-image retrieval of teacher, init and student.
 
     python -m mvlm_distill.quickstart --family clip --method ED --out /tmp/quickstart
@@ -23,36 +24,28 @@ def run(out: Path, family: str, method: str, teacher_steps: int, distill_steps: 
     import pandas as pd
     import torch
 
-    from mvlm_distill.data import lexicon
     from mvlm_distill.data.formats import read_benchmark
     from mvlm_distill.data.synthetic import generate_benchmark, select_by_language
     from mvlm_distill.distill.embed import corpus_items, encode_images, encode_texts
     from mvlm_distill.distill.losses import build_loss
     from mvlm_distill.distill.trainer import TrainingSettings, corpus_in_memory, distill
     from mvlm_distill.evaluate.retrieval import metrics_from_ranks, t2i_ranks
-    from mvlm_distill.models import build_student, build_toy_teacher, build_toy_tokenizer, pretrain_teacher
+    from mvlm_distill.models import build_student
+    from mvlm_distill.models.recipe import RECIPE_FILE, train_teacher
 
     torch.set_num_threads(1)
     cfg = check_config(load_yaml(REPO / "config.yaml"), base_dir=REPO)
     spec = next(m for m in cfg["models"] if m["family"] == family)
-    pre, dist = cfg["teacher_pretraining"], cfg["distillation"]
+    dist = cfg["distillation"]
+    recipe = load_yaml(REPO / RECIPE_FILE)
+    recipe["families"][family]["steps"] = teacher_steps
 
     bench_dir = out / "data"
     if not (bench_dir / "meta.json").exists():
         generate_benchmark(bench_dir, seed=0, n_images={"train": n_train, "val": 50, "test": 300})
     bench = read_benchmark(bench_dir)
     train = bench.split_captions("train")
-    pairs = select_by_language(train, pre["language_fraction"], seed=0)
-    pieces = lexicon.tokenizer_pieces(bench.languages)
-    build_toy_tokenizer(pairs["text"].tolist(), pieces, out / "tokenizer", vocab_size=pre.get("tokenizer_vocab_size"))
-    teacher = build_toy_teacher(family, out / "tokenizer", spec.get("toy", {}), pre["seed"])
-    image_ids = sorted(set(pairs["image_id"]))
-    index = {i: k for k, i in enumerate(image_ids)}
-    from mvlm_distill.data.formats import load_image
-
-    images = [load_image(bench.image_path(i)) for i in image_ids]
-    pretrain_teacher(teacher, images, [(index[i], t) for i, t in zip(pairs["image_id"], pairs["text"])],
-                     steps=teacher_steps, batch_size=pre["batch_size"], lr=pre["lr"], seed=pre["seed"])
+    teacher, _ = train_teacher(family, recipe, recipe["pretraining"]["seed"], bench, out)
 
     items = corpus_items(bench.captions, select_by_language(train, dist["language_fraction"], seed=0))
     corpus = corpus_in_memory(teacher, bench, items, 256)

@@ -56,7 +56,8 @@ BAD = [
      "methods.FD.XD: unknown key; allowed keys: FD, ED, SD, MCL, DR."),
     ("unknown top-level key", "learning_rate: 0.1",
      "learning_rate: unknown key; allowed keys: results, data_root, hub_cache, languages, seeds, benchmarks, corpus, "
-     "evaluation, models, teacher_pretraining, methods, distillation, export, publish, teacher_check, compute, resources."),
+     "evaluation, models, teacher_pretraining, methods, distillation, export, publish, teacher_check, mteb, compute, "
+     "resources."),
     ("typo toy size", f"models: [{TOY}, toy: {{layer: 4}}}}]",
      "models[0].toy.layer: unknown key; the closest allowed key is 'layers'."),
     ("toy layers not a number", f"models: [{TOY}, toy: {{layers: four}}}}]",
@@ -168,7 +169,7 @@ BAD = [
      "steps: not a top-level key; put it under its block: teacher_pretraining.steps or distillation.steps."),
     ("top-level batch_size", "batch_size: 32",
      "batch_size: not a top-level key; put it under its block: corpus.batch_size, evaluation.batch_size, "
-     "teacher_pretraining.batch_size or distillation.batch_size."),
+     "teacher_pretraining.batch_size, distillation.batch_size or mteb.batch_size."),
     ("top-level n_images", "n_images: {train: 100}",
      "n_images: not a top-level key; put it under its block: benchmarks.<name>.n_images."),
     ("n_images as a benchmark", "benchmarks: {n_images: {train: 100}}",

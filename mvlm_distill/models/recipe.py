@@ -93,7 +93,7 @@ def train_teacher(family: str, recipe: dict, seed: int, bench, work: Path):
     pairs = select_by_language(bench.split_captions(pre["split"]), pre["language_fraction"], seed=pre["seed"])
     lower = family == "siglip2"  # the toy's text is lower-cased before tokenization, as SigLIP2's
     norm = str.lower if lower else (lambda t: t)
-    pieces = sorted({norm(p) for lang in bench.languages for p in lexicon.surface_forms(lang)})
+    pieces = sorted({norm(p) for p in lexicon.tokenizer_pieces(bench.languages)})
     build_toy_tokenizer([norm(t) for t in pairs["text"]], pieces, work / "tokenizer",
                         vocab_size=pre.get("tokenizer_vocab_size"))
     teacher = build_toy_teacher(family, work / "tokenizer", fam.get("size", {}), seed)
