@@ -37,7 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-TEACHER_RECORD = "mvlm_teacher.json"
+from mvlm_distill.config import TEACHER_RECORD  # the study's config check reads the record
+
 RECIPE_FILE = Path("teachers") / "recipe.yaml"
 #: the study's language groups for the card's summary (config.yaml's comment names the same)
 LOW_RESOURCE = ("ja", "th", "sw")
@@ -108,20 +109,6 @@ def train_teacher(family: str, recipe: dict, seed: int, bench, work: Path):
                                                                          if isinstance(v, (int, float, str))}}
 
 
-def write_open_clip_teacher(teacher, folder: Path, repo_relative: str) -> None:
-    """open_clip's checkpoint layout; the folder is also its HF text tower's (config and tokenizer)."""
-    from mvlm_distill.export import _write_open_clip
-
-    _write_open_clip(teacher, folder, repo_relative)
-
-
-def write_siglip_teacher(teacher, folder: Path) -> None:
-    """The published fixed-resolution SigLIP(2) layout: config, weights, processor and tokenizer files."""
-    from mvlm_distill.export import _write_transformers
-
-    _write_transformers(teacher, folder)
-
-
 def card(family: str, record: dict) -> str:
     val = record["val"]["summary"]
     seeds = [f"| {r['seed']} | {r['val']['summary']['en_R@1']} | {r['val']['summary']['low_resource_R@1']} | "
@@ -164,7 +151,7 @@ def make_teacher(family: str, recipe: dict, out: Path, seed: int = 0, check_seed
 
     from mvlm_distill.data.formats import read_benchmark
     from mvlm_distill.data.synthetic import GENERATOR_VERSION, generate_benchmark
-    from mvlm_distill.export import ordinary_permissions
+    from mvlm_distill.export import _write_open_clip, _write_transformers, ordinary_permissions
 
     torch.set_num_threads(1)
     work_root = Path(work_root or tempfile.mkdtemp(prefix="mvlm-recipe-"))
@@ -197,10 +184,10 @@ def make_teacher(family: str, recipe: dict, out: Path, seed: int = 0, check_seed
     tmp.mkdir(parents=True)
     teacher = first["model"].to("cpu").eval()
     teacher.meta.pop("seed", None)
-    if family == "clip":
-        write_open_clip_teacher(teacher, tmp, repo_relative or str(out))
+    if family == "clip":  # the export's layouts: open_clip's (the folder is also its HF text tower's), SigLIP's
+        _write_open_clip(teacher, tmp, repo_relative or str(out))
     else:
-        write_siglip_teacher(teacher, tmp)
+        _write_transformers(teacher, tmp)
     (tmp / TEACHER_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     (tmp / "README.md").write_text(card(family, record), encoding="utf-8")
     ordinary_permissions(tmp)

@@ -684,14 +684,6 @@ def mteb_table(wildcards):
     return []
 
 
-def index_report_script():
-    # a study without the mteb block keeps the script it made its overview with (a script newer
-    # than its outputs reruns them)
-    if MTEB:
-        return "../scripts/index_report_mteb.py"
-    return "../scripts/index_report.py"
-
-
 def mteb_target(wildcards):
     if not MTEB:
         _refuse_config(

@@ -96,4 +96,4 @@ rule index_report:
         settings=report_params,
         key_tables=index_report_keys(),
     script:
-        index_report_script()
+        "../scripts/index_report.py"
