@@ -10,6 +10,8 @@ CORES ?= 2
 # exist up front: where PYTHONDONTWRITEBYTECODE is set (as in many containers) Python never caches
 # it, and every job of a study would recompile the torch stack it imports (~15 CPU s per job).
 # -x: a torch test helper written for Python 3.12 that 3.11 cannot parse. The package too (editable).
+# torch and torchvision go in first, on their own, at requirements.txt's pins:
+# Copied from requirements.txt
 $(BIN)/snakemake: requirements.txt requirements-test.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip

@@ -35,6 +35,10 @@ from torch import Tensor, nn
 
 from mvlm_distill.definitions import FAMILIES
 
+# the temperatures a loss built without them uses; the study passes the config's (distillation.temperatures)
+SD_TEACHER_TEMPERATURE = 0.05  # Copied from workflow/schemas/config.schema.yaml: distillation.temperatures.sd_teacher_temperature
+MCL_TEMPERATURE = 0.05  # Copied from workflow/schemas/config.schema.yaml: distillation.temperatures.mcl_temperature
+
 
 @dataclass
 class DistillBatch:
@@ -138,7 +142,7 @@ class SimilarityDistillation(KDLoss):
 
     name = "SD"
 
-    def __init__(self, teacher_temperature: float = 0.05, student_temperature: float | None = None):
+    def __init__(self, teacher_temperature: float = SD_TEACHER_TEMPERATURE, student_temperature: float | None = None):
         super().__init__()
         if student_temperature is None:
             student_temperature = teacher_temperature
@@ -174,7 +178,7 @@ class MultilingualContrastive(KDLoss):
 
     name = "MCL"
 
-    def __init__(self, temperature: float = 0.05):
+    def __init__(self, temperature: float = MCL_TEMPERATURE):
         super().__init__()
         _check_temperature("mcl_temperature", temperature)
         self.temperature = float(temperature)
@@ -314,9 +318,9 @@ def build_loss(
     weights: str | Mapping[str, float],
     family: str | None = None,
     *,
-    sd_teacher_temperature: float = 0.05,
+    sd_teacher_temperature: float = SD_TEACHER_TEMPERATURE,
     sd_student_temperature: float | None = None,
-    mcl_temperature: float = 0.05,
+    mcl_temperature: float = MCL_TEMPERATURE,
 ) -> WeightedLoss:
     """Build the weighted combination of the named losses.
 

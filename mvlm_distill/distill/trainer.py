@@ -59,26 +59,19 @@ class TrainingSettings:
     steps: int
     batch_size: int
     lr: float
-    warmup_steps: int = 0
-    weight_decay: float = 0.01
-    grad_clip: float = 1.0
-    checkpoint_every: int = 50
+    warmup_steps: int = 0  # Copied from workflow/schemas/config.schema.yaml: distillation.warmup_steps
+    weight_decay: float = 0.01  # Copied from workflow/schemas/config.schema.yaml: distillation.weight_decay
+    grad_clip: float = 1.0  # Copied from workflow/schemas/config.schema.yaml: distillation.grad_clip
+    checkpoint_every: int = 50  # Copied from workflow/schemas/config.schema.yaml: distillation.checkpoint_every
     seed: int = 0
 
     @classmethod
     def from_config(cls, distillation: dict, seed: int = 0, **overrides) -> "TrainingSettings":
-        """The settings of a study config's ``distillation`` block (defaults as in the schema);
-        ``overrides`` replace single fields (benchmarks, sweeps)."""
-        values = {
-            "steps": distillation["steps"],
-            "batch_size": distillation["batch_size"],
-            "lr": distillation["lr"],
-            "warmup_steps": distillation.get("warmup_steps", 0),
-            "weight_decay": distillation.get("weight_decay", 0.01),
-            "grad_clip": distillation.get("grad_clip", 1.0),
-            "checkpoint_every": distillation.get("checkpoint_every", 50),
-            "seed": seed,
-        }
+        """The settings of a study config's ``distillation`` block (an absent key: the field's default,
+        a marked copy of the schema's); ``overrides`` replace single fields (benchmarks, sweeps)."""
+        values = {f.name: distillation[f.name] if f.default is dataclasses.MISSING else distillation.get(f.name, f.default)
+                  for f in dataclasses.fields(cls) if f.name != "seed"}
+        values["seed"] = seed
         return cls(**{**values, **overrides})
 
 

@@ -23,7 +23,7 @@ with log_to(snakemake.log[0]):
     out = Path(snakemake.output[0])
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}{TEMP_MARK}-", dir=out.parent))
     try:
-        pieces = sorted({p for lang in bench.languages for p in lexicon.surface_forms(lang)})
+        pieces = lexicon.tokenizer_pieces(bench.languages)
         build_toy_tokenizer(pairs["text"].tolist(), pieces, work / "tokenizer",
                             vocab_size=settings.get("tokenizer_vocab_size"))
         teacher = build_toy_teacher(spec["family"], work / "tokenizer", spec.get("toy", {}), settings.get("seed", 0))
