@@ -27,6 +27,8 @@ from .similarity import cosine_matrix
 from .stats import bootstrap_cis
 from .vqa import vqa_ranks
 
+# the report floor reads them as its SCORE_COLUMNS (this floor imports nothing from it)
+# Copied from mvlm_distill.report.tables.SCORE_COLUMNS with SCORE_COLUMNS->METRIC_COLUMNS
 METRIC_COLUMNS = ["task", "metric", "value", "ci_low", "ci_high", "n_queries", "queries", "ties"]
 
 

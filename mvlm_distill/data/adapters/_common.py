@@ -33,10 +33,6 @@ log = logging.getLogger(__name__)
 PathLike = str | os.PathLike
 ImagesDir = PathLike | Sequence[PathLike] | None
 
-IMAGE_COLUMNS = ["image_id", "split", "file"]
-CAPTION_COLUMNS = ["image_id", "split", "language", "caption_id", "parallel_id", "text"]
-VQA_COLUMNS = ["question_id", "parallel_id", "image_id", "language", "question", "answer", "candidates"]
-
 LINK_MODES = ("copy", "hardlink", "symlink")
 MISSING_POLICIES = ("error", "skip")
 
@@ -249,9 +245,9 @@ def write(
     from mvlm_distill.data import formats
 
     out_dir = Path(out_dir)
-    images_df = pd.DataFrame(images, columns=IMAGE_COLUMNS)
-    captions_df = pd.DataFrame(captions or [], columns=CAPTION_COLUMNS)
-    vqa_df = pd.DataFrame(vqa, columns=VQA_COLUMNS) if vqa else None
+    images_df = pd.DataFrame(images, columns=formats.IMAGE_COLUMNS)
+    captions_df = pd.DataFrame(captions or [], columns=formats.CAPTION_COLUMNS)
+    vqa_df = pd.DataFrame(vqa, columns=formats.VQA_COLUMNS) if vqa else None
     present = set(captions_df["language"]) | (set(vqa_df["language"]) if vqa_df is not None else set())
     if not present or images_df.empty:
         raise AdapterError(
