@@ -1,6 +1,6 @@
 """Can the toy clip image tower learn an attribute when it is supervised directly?
 
-A diagnostic for VQA (docs/toy_teachers.md): it trains the toy clip's open_clip ViT, from its
+A diagnostic for VQA (docs/notes/toy_teachers.md): it trains the toy clip's open_clip ViT, from its
 random initialisation, plus a linear head to predict which shapes (or colours) a synthetic image
 contains (one binary target per shape: multi-label BCE), and reports on the test split the
 share of images whose set is predicted exactly and the accuracy per shape next to the majority

@@ -8,6 +8,10 @@ benchmark) VQA accuracy per question kind from the ranks files. Language
 groups: English, the high-resource group, the low-resource group (``--low``).
 
     python benchmarks/study_bars.py results            # after: snakemake ... --config seeds='[0,1]'
+
+The output opens with the provenance lines that benchmarks/render_results.py puts beside the tables
+(docs/results.md): ``commit``, ``machine`` and ``date`` of this checkout (``--commit``: the study's
+own, when it ran at another one).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from common import machine_info
 from sweep_distillation import LOW_RESOURCE
 
 MARGIN = 0.02  # the issue's margin over each threshold (float drift across machines of this kind)
@@ -130,6 +135,7 @@ def main(argv=None) -> str:
     parser.add_argument("results", type=Path)
     parser.add_argument("--low", nargs="+", default=list(LOW_RESOURCE))
     parser.add_argument("--benchmark", default="synthetic")
+    parser.add_argument("--commit", help="the commit the study ran at (default: this checkout's)")
     args = parser.parse_args(argv)
     metrics = pd.read_csv(args.results / "tables" / "metrics.csv")
     bounds = pd.read_csv(args.results / "tables" / "bounds.csv")
@@ -139,7 +145,10 @@ def main(argv=None) -> str:
     meta = json.loads((args.results / "data" / args.benchmark / "meta.json").read_text(encoding="utf-8"))
     languages = [lang for lang in meta["languages"] if lang in set(metrics["language"])]
     methods = [m for m in dict.fromkeys(metrics["method"]) if m not in ("teacher", "init")]
-    lines = []
+    machine = machine_info()
+    lines = [f"commit: {args.commit or machine['commit']}",
+             f"machine: {machine['nproc']} cores, {machine['cpu_model']}",
+             f"date: {machine['date']}"]
     for model in dict.fromkeys(metrics["model"]):
         lines += family_report(metrics, bounds, model, languages, args.low, methods)
         if args.benchmark == "synthetic":

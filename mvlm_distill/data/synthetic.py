@@ -15,7 +15,7 @@ Bayes-optimal ranking, its ties broken at random, in expectation) and the genera
 ``meta.json`` (``ceiling``), beside the logical-consistency count
 (:func:`consistency_oracle`, ``consistency_oracle``). Partial captions (:data:`PARTIAL_DETAIL`) lower the
 ceiling further but act as false negatives in training: the toy SigLIP2 teacher's
-sigmoid loss learns little from them (docs/toy_teachers.md).
+sigmoid loss learns little from them (docs/notes/toy_teachers.md).
 
 A caption states the number of objects with probability ``count`` (a count frame).
 Paraphrase ``j`` of an image has the same content (mentions, template, stated count)
