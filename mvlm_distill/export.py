@@ -9,18 +9,23 @@ Layouts (every file 0644, every folder 0755)::
     tokenizer.json, tokenizer_config.json    README.md, mvlm_export.json
     README.md, mvlm_export.json
 
-open_clip 3.3 builds an HF text tower with ``AutoConfig.from_pretrained(text_cfg.hf_model_name)``,
-resolved against the working directory, not the ``local-dir:`` folder. The export therefore names
-its own folder by absolute path there (written when exporting; :func:`point_text_tower` rewrites it
-after a move, and publishing writes the Hub repository id instead, whose root then holds the text
-tower's ``config.json``). ``get_tokenizer("local-dir:...")`` reads the tokenizer from the folder.
+No file names the folder the export was written to, so a copy or a move loads like the original.
 
-transformers 5 gives any folder whose ``config.json`` is ``model_type: siglip2`` its own
-``Siglip2Tokenizer`` (a lowercasing Gemma BPE rebuilt from ``tokenizer.json``), whatever the
-tokenizer config says. That is the real SigLIP2 tokenizer; a student with another vocabulary
-(the toy Unigram one) keeps it only through ``PreTrainedTokenizerFast.from_pretrained(folder)``.
-:func:`export_student` checks which stock tokenizer reproduces the pipeline's token ids and the
-card's usage snippet uses that one.
+open_clip 3.3 builds an HF text tower with ``AutoConfig.from_pretrained(text_cfg.hf_model_name)``,
+resolved against the working directory, not the ``local-dir:`` folder. The export names its text
+tower :data:`TEXT_TOWER_HERE` (this folder: right when the working directory is the export) and
+the stock way to load it from anywhere, :func:`stock_open_clip` and the card's snippet, passes
+open_clip the folder's own ``text_cfg`` with ``hf_model_name`` set to the folder as the caller
+names it. Publishing writes the Hub repository id there instead (``hf-hub:`` loading then fetches
+the tower's ``config.json`` from the same repository). ``get_tokenizer("local-dir:...")`` reads
+the tokenizer from the folder itself.
+
+A SigLIP2 export's tokenizer does what the pipeline does before and around tokenizing, so that
+``AutoProcessor`` (and ``AutoTokenizer``) on raw text give the pipeline's token ids: a model with
+``text_normalization: lowercase`` gets a lower-casing normaliser in ``tokenizer.json`` (with
+Python's final-sigma rule), and ``tokenizer_config.json`` pads and truncates to the context
+length by default. :func:`export_student` compares ``AutoProcessor``'s token ids with the
+pipeline's on the check captions and refuses to write an export where they differ.
 
 ``mvlm_export.json`` records what the export was checked against: the pipeline's text embeddings
 of a few captions per language, recomputed through the stock loaders.
@@ -45,6 +50,10 @@ OPEN_CLIP_WEIGHTS = "open_clip_model.safetensors"
 FILE_MODE, DIR_MODE = 0o644, 0o755
 #: largest difference between stock-loaded and pipeline text embeddings an export may show
 EMBEDDING_TOLERANCE = 1e-5
+#: ``hf_model_name`` of an open_clip export's HF text tower: the export folder itself
+TEXT_TOWER_HERE = "."
+#: before lower-casing: a capital sigma that ends a word becomes a final sigma, as in ``str.lower``
+FINAL_SIGMA = (r"(?<=\p{L})Σ(?!\p{L})", "ς")
 
 
 class ExportError(RuntimeError):
@@ -61,8 +70,7 @@ def _write_open_clip(vlm, folder: Path, text_tower_name: str) -> None:
 
     cfg = copy.deepcopy(vlm.saved_model_cfg())
     if vlm.is_hf_text:
-        cfg["text_cfg"]["hf_model_name"] = text_tower_name
-        cfg["text_cfg"]["hf_tokenizer_name"] = text_tower_name
+        cfg["text_cfg"]["hf_model_name"] = cfg["text_cfg"]["hf_tokenizer_name"] = text_tower_name
         vlm.model.text.config.save_pretrained(folder)
     (folder / OPEN_CLIP_CONFIG).write_text(
         json.dumps({"model_cfg": cfg, "preprocess_cfg": vlm.preprocess_cfg}, indent=2) + "\n", encoding="utf-8")
@@ -112,56 +120,76 @@ def ordinary_permissions(folder: Path) -> None:
             os.chmod(Path(root) / f, FILE_MODE)
 
 
-def point_text_tower(folder: str | os.PathLike, name: str | None = None) -> None:
-    """Name the HF text tower in ``open_clip_config.json`` by ``name`` (default: the folder's absolute path)."""
-    folder = Path(folder)
-    path = folder / OPEN_CLIP_CONFIG
-    full = json.loads(path.read_text(encoding="utf-8"))
-    text_cfg = full["model_cfg"].get("text_cfg", {})
-    if not text_cfg.get("hf_model_name"):
-        return
-    target = name or str(folder.resolve())
-    text_cfg["hf_model_name"] = text_cfg["hf_tokenizer_name"] = target
-    path.write_text(json.dumps(full, indent=2) + "\n", encoding="utf-8")
+def _tokenize_as_the_pipeline(folder: Path, vlm) -> None:
+    """Make the saved tokenizer normalise, pad and truncate as the pipeline does around it."""
+    from tokenizers import Regex, Tokenizer, normalizers
+
+    if "lowercase" in vlm.text_normalization:
+        path = folder / "tokenizer.json"
+        tok = Tokenizer.from_file(str(path))
+        steps = [normalizers.Replace(Regex(FINAL_SIGMA[0]), FINAL_SIGMA[1]), normalizers.Lowercase()]
+        tok.normalizer = normalizers.Sequence(steps + ([tok.normalizer] if tok.normalizer is not None else []))
+        tok.save(str(path))
+    cfg_path = folder / "tokenizer_config.json"
+    cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+    # TokenizersBackend: AutoTokenizer reads tokenizer.json as written (a class of its own may rebuild it)
+    cfg.update(tokenizer_class="TokenizersBackend", model_max_length=vlm.context_length, padding="max_length",
+               max_length=vlm.context_length, truncation=True)
+    cfg_path.write_text(json.dumps(cfg, indent=2) + "\n", encoding="utf-8")
 
 
 # ----------------------------------------------------------------------------- stock loading
 
 
-def stock_text_embeddings(folder: str | os.PathLike, library: str, texts: list[str], context_length: int,
-                          tokenizer: str = "auto") -> np.ndarray:
-    """L2-normalised text embeddings of ``texts`` computed with the libraries' public loaders only."""
+def stock_open_clip(folder: str | os.PathLike):
+    """``(model, preprocess, tokenizer)`` of an open_clip export with open_clip's public API only, from
+    any working directory: open_clip is given the folder's own ``text_cfg`` with the HF text tower
+    named by ``folder`` (what the card's snippet does)."""
+    import open_clip
+
+    folder = str(folder)
+    with open(os.path.join(folder, OPEN_CLIP_CONFIG), encoding="utf-8") as f:
+        text_cfg = json.load(f)["model_cfg"]["text_cfg"]
+    kwargs = {}
+    if text_cfg.get("hf_model_name"):
+        kwargs["text_cfg"] = {**text_cfg, "hf_model_name": folder, "hf_model_pretrained": False}
+    model, _, preprocess = open_clip.create_model_and_transforms(f"local-dir:{folder}", **kwargs)
+    return model.eval(), preprocess, open_clip.get_tokenizer(f"local-dir:{folder}")
+
+
+def stock_text_embeddings(folder: str | os.PathLike, library: str, texts: list[str]) -> np.ndarray:
+    """L2-normalised text embeddings of raw ``texts`` computed with the libraries' public loaders only
+    (SigLIP2: ``AutoProcessor``, which normalises and pads as the pipeline)."""
     import torch
 
     folder = str(folder)
     with torch.no_grad():
         if library == "open_clip":
-            import open_clip
-
-            model, _, _ = open_clip.create_model_and_transforms(f"local-dir:{folder}")
-            tok = open_clip.get_tokenizer(f"local-dir:{folder}")
-            features = model.eval().encode_text(tok(texts))
+            model, _, tokenizer = stock_open_clip(folder)
+            features = model.encode_text(tokenizer(texts))
         else:
             import transformers
 
             model = transformers.AutoModel.from_pretrained(folder).eval()
-            tok_class = transformers.AutoTokenizer if tokenizer == "auto" else transformers.PreTrainedTokenizerFast
-            tok = tok_class.from_pretrained(folder)
-            inputs = tok(texts, padding="max_length", max_length=context_length, truncation=True,
-                         return_tensors="pt")
+            inputs = transformers.AutoProcessor.from_pretrained(folder)(text=texts, return_tensors="pt")
             out = model.get_text_features(**inputs)
             features = getattr(out, "pooler_output", out)
         return torch.nn.functional.normalize(features, dim=-1).numpy()
 
 
-def _stock_tokenizer_matches(folder: Path, vlm, texts: list[str]) -> bool:
-    """Whether ``AutoTokenizer`` on the export gives the pipeline's token ids."""
+def processor_mismatch(folder: str | os.PathLike, vlm, texts: list[str]) -> str | None:
+    """The first of ``texts`` that ``AutoProcessor`` on the export tokenizes otherwise than the pipeline
+    (token ids, and the attention mask where the processor gives one); None when all agree."""
     import transformers
 
-    tok = transformers.AutoTokenizer.from_pretrained(str(folder))
-    ids = tok(texts, padding="max_length", max_length=vlm.context_length, truncation=True,
-              return_tensors="pt")["input_ids"]
-    return ids.shape == vlm.tokenize(texts)["input_ids"].shape and bool((ids == vlm.tokenize(texts)["input_ids"]).all())
+    stock = transformers.AutoProcessor.from_pretrained(str(folder))(text=list(texts), return_tensors="pt")
+    pipeline = vlm.tokenize(texts)
+    for i, text in enumerate(texts):
+        for key in ("input_ids", "attention_mask"):
+            if key in stock and (stock[key].shape[1] != pipeline[key].shape[1]
+                                 or not bool((stock[key][i] == pipeline[key][i]).all())):
+                return text
+    return None
 
 
 # ----------------------------------------------------------------------------- the export
@@ -185,15 +213,15 @@ def export_student(student_dir: str | os.PathLike, out_dir: str | os.PathLike, *
         reference = student.encode_text(student.tokenize(check_texts)).numpy()
     exported = trim_vocabulary(student, kept_token_ids) if kept_token_ids is not None else student
     out = Path(out_dir)
-    final = out.resolve()
     work = temporary_sibling(out)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     try:
         if exported.library == "open_clip":
-            _write_open_clip(exported, work, str(final))
+            _write_open_clip(exported, work, TEXT_TOWER_HERE)
         else:
             _write_transformers(exported, work)
+            _tokenize_as_the_pipeline(work, exported)
         # the export's own files, so that publishing uploads these and nothing Snakemake adds to the folder
         files = [p.relative_to(work).as_posix() for p in work.rglob("*") if p.is_file()]
         files += ([CARD] if card is not None else []) + [EXPORT_INFO]
@@ -201,12 +229,13 @@ def export_student(student_dir: str | os.PathLike, out_dir: str | os.PathLike, *
             shutil.rmtree(out)
         work.rename(out)
         tokenizer = "open_clip"
-        # a stock user normalises text as the model's card says (SigLIP2: lower-cased), then tokenizes
-        stock_texts = exported.normalize_texts(check_texts)
         if exported.library == "transformers":
-            tokenizer = "auto" if _stock_tokenizer_matches(out, exported, stock_texts) else "fast"
-        stock = stock_text_embeddings(out, exported.library, stock_texts, exported.context_length,
-                                      tokenizer=tokenizer)
+            tokenizer = "AutoProcessor"
+            odd = processor_mismatch(out, exported, check_texts)
+            if odd is not None:
+                raise ExportError(f"{out}: AutoProcessor tokenizes {odd!r} otherwise than the pipeline, so stock "
+                                  "users would get other scores; the student's tokenizer cannot be exported as is")
+        stock = stock_text_embeddings(out, exported.library, check_texts)
         diff = float(np.abs(stock - reference).max())
         if not diff <= EMBEDDING_TOLERANCE:
             raise ExportError(f"{out}: stock-loaded text embeddings differ from the pipeline's by {diff:.2e} "
@@ -218,6 +247,7 @@ def export_student(student_dir: str | os.PathLike, out_dir: str | os.PathLike, *
             "meta": student.meta,
             "context_length": exported.context_length,
             "stock_tokenizer": tokenizer,
+            "hf_text_tower": bool(getattr(exported, "is_hf_text", False)),
             "text_normalization": list(exported.text_normalization),
             "checked_texts": len(check_texts),
             "max_embedding_difference": diff,

@@ -115,10 +115,16 @@ class ResultPaths:
     def export(self, **fields) -> str:
         return self._path(f"exports/{STUDENT}", fields)
 
+    def export_info(self, **fields) -> str:
+        """An export's ``mvlm_export.json``: the export_student rule's declared output (a folder output
+        would get Snakemake's ``.snakemake_timestamp``, no file of the model)."""
+        return f"{self.export(**fields)}/mvlm_export.json"
+
     def export_of(self, key: str) -> str:
-        """The export of a student key ``model/method/seedN`` (``publish.repositories[].export``)."""
+        """The ``mvlm_export.json`` of the export of a student key ``model/method/seedN``
+        (``publish.repositories[].export``)."""
         model, method, seed = parse_student(key)
-        return self.export(model=model, kd_method=method, seed=seed)
+        return self.export_info(model=model, kd_method=method, seed=seed)
 
     def published(self) -> str:
         """The record of what publish_exports uploaded."""

@@ -11,7 +11,7 @@ import json
 import os
 from pathlib import Path
 
-from .card import SNIPPET_FOLDER
+from .card import hub_card
 from .export import EXPORT_INFO, OPEN_CLIP_CONFIG
 
 
@@ -51,11 +51,7 @@ def hub_files(export_dir: str | os.PathLike, repo_id: str) -> dict[str, bytes]:
             text_cfg["hf_model_name"] = text_cfg["hf_tokenizer_name"] = repo_id
         files[OPEN_CLIP_CONFIG] = (json.dumps(full, indent=2) + "\n").encode()
     if "README.md" in files:
-        card = files["README.md"].decode("utf-8")
-        lines = card.split("\n")
-        prefix = SNIPPET_FOLDER.split("{")[0]
-        lines = [SNIPPET_FOLDER.format(folder=repo_id) if line.startswith(prefix) else line for line in lines]
-        files["README.md"] = "\n".join(lines).replace('f"local-dir:{export_dir}"', 'f"hf-hub:{export_dir}"').encode()
+        files["README.md"] = hub_card(files["README.md"].decode("utf-8"), repo_id).encode()
     return files
 
 

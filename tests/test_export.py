@@ -1,5 +1,7 @@
-"""Student exports: stock open_clip / transformers loaders open them from another directory, offline;
-the model card's metadata, tables and usage snippet; the Hub publishing dry run."""
+"""Student exports: stock open_clip / transformers loaders open them from another directory, offline,
+after a copy or a move; AutoProcessor gives a SigLIP2 export the pipeline's tokens (or the export is
+refused); the model card's huggingface_hub metadata, tables and a usage snippet that runs as written
+without this project; the Hub publishing dry run."""
 
 import json
 import os
@@ -15,12 +17,13 @@ import pytest
 import torch
 import yaml
 
-from mvlm_distill.card import model_card, snippet_code
-from mvlm_distill.export import EXPORT_INFO, export_student, point_text_tower
+from mvlm_distill.card import SNIPPET_FOLDER, SNIPPET_IMAGE, model_card, snippet_code
+from mvlm_distill.export import EXPORT_INFO, ExportError, export_student, stock_open_clip
 from mvlm_distill.models import build_student, load_model, save_model
 from mvlm_distill.publish import PublishError, publish_exports
 
 from study import REPO
+from tiny_hub import TOKENIZER_CORPUS, tiny_siglip2_checkpoint
 from tiny_models import tiny_images_and_captions, tiny_teacher
 
 # captions in five languages and four scripts (the tiny fixture's vocabulary covers them)
@@ -45,8 +48,10 @@ def student_dir(request, tmp_path_factory):
 def _facts(folder, family):
     return {
         "name": "tiny-ED-seed0", "folder": folder, "model": "tiny", "method": "ED", "weights": {"ED": 1.0},
-        "seed": 0, "teacher": {"name": "tiny", "description": "a random tiny teacher"}, "license": "apache-2.0",
-        "base_model": None, "languages": ["en", "de", "zh", "ja", "th"],
+        "seed": 0, "teacher": {"name": "tiny", "description": "a random tiny teacher"},
+        "license": {"license": "other", "license_name": "teacher-license", "license_link": "https://huggingface.co/a/b"},
+        "base_model": "a/b", "datasets": ["someone/captions"], "benchmark_ids": {"synthetic": "someone/captions"},
+        "evaluation_split": "test", "languages": ["en", "de", "zh", "ja", "th"],
         "distillation": {"steps": 150, "batch_size": 16, "lr": 1e-3, "warmup_steps": 10},
         "corpus": {"benchmark": "synthetic", "split": "train", "items_per_language": {"en": 600, "de": 60}},
         "teacher_parameters": {"text_layers": 4, "text_parameters": 40_000, "total_parameters": 60_000},
@@ -78,26 +83,21 @@ def _pipeline_embeddings(path, texts):
 
 
 def _stock_clip(folder, texts):
-    import open_clip
-
-    model, _, preprocess = open_clip.create_model_and_transforms(f"local-dir:{folder}")
-    tokenizer = open_clip.get_tokenizer(f"local-dir:{folder}")
+    model, preprocess, tokenizer = stock_open_clip(folder)  # open_clip's API only
     with torch.no_grad():
-        text = torch.nn.functional.normalize(model.eval().encode_text(tokenizer(texts)), dim=-1).numpy()
+        text = torch.nn.functional.normalize(model.encode_text(tokenizer(texts)), dim=-1).numpy()
     return model, preprocess, text
 
 
-def _stock_siglip2(folder, texts, context_length):
-    """As the card says: AutoTokenizer (a SiglipModel folder keeps its own tokenizer), lower-cased text."""
-    from transformers import AutoImageProcessor, AutoModel, AutoTokenizer
+def _stock_siglip2(folder, texts):
+    """As the card says: AutoProcessor on the raw texts (it lower-cases and pads as the pipeline)."""
+    from transformers import AutoModel, AutoProcessor
 
     model = AutoModel.from_pretrained(folder).eval()
-    tokenizer = AutoTokenizer.from_pretrained(folder)
-    texts = [t.lower() for t in texts]
-    inputs = tokenizer(texts, padding="max_length", max_length=context_length, truncation=True, return_tensors="pt")
+    processor = AutoProcessor.from_pretrained(folder)
     with torch.no_grad():
-        text = torch.nn.functional.normalize(model.get_text_features(**inputs).pooler_output, dim=-1).numpy()
-    return model, AutoImageProcessor.from_pretrained(folder), text
+        features = model.get_text_features(**processor(text=texts, return_tensors="pt")).pooler_output
+    return model, processor, torch.nn.functional.normalize(features, dim=-1).numpy()
 
 
 def test_stock_loaders_open_the_export_from_another_directory(student_dir, tmp_path, monkeypatch):
@@ -118,9 +118,8 @@ def test_stock_loaders_open_the_export_from_another_directory(student_dir, tmp_p
         with torch.no_grad():
             image = model.encode_image(torch.stack([preprocess(im) for im in images]))
     else:
-        # model_type siglip (as the paper's checkpoint): AutoTokenizer loads the student's own tokenizer
-        assert info["stock_tokenizer"] == "auto" and info["text_normalization"] == ["lowercase"]
-        model, processor, text = _stock_siglip2(str(out), CAPTIONS, info["context_length"])
+        assert info["stock_tokenizer"] == "AutoProcessor" and info["text_normalization"] == ["lowercase"]
+        model, processor, text = _stock_siglip2(str(out), CAPTIONS)
         with torch.no_grad():
             image = model.get_image_features(**processor(images=images, return_tensors="pt")).pooler_output
     np.testing.assert_allclose(text, expected, atol=1e-5)
@@ -140,7 +139,7 @@ def test_trimmed_export_loads_with_stock_libraries_and_embeds_like_the_student(s
     if info["family"] == "clip":
         text = _stock_clip(str(out), CAPTIONS)[2]
     else:
-        text = _stock_siglip2(str(out), CAPTIONS, info["context_length"])[2]
+        text = _stock_siglip2(str(out), CAPTIONS)[2]
     np.testing.assert_allclose(text, _pipeline_embeddings(student_dir / "student", CAPTIONS), atol=1e-5)
     card = (out / "README.md").read_text(encoding="utf-8")
     assert "**Vocabulary trimming.**" in card and "vocabulary-trimming" in card
@@ -161,42 +160,141 @@ def test_every_output_is_readable_by_the_group(student_dir, tmp_path):
         assert mode == (0o755 if p.is_dir() else 0o644), f"{p.name}: {oct(mode)}"
 
 
-def test_model_card_metadata_tables_and_snippet(student_dir, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+def test_model_card_metadata_tables_and_snippet(student_dir, tmp_path):
+    from huggingface_hub import ModelCard
+
     out = tmp_path / "results" / "exports" / "tiny"
     info = _export(student_dir, out, "results/exports/tiny")
-    card = (out / "README.md").read_text(encoding="utf-8")
-    assert card.startswith("---\n")
-    meta = yaml.safe_load(card.split("---\n")[1])
-    assert meta["language"] == ["en", "de", "zh", "ja", "th"]
-    assert meta["license"] == "apache-2.0"
-    assert meta["library_name"] == info["library"]
-    assert "knowledge-distillation" in meta["tags"] and info["family"] in meta["tags"]
-    assert "the image tower is the teacher's" in card
-    assert "| synthetic | de | text→image | 0.800 [0.750, 0.850] | 0.600 [0.550, 0.650] | 0.750 |" in card
-    assert f"| student (this export) | 2 | {info['vocabulary_size']:,} |" in card
-    # the usage snippet runs as written, from the folder it names
+    card = ModelCard.load(out / "README.md")  # huggingface_hub's own parser and metadata checks
+    meta = card.data
+    assert meta.language == ["en", "de", "zh", "ja", "th"]
+    assert (meta.license, meta.license_name, meta.license_link) == ("other", "teacher-license",
+                                                                     "https://huggingface.co/a/b")
+    assert meta.base_model == "a/b" and meta.datasets == ["someone/captions"]
+    assert meta.library_name == info["library"]
+    assert "knowledge-distillation" in meta.tags and info["family"] in meta.tags
+    # model-index: the student's R@10 and its retention per benchmark, language and task
+    results = {(r.dataset_config, r.task_name, r.metric_type): r for r in meta.eval_results}
+    assert len(results) == 2 * 2 * 2
+    de_t2i = results[("de", "text→image retrieval", "retention")]
+    assert de_t2i.metric_value == 0.75 and de_t2i.dataset_type == "someone/captions" and de_t2i.dataset_split == "test"
+    assert results[("en", "image→text retrieval", "recall_at_10")].metric_value == 0.6
+    text = card.content
+    assert "the image tower is the teacher's" in text
+    assert "| synthetic | de | text→image | 0.800 [0.750, 0.850] | 0.600 [0.550, 0.650] | 0.750 |" in text
+    assert f"| student (this export) | 2 | {info['vocabulary_size']:,} |" in text
+    assert SNIPPET_FOLDER.format(folder="results/exports/tiny") in text
+
+
+# a fresh interpreter that cannot import this project: -I leaves out the working directory, the
+# script's folder and PYTHONPATH, and the editable install's finder is refused mvlm_distill
+_WITHOUT_PROJECT = """
+import sys
+
+
+class NoProject:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("mvlm_distill", "tests"):
+            raise ImportError(f"{name}: the snippet must not need this project")
+
+
+sys.meta_path.insert(0, NoProject())
+code = open(sys.argv[1], encoding="utf-8").read()
+exec(compile(code, sys.argv[1], "exec"), {"__name__": "__main__"})
+"""
+
+
+def _run_card_snippet(folder, image, workdir):
+    """Run the card's snippet as written, but for its folder and image lines, in a fresh process from
+    ``workdir`` without this project; returns its text and image embeddings."""
+    code = snippet_code((folder / "README.md").read_text(encoding="utf-8")).split("\n")
+    prefixes = (SNIPPET_FOLDER.split("{")[0], SNIPPET_IMAGE.split("{")[0])
+    assert [line for line in code if line.startswith(prefixes)] == code[:2]
+    code = [SNIPPET_FOLDER.format(folder=folder), SNIPPET_IMAGE.format(image=image), *code[2:]]
+    code += ["import numpy", f"numpy.save({str(workdir / 'text.npy')!r}, text.numpy())",
+             f"numpy.save({str(workdir / 'image.npy')!r}, image.numpy())"]
+    (workdir / "snippet.py").write_text("\n".join(code), encoding="utf-8")
+    (workdir / "run.py").write_text(_WITHOUT_PROJECT, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+    proc = subprocess.run([sys.executable, "-I", str(workdir / "run.py"), str(workdir / "snippet.py")], cwd=workdir,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return np.load(workdir / "text.npy"), np.load(workdir / "image.npy")
+
+
+def test_copied_export_runs_its_card_snippet_without_the_project(student_dir, tmp_path):
+    """A copy of the export (the original gone) names no path of the original folder; the card's snippet
+    runs from another directory, on a real image file, offline, in a process that cannot import this
+    project, and gives the pipeline's text embeddings and the teacher's image embeddings."""
     from PIL import Image
 
-    Image.new("RGB", (32, 32), (200, 30, 30)).save(tmp_path / "photo.jpg")
-    namespace = {}
-    exec(snippet_code(card), namespace)
-    np.testing.assert_allclose(namespace["text"].numpy(), _pipeline_embeddings(student_dir / "student", CHECK[:3]),
+    original = tmp_path / "original" / "exports" / "tiny"
+    info = _export(student_dir, original, "results/exports/tiny")
+    copy = tmp_path / "elsewhere" / "model copy"
+    shutil.copytree(original, copy)
+    shutil.rmtree(tmp_path / "original")
+    for path in copy.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert str(original).encode() not in data and str(original.parent).encode() not in data, path.name
+    images, _ = tiny_images_and_captions(1)
+    image = tmp_path / "photo.png"
+    images[0].save(image)
+    workdir = tmp_path / "somewhere else"
+    workdir.mkdir()
+    text, image_embedding = _run_card_snippet(copy, image, workdir)
+    text = text / np.linalg.norm(text, axis=-1, keepdims=True)
+    np.testing.assert_allclose(text, _pipeline_embeddings(student_dir / "student", CHECK[:3]), atol=1e-5)
+    teacher = load_model({"source": "saved", "path": str(student_dir / "teacher")})
+    with torch.no_grad():
+        expected = teacher.encode_image(teacher.preprocess([Image.open(image).convert("RGB")])).numpy()
+    np.testing.assert_allclose(image_embedding / np.linalg.norm(image_embedding, axis=-1, keepdims=True), expected,
                                atol=1e-5)
+    assert info["hf_text_tower"] == (info["library"] == "open_clip")
 
 
-def test_clip_export_after_a_move_needs_its_text_tower_repointed(student_dir, tmp_path):
-    out = tmp_path / "a" / "tiny"
+def test_siglip2_autoprocessor_gives_the_pipelines_token_ids(student_dir, tmp_path):
+    """Raw text, cased, with a word-final capital sigma: AutoProcessor on the export tokenizes it as the
+    pipeline does (lower-cased with str.lower, padded and truncated to the context length)."""
+    from transformers import AutoProcessor
+
+    out = tmp_path / "tiny"
     info = _export(student_dir, out, str(out))
-    if info["library"] != "open_clip":
-        pytest.skip("only open_clip names the text tower by path")
-    moved = tmp_path / "b" / "tiny"
-    shutil.move(str(tmp_path / "a"), str(tmp_path / "b"))
-    with pytest.raises(Exception):
-        _stock_clip(str(moved), CHECK)
-    point_text_tower(moved)
-    np.testing.assert_allclose(_stock_clip(str(moved), CHECK)[2], _pipeline_embeddings(student_dir / "student", CHECK),
-                               atol=1e-5)
+    if info["library"] != "transformers":
+        pytest.skip("open_clip exports have no AutoProcessor")
+    texts = CAPTIONS + ["A RED SQUARE ON THE LEFT", "ΟΔΟΣ", "ein ROTES Quadrat links " * 8]
+    student = load_model({"source": "saved", "path": str(student_dir / "student")})
+    expected = student.tokenize(texts)
+    got = AutoProcessor.from_pretrained(out)(text=texts, return_tensors="pt")
+    assert got["input_ids"].shape == (len(texts), info["context_length"])
+    assert torch.equal(got["input_ids"], expected["input_ids"])
+
+
+@pytest.mark.parametrize("naflex", [False, True], ids=["siglip2-fixed-resolution", "siglip2-naflex"])
+def test_gemma_tokenizer_exports_match_autoprocessor_or_are_refused(tmp_path, naflex):
+    """The paper's layouts with a Gemma tokenizer: the fixed-resolution export's AutoProcessor gives the
+    pipeline's ids, also on Greek with a word-final capital sigma; transformers gives a NaFlex folder its
+    own Siglip2Tokenizer, which lower-cases that sigma otherwise, so that export is refused, naming the
+    caption."""
+    from transformers import AutoProcessor
+
+    from mvlm_distill.models import build_student, save_model
+
+    teacher = load_model({"source": "hf", "checkpoint": str(tiny_siglip2_checkpoint(tmp_path / "hub", naflex=naflex)),
+                          "name": "tiny-siglip2"})
+    save_model(build_student(teacher, [0]), tmp_path / "student")
+    texts = list(TOKENIZER_CORPUS) + ["ΟΔΟΣ Straße"]
+    if naflex:
+        with pytest.raises(ExportError) as err:
+            export_student(tmp_path / "student", tmp_path / "export", check_texts=texts)
+        assert "AutoProcessor tokenizes 'ΟΔΟΣ Straße' otherwise than the pipeline" in str(err.value)
+        assert not (tmp_path / "export").exists()
+        return
+    export_student(tmp_path / "student", tmp_path / "export", check_texts=texts)
+    student = load_model({"source": "saved", "path": str(tmp_path / "student")})
+    got = AutoProcessor.from_pretrained(tmp_path / "export")(text=texts, return_tensors="pt")
+    assert torch.equal(got["input_ids"], student.tokenize(texts)["input_ids"])
 
 
 def test_publish_dry_run_lists_the_upload_and_contacts_nothing(student_dir, tmp_path, monkeypatch):
@@ -225,8 +323,11 @@ def test_publish_dry_run_lists_the_upload_and_contacts_nothing(student_dir, tmp_
         files = hub_files(out, "someone/tiny-ed")
         text_cfg = json.loads(files["open_clip_config.json"])["model_cfg"]["text_cfg"]
         assert text_cfg["hf_model_name"] == "someone/tiny-ed"  # hf-hub: loading reads config.json from the repo
-        assert 'open_clip.create_model_and_transforms(f"hf-hub:{export_dir}")' in files["README.md"].decode()
-        assert 'export_dir = "someone/tiny-ed"' in files["README.md"].decode()
+        hub_card = files["README.md"].decode()
+        assert 'model, _, preprocess = open_clip.create_model_and_transforms(f"hf-hub:{export_dir}")' in hub_card
+        assert 'open_clip.get_tokenizer(f"hf-hub:{export_dir}")' in hub_card
+        assert SNIPPET_FOLDER.format(folder="someone/tiny-ed") in hub_card
+        assert "text_cfg" not in snippet_code(hub_card) and "local-dir" not in hub_card
 
 
 class RecordingHub:
@@ -304,4 +405,7 @@ def test_workflow_exports_every_student_and_publishes_only_when_asked(tmp_path):
     default = jobs(dry_run())
     assert default["export_student"] == len(config["models"]) * len(config["methods"]) * len(config["seeds"])
     assert "publish_exports" not in default
-    assert jobs(dry_run("publish_exports"))["publish_exports"] == 1
+    # the rule's output is the export's mvlm_export.json, not the folder (Snakemake would add its
+    # .snakemake_timestamp to a folder output, and publishing would upload it)
+    planned = jobs(dry_run("publish_exports", "results/exports/toy-clip/DR/seed0/mvlm_export.json"))
+    assert planned["publish_exports"] == 1 and planned["export_student"] == 2

@@ -26,7 +26,7 @@ def test_logs_and_benchmarks_are_keyed_by_rule():
 
 def test_student_keys():
     assert parse_student("toy-clip/ED/seed2") == ("toy-clip", "ED", 2)
-    assert RESULTS.export_of("toy-clip/ED/seed2") == "results/exports/toy-clip/ED/seed2"
+    assert RESULTS.export_of("toy-clip/ED/seed2") == "results/exports/toy-clip/ED/seed2/mvlm_export.json"
     for bad in ("toy-clip/ED", "toy-clip/ED/2", "toy-clip/ED/seedx"):
         with pytest.raises(ValueError, match="not a student key"):
             parse_student(bad)

@@ -17,7 +17,7 @@ import torch
 from mvlm_distill.data.formats import read_benchmark, write_benchmark
 from mvlm_distill.distill.embed import encode_distinct, encode_images
 from mvlm_distill.evaluate.score import metrics_table, score_language
-from mvlm_distill.export import export_student
+from mvlm_distill.export import export_student, stock_open_clip
 from mvlm_distill.models import build_student, load_model, save_model
 
 from mteb_local import write_mteb_xm3600
@@ -102,13 +102,11 @@ def value(metrics, task, k):
 
 def clip_benchmark_recalls(study, language, queries):
     """CLIP_benchmark's own evaluate() on the export, loaded by stock open_clip, over one language."""
-    import open_clip
     from clip_benchmark.metrics import zeroshot_retrieval
 
     root, _, export = study
     bench = read_benchmark(root)
-    model, _, preprocess = open_clip.create_model_and_transforms(f"local-dir:{export}")
-    tokenizer = open_clip.get_tokenizer(f"local-dir:{export}")
+    model, preprocess, tokenizer = stock_open_clip(export)  # open_clip's API only, as the card's snippet
     captions = bench.split_captions("test", language)
     items = []
     for image_id in bench.split_images("test")["image_id"]:

@@ -253,7 +253,7 @@ PUBLISH = {entry["export"]: entry for entry in PUBLISH_CONFIG.get("repositories"
 
 
 def export_dirs():
-    return [RESULTS.export(**student) for student in students()]
+    return [RESULTS.export_info(**student) for student in students()]
 
 
 def vocabulary_file(wildcards):
@@ -466,6 +466,13 @@ def export_student_params(wildcards):
         "corpus": {k: config["corpus"].get(k) for k in ("benchmark", "split")},
         "languages": LANGUAGES,
         "extra_text": EXTRA_TEXT,
+        # Hub ids of the benchmarks read from the Hub (the card's datasets and model-index)
+        "benchmark_ids": {
+            name: keys["dataset"]
+            for name in dict.fromkeys([CORPUS, *EVAL_BENCHMARKS])
+            if (keys := benchmark_fetch_keys(config["benchmarks"][name]))
+        },
+        "evaluation_split": EVAL_SPLIT,
     }
 
 

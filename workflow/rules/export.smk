@@ -34,7 +34,7 @@ rule export_student:
         captions=RESULTS.benchmark_file("captions.parquet", benchmark=CORPUS),
         vocabulary=vocabulary_file,
     output:
-        directory(RESULTS.export()),
+        RESULTS.export_info(),
     log:
         RESULTS.log("export_student", STUDENT),
     benchmark:

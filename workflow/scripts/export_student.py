@@ -1,4 +1,5 @@
-"""Rule export_student: a student as a folder stock loaders open, with its model card."""
+"""Rule export_student: a student as a folder stock loaders open, with its model card (the rule's output is
+the folder's mvlm_export.json, so that Snakemake adds no file of its own to the folder)."""
 
 import json
 from pathlib import Path
@@ -8,13 +9,14 @@ from mvlm_distill.logs import log_to
 with log_to(snakemake.log[0]):
     import pandas as pd
 
-    from mvlm_distill.card import model_card
+    from mvlm_distill.card import base_model, licence, model_card
     from mvlm_distill.data.formats import read_benchmark
     from mvlm_distill.export import check_captions, export_student
     from mvlm_distill.paths import optional_input
     from mvlm_distill.report.tables import read_table
 
     wc = snakemake.wildcards
+    folder = Path(snakemake.output[0]).parent
     settings = snakemake.params.settings
     spec, corpus = settings["spec"], settings["corpus"]
     bench = read_benchmark(Path(snakemake.input.captions).parent, validate=False)  # validated upstream
@@ -34,15 +36,17 @@ with log_to(snakemake.log[0]):
             f", pretrained `{spec['pretrained']}`" if spec.get("pretrained") else "")
     facts = {
         "name": f"{wc.model}-{wc.kd_method}-seed{wc.seed}",
-        "folder": str(Path(snakemake.output[0])),
+        "folder": folder.as_posix(),
         "model": wc.model,
         "method": wc.kd_method,
         "weights": settings["weights"],
         "seed": int(wc.seed),
         "teacher": {"name": wc.model, "description": description},
-        "license": spec.get("license") or ("apache-2.0" if spec["source"] == "toy" else "other"),
-        "base_model": spec.get("checkpoint") if spec["source"] == "hf" and not Path(spec.get("checkpoint", "")).exists()
-        else None,
+        "license": licence(spec),
+        "base_model": base_model(spec),
+        "datasets": list(dict.fromkeys(settings["benchmark_ids"].values())),
+        "benchmark_ids": settings["benchmark_ids"],
+        "evaluation_split": settings["evaluation_split"],
         "languages": settings["languages"],
         "distillation": settings["training"],
         "corpus": {"benchmark": corpus["benchmark"], "split": corpus.get("split") or "train",
@@ -51,7 +55,7 @@ with log_to(snakemake.log[0]):
         "extra_text": settings["extra_text"],
     }
     metrics = read_table(snakemake.input.metrics)
-    info = export_student(snakemake.input.student, snakemake.output[0], check_texts=texts, kept_token_ids=kept,
+    info = export_student(snakemake.input.student, folder, check_texts=texts, kept_token_ids=kept,
                           card=lambda info: model_card(info, facts, metrics, texts[:4]))
-    print(f"exported to {snakemake.output[0]}: stock tokenizer {info['stock_tokenizer']}, "
+    print(f"exported to {folder}: stock tokenizer {info['stock_tokenizer']}, "
           f"max embedding difference {info['max_embedding_difference']:.1e} on {len(texts)} captions")
