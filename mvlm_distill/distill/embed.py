@@ -18,6 +18,7 @@ import torch
 
 from mvlm_distill.cluster import ALLOW_CPU_VARIABLE, granted_gpu, nvidia_driver
 from mvlm_distill.data.formats import load_image
+from mvlm_distill.progress import progress_log
 
 
 class DeviceError(RuntimeError):
@@ -84,8 +85,10 @@ def tokenize_texts(model, texts: list[str], batch_size: int = 1024) -> dict[str,
     return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
 
 
-def encode_tokens(model, tokens: dict[str, torch.Tensor], batch_size: int, device) -> np.ndarray:
-    """Embeddings of tokenised texts, in their order.
+def encode_tokens(model, tokens: dict[str, torch.Tensor], batch_size: int, device,
+                  progress: str | None = "text embeddings") -> np.ndarray:
+    """Embeddings of tokenised texts, in their order; progress lines under the label ``progress``
+    (None: none).
 
     Batches are drawn in order of token count, so that a tower that leaves out the padding no row
     of a batch uses (``models.base.drop_unused_padding``) computes few padding positions; each
@@ -98,11 +101,14 @@ def encode_tokens(model, tokens: dict[str, torch.Tensor], batch_size: int, devic
     mask = tokens.get("attention_mask")
     order = torch.arange(n) if mask is None else torch.argsort(mask.sum(1), stable=True)
     out = []
+    log = progress_log(progress, n, "texts")
     with torch.inference_mode(), _autocast(device):
         for i in range(0, n, batch_size):
             rows = order[i : i + batch_size]
             batch = {k: v[rows].to(device, non_blocking=True) for k, v in tokens.items()}
             out.append(model.encode_text(batch).float().cpu())
+            log.update(len(rows))
+    log.finish()
     emb = torch.empty((n, out[0].shape[1]), dtype=torch.float32)
     emb[order] = torch.cat(out)
     return emb.numpy()
@@ -114,11 +120,12 @@ def encode_texts(model, texts: list[str], batch_size: int = 256, device="cpu") -
     return emb[inverse]
 
 
-def encode_distinct(model, texts: list[str], batch_size: int = 256, device="cpu") -> tuple[np.ndarray, np.ndarray]:
+def encode_distinct(model, texts: list[str], batch_size: int = 256, device="cpu",
+                    progress: str | None = "text embeddings") -> tuple[np.ndarray, np.ndarray]:
     """``encode_texts`` without the expansion: the embeddings of the distinct texts (sorted) and each
     text's row among them (``encode_texts(...) == emb[inverse]``, bit for bit)."""
     unique, inverse = _unique_texts(texts)
-    return encode_tokens(model, tokenize_texts(model, unique), batch_size, device), inverse
+    return encode_tokens(model, tokenize_texts(model, unique), batch_size, device, progress), inverse
 
 
 def _unique_texts(texts: list[str]) -> tuple[list[str], np.ndarray]:
@@ -132,16 +139,21 @@ def _unique_texts(texts: list[str]) -> tuple[list[str], np.ndarray]:
     return unique, inverse
 
 
-def encode_images(model, paths: list, batch_size: int = 256, device="cpu") -> np.ndarray:
-    """Encode image files in batches (decoding is per batch, so memory stays flat)."""
+def encode_images(model, paths: list, batch_size: int = 256, device="cpu",
+                  progress: str | None = "image embeddings") -> np.ndarray:
+    """Encode image files in batches (decoding is per batch, so memory stays flat); progress lines
+    under the label ``progress`` (None: none)."""
     device = torch.device(device)
     model.eval()
     out = []
+    log = progress_log(progress, len(paths), "images")
     with torch.inference_mode(), _autocast(device):
         for i in range(0, len(paths), batch_size):
-            pixels = model.preprocess([load_image(p) for p in paths[i : i + batch_size]])
-            pixels = _to_device(pixels, device)
+            batch = paths[i : i + batch_size]
+            pixels = _to_device(model.preprocess([load_image(p) for p in batch]), device)
             out.append(model.encode_image(pixels).float().cpu())
+            log.update(len(batch))
+    log.finish()
     return torch.cat(out).numpy()
 
 

@@ -31,6 +31,7 @@ import torch
 from mvlm_distill.distill.losses import DistillBatch, WeightedLoss
 from mvlm_distill.io import TEMP_MARK, atomic_path
 from mvlm_distill.optim import adamw, apply_schedule
+from mvlm_distill.progress import PROGRESS_SECONDS
 
 
 class Interrupted(SystemExit):
@@ -294,8 +295,8 @@ def distill(
             optimizer.step()
             row = {"step": step + 1, "lr": lr, **dict(zip(names, values))}
             log_rows.append(row)
-            if hasattr(bar, "set_postfix"):
-                bar.set_postfix(loss=f"{row['total']:.4f}")
+            if hasattr(bar, "set_postfix"):  # shown at the bar's next refresh, not forcing one
+                bar.set_postfix(loss=f"{row['total']:.4f}", refresh=False)
             done = step + 1
             if stop.signum is not None or (stop_after is not None and done >= stop_after):
                 save(done)
@@ -312,7 +313,9 @@ def _progress(iterable, total, initial, enabled):
         return iterable
     from tqdm import tqdm
 
-    return tqdm(iterable, total=total, initial=initial, desc="distill", mininterval=5)
+    # a line at most every PROGRESS_SECONDS (a job's log is a file: every refresh is a line in it)
+    return tqdm(iterable, total=total, initial=initial, desc="distill", mininterval=PROGRESS_SECONDS,
+                maxinterval=PROGRESS_SECONDS)
 
 
 def _write_log(path, rows: list[dict]) -> None:

@@ -8,6 +8,7 @@ import pandas as pd
 
 from mvlm_distill.evaluate.consistency import consistency, image_consistency
 from mvlm_distill.evaluate.score import IdIndex, empty_ranks, metrics_table, score_language
+from mvlm_distill.progress import progress_log
 from mvlm_distill.data.formats import META_JSON, benchmark_checksum
 from mvlm_distill.io import (
     MANIFEST,
@@ -24,12 +25,13 @@ PROJECTION_SAMPLE = 60  # parallel caption groups kept for the 2-D projection in
 
 
 def score_row_language(bench, texts_dir, images_path, *, language: str, split: str, n_boot: int, seed: int = 0,
-                       protocol: dict | None = None):
+                       protocol: dict | None = None, progress: str | None = "scoring"):
     """Ranks, metrics with bootstrap intervals, and consistency against English for one language.
 
     ``texts_dir``: the row's text embedding folder (rule embed_texts); only this language's files are
     read, and English captions' when there are parallel captions to compare with. ``protocol``: the
-    retrieval protocol (``score.score_language``); consistency always uses every caption.
+    retrieval protocol (``score.score_language``); consistency always uses every caption. Progress
+    lines (queries: captions, then VQA questions) under ``progress`` and the language (None: none).
     """
     bench.require_languages(split, [language])  # else the language would be left out of the tables
     # both caches must come from this very benchmark (a stale cache would score the wrong data)
@@ -56,17 +58,22 @@ def score_row_language(bench, texts_dir, images_path, *, language: str, split: s
     if bench.vqa is not None:
         vqa = bench.vqa[bench.vqa["language"] == language]
     frames = []
+    log = progress_log(progress and f"{progress} {language}", len(captions) + (len(vqa) if vqa is not None else 0),
+                       "queries")
     if len(captions):
         caption_emb, caption_ids, caption_index = texts(language, "captions")
         # the gallery is the split's images (the cache may also hold the VQA split's)
         gallery = bench.split_images(split)["image_id"].astype(str).tolist()
         frames.append(score_language(caption_emb, caption_ids, image_emb, image_ids, captions,
                                      gallery_ids=gallery, text_index=caption_index, protocol=protocol))
+        log.update(len(captions))
     if vqa is not None and len(vqa):
         prompt_emb, prompt_ids, prompt_index = texts(language, "vqa")
         frames.append(score_language(prompt_emb, prompt_ids, image_emb, image_ids, captions.iloc[:0], vqa,
                                      text_index=prompt_index))
+        log.update(len(vqa))
     ranks = pd.concat(frames, ignore_index=True) if frames else empty_ranks()
+    log.finish()
     metrics = metrics_table(ranks, n_boot=n_boot, seed=seed, protocol=protocol)
     consistency_rows = pd.DataFrame(columns=["language", "metric", "value"])
     if language != "en" and len(captions):
