@@ -21,6 +21,7 @@ from pathlib import Path
 import yaml
 
 from mvlm_distill.definitions import METRICS, RETRIEVAL_TASKS, default_layer_map
+from mvlm_distill.data.languages import resource_groups
 from mvlm_distill.paths import parse_student
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
@@ -608,6 +609,10 @@ def check_config(config: dict, schema_path: str | Path = SCHEMA_PATH, base_dir: 
                 raise ConfigError(f"{section}.language_fraction: every fraction is zero; the corpus would be empty.")
     _refuse_undistilled_languages(config)
     _refuse_benchmarks_a_teacher_learnt_from(config, base_dir)
+    try:
+        resource_groups(config["languages"], config.get("resource_levels"))
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     return config
 
 

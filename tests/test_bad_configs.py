@@ -55,7 +55,8 @@ BAD = [
     ("unknown loss", "methods: {FD: {XD: 1.0}}",
      "methods.FD.XD: unknown key; allowed keys: FD, ED, SD, MCL, DR."),
     ("unknown top-level key", "learning_rate: 0.1",
-     "learning_rate: unknown key; allowed keys: results, data_root, hub_cache, languages, seeds, benchmarks, corpus, "
+     "learning_rate: unknown key; allowed keys: results, data_root, hub_cache, languages, resource_levels, seeds, "
+     "benchmarks, corpus, "
      "evaluation, models, teacher_pretraining, methods, distillation, export, publish, teacher_check, mteb, compute, "
      "resources."),
     ("typo toy size", f"models: [{TOY}, toy: {{layer: 4}}}}]",
@@ -188,6 +189,11 @@ BAD = [
     ("drop not a mapping", "drop: [FD]", "drop: expected a mapping such as {methods: [FD, SD]}, got ['FD']."),
     ("drop every seed", "drop: {seeds: [0]}", "seeds: must not be empty."),
     ("null of a required key", "distillation: {lr: null}", "distillation.lr: required key is missing."),
+    ("a language in two resource levels", "resource_levels: {low: [ja, th, sw, de]}",
+     "resource_levels: 'de' is listed under both 'high' and 'low'; give each language one level."),
+    ("an evaluation language in no resource level", "resource_levels: {low: [ja, th]}",
+     "resource_levels: the evaluation language 'sw' is in no level; list every language of `languages` under one "
+     "of high, low."),
 ]
 
 

@@ -207,3 +207,46 @@ def dataset_languages(dataset: str) -> tuple[str, ...]:
     if key not in DATASET_LANGUAGES:
         raise ValueError(f"Unknown dataset {dataset!r}; known datasets are: {', '.join(sorted(DATASET_LANGUAGES))}.")
     return DATASET_LANGUAGES[key]
+
+
+# --- resource levels: how the reports group and order languages -----------------------------
+
+#: The default resource level of real languages, highest first (the config's ``resource_levels``
+#: replaces it). After the classes of Joshi et al. (2020), "The State and Fate of Linguistic
+#: Diversity and Inclusion in the NLP World": classes 5 and 4 are ``high``, 3 ``medium``, 2 to 0
+#: ``low``; an approximation to be overridden where a study's teachers saw other data.
+DEFAULT_RESOURCE_LEVELS: dict[str, tuple[str, ...]] = {
+    "high": ("en", "de", "fr", "es", "ja", "zh", "ar", "ru", "it", "pt", "nl", "ko", "cs", "pl", "fa", "hu",
+             "fi", "tr", "vi", "sv", "hi"),
+    "medium": ("bn", "da", "el", "he", "hr", "id", "ro", "th", "uk", "fil", "no", "ca", "bg", "sk", "sr", "ms",
+               "et", "lt", "lv", "sl", "ta", "ur"),
+    "low": ("sw", "te", "mi", "quz", "yo", "zu", "am", "ha", "ig", "so", "ne", "si", "km", "lo", "my"),
+}  # fmt: skip
+UNCLASSIFIED = "unclassified"  # the level of a language the default table does not know
+
+
+def resource_groups(languages: Iterable[str], declared: dict[str, list[str]] | None = None) -> dict[str, list[str]]:
+    """The evaluation ``languages`` grouped by resource level, levels highest first, each group in
+    the order of ``languages``; empty groups are left out.
+
+    ``declared`` is the config's ``resource_levels`` (level -> languages, highest first): it may name
+    languages the study does not evaluate, but must place each evaluated one in exactly one level.
+    Without it, ``DEFAULT_RESOURCE_LEVELS`` applies and unknown codes go last, as ``unclassified``.
+    """
+    languages = list(languages)
+    levels = declared if declared is not None else DEFAULT_RESOURCE_LEVELS
+    level_of: dict[str, str] = {}
+    for level, members in levels.items():
+        for code in members:
+            if code in level_of and declared is not None:
+                raise ValueError(f"resource_levels: {code!r} is listed under both {level_of[code]!r} and {level!r}; "
+                                 "give each language one level.")
+            level_of.setdefault(code, level)
+    missing = [code for code in languages if code not in level_of]
+    if missing and declared is not None:
+        raise ValueError(f"resource_levels: the evaluation language {missing[0]!r} is in no level; list every "
+                         f"language of `languages` under one of {', '.join(levels)}.")
+    groups: dict[str, list[str]] = {level: [] for level in [*levels, UNCLASSIFIED]}
+    for code in languages:
+        groups[level_of.get(code, UNCLASSIFIED)].append(code)
+    return {level: codes for level, codes in groups.items() if codes}
