@@ -25,9 +25,9 @@ from pathlib import Path
 
 import yaml
 
-# the default study's pretraining mix
-DEFAULT_FRACTIONS = yaml.safe_load((Path(__file__).resolve().parents[1] / "config.yaml").read_text())[
-    "teacher_pretraining"]["language_fraction"]
+# the shipped teachers' pretraining mix
+DEFAULT_FRACTIONS = yaml.safe_load((Path(__file__).resolve().parents[1] / "teachers" / "recipe.yaml").read_text())[
+    "pretraining"]["language_fraction"]
 
 
 def t2i_recall_at_1(model, images, captions, image_ids, batch: int = 512) -> dict:
@@ -54,16 +54,18 @@ def t2i_recall_at_1(model, images, captions, image_ids, batch: int = 512) -> dic
     return {"mean": sum(out.values()) / len(out), **out}
 
 
-def vqa_accuracy(model, bench) -> dict:
-    """VQA acc@1 per language and question kind, ranked as the scorer ranks (``evaluate.vqa``);
+def vqa_accuracy(model, bench, split: str = "val") -> dict:
+    """VQA acc@1 per language and question kind of the questions scored with ``split`` (the
+    synthetic ``vqa_val`` split's for val), ranked as the scorer ranks (``evaluate.vqa``);
     synthetic question ids end in their kind."""
     import numpy as np
 
+    import pandas as pd
     from mvlm_distill.data.lexicon import vqa_prompt
     from mvlm_distill.distill.embed import encode_images, encode_texts
     from mvlm_distill.evaluate.vqa import vqa_ranks
 
-    vqa = bench.vqa
+    vqa = pd.concat([bench.evaluation_vqa(split, lang) for lang in bench.languages], ignore_index=True)
     image_ids = sorted(set(vqa["image_id"]))
     row = {iid: k for k, iid in enumerate(image_ids)}
     images = encode_images(model, [bench.image_path(i) for i in image_ids])

@@ -380,12 +380,12 @@ def synthetic_splits() -> tuple[str, ...]:
 
 
 def benchmark_splits(benchmark: dict) -> list[str]:
-    """The captioned splits a configured benchmark will hold once prepared (the synthetic ``vqa``
-    split has images and questions but no captions, so it can be neither evaluated nor distilled on)."""
+    """The captioned splits a configured benchmark will hold once prepared (the synthetic VQA splits
+    have images and questions but no captions, so they can be neither evaluated nor distilled on)."""
     if benchmark["kind"] == "synthetic":
-        from mvlm_distill.data.synthetic import VQA_SPLIT
+        from mvlm_distill.data.synthetic import VQA_SPLITS
 
-        return [s for s in benchmark.get("n_images") or synthetic_splits() if s != VQA_SPLIT]
+        return [s for s in benchmark.get("n_images") or synthetic_splits() if s not in VQA_SPLITS.values()]
     return [_adapter(benchmark).benchmark_split(benchmark.get("split"))]
 
 
@@ -654,10 +654,11 @@ def _refuse_benchmarks_a_teacher_learnt_from(config: dict, base_dir: Path) -> No
         try:
             trained_on = json.loads(record_path.read_text(encoding="utf-8"))["trained_on"]
             learnt = {**generator_identity(trained_on["benchmark"]),
-                      "generator_version": trained_on["generator_version"]}
+                      "captions_version": trained_on.get("captions_version", trained_on["generator_version"])}
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise ConfigError(f"models[{i}]: {record_path} is not a readable teacher record ({err}).") from None
         shown = Path(local_teacher_folder(model, base_dir)) / TEACHER_RECORD  # as the config names it
+            # records before generator version 6 name only the generator version: up to 5, each changed captions
         for name in sorted(used):
             spec = config["benchmarks"][name]
             if spec.get("kind") != "synthetic":
@@ -665,7 +666,7 @@ def _refuse_benchmarks_a_teacher_learnt_from(config: dict, base_dir: Path) -> No
             ours = generator_identity(spec)
             for key, value in ours.items():
                 if value != learnt[key]:
-                    where = "the generator version (mvlm_distill/data/synthetic.py)" if key == "generator_version" \
+                    where = "the captions version (mvlm_distill/data/synthetic.py)" if key == "captions_version" \
                         else f"benchmarks.{name}.{key}"
                     raise ConfigError(
                         f"{where}: {value!r} differs from {learnt[key]!r}, the setting {model['name']!r} was trained "

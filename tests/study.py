@@ -39,7 +39,7 @@ def toy_config() -> dict:
 def reduced_config(**overrides) -> dict:
     """One toy model, two methods, three languages, few steps, a small benchmark: minutes on two cores."""
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
-    cfg["benchmarks"]["synthetic"]["n_images"] = {"train": 400, "val": 20, "test": 60, "vqa": 20}
+    cfg["benchmarks"]["synthetic"]["n_images"] = {"train": 400, "val": 20, "test": 60, "vqa_val": 20, "vqa": 20}
     cfg["languages"] = ["en", "de", "th"]
     cfg["models"] = [copy.deepcopy(TOY_CLIP)]
     cfg["methods"] = {"ED": {"ED": 1.0}, "DR+ED": {"DR": 1.0, "ED": 1.0}}

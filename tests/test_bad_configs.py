@@ -91,7 +91,7 @@ BAD = [
      "evaluation.split: 'tset' is not a split of benchmark 'synthetic' (closest: 'test'); it has train, val, test."),
     ("n_images unknown split", "benchmarks: {synthetic: {n_images: {tset: 500}}}",
      "benchmarks.synthetic.n_images.tset: not a split of the synthetic benchmark (closest: 'test'); "
-     "allowed: train, val, test, vqa."),
+     "allowed: train, val, test, vqa_val, vqa."),
     ("test gallery of one", "benchmarks: {synthetic: {n_images: {test: 1}}}",
      "benchmarks.synthetic.n_images.test: a gallery of 1 images is no larger than the largest cut-off of the "
      "metrics (R@10), so every row would score R@10 = 1; give more than 10."),

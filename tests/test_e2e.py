@@ -171,7 +171,7 @@ def _recomputed_metrics(bench, texts_dir, images_path, language):
         mine = own == image
         i2t.append(1 + int((sim[~mine, image] >= sim[mine, image].max() - 1e-12).sum()))
     ranks["i2t"] = np.array(i2t)
-    vqa = bench.split_vqa(language)
+    vqa = bench.evaluation_vqa("test", language)  # the questions about the vqa split's images
     if len(vqa):
         prompt_vec = texts("vqa")
         vqa_ranks = []

@@ -101,6 +101,10 @@ def test_a_benchmark_the_teachers_did_not_learn_from_is_refused():
         assert str(err.value).startswith(f"benchmarks.synthetic.{key}: ")
         assert "the setting 'toy-clip' was trained with (teachers/toy-clip/mvlm_teacher.json)" in str(err.value)
     assert check_config(copy.deepcopy(CONFIG), base_dir=REPO)["models"][0]["source"] == "open_clip"
+    # the VQA splits are not what a teacher learns from: resizing or dropping them is no overlap
+    cfg = copy.deepcopy(CONFIG)
+    cfg["benchmarks"]["synthetic"]["n_images"] = {"train": 6000, "val": 500, "test": 1000, "vqa": 2000}
+    assert check_config(cfg, base_dir=REPO)
 
 
 def test_the_recipe_at_a_reduced_size_is_deterministic_and_loads_through_the_same_loaders(tmp_path):

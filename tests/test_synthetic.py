@@ -233,7 +233,8 @@ def test_vqa_asks_about_a_shifted_caption_less_split(tmp_path):
     vqa_images = set(bench.images.loc[bench.images["split"] == "vqa", "image_id"])
     assert set(bench.vqa["image_id"]) == vqa_images and len(bench.vqa) == 20 * len(QUESTION_KINDS) * 2
     assert not set(bench.captions["image_id"]) & vqa_images
-    assert bench.meta["generator"]["vqa_split"] == "vqa"
+    assert bench.meta["vqa_splits"] == {"test": "vqa"}
+    assert bench.evaluation_vqa("val", "en").empty  # no VQA split for val: none, never the test one
 
     def background_spread(split):  # tinted, graded backgrounds: the corners differ more in colour
         from PIL import Image
@@ -474,3 +475,25 @@ def test_ceiling_is_reached_by_the_likelihood_with_random_tie_breaks_and_beaten_
                                 ("consistency", consistent)):
                 assert other[task][metric] <= ceiling[task][metric] + 0.01, (name, task, metric)
     assert pessimistic["t2i"]["R@1"] < ceiling["t2i"]["R@1"]  # ties charged the worst rank: not the bound
+
+
+def test_val_and_test_are_scored_with_their_own_vqa_split(tmp_path):
+    """Design choices are made on vqa_val; test's VQA (vqa) is read only when evaluating test."""
+    sizes = {"train": 20, "val": 12, "test": 12, "vqa_val": 10, "vqa": 10}
+    generate_benchmark(tmp_path / "b", seed=2, n_images=sizes, languages=["en", "th"])
+    bench = read_benchmark(tmp_path / "b")
+    assert bench.meta["vqa_splits"] == {"val": "vqa_val", "test": "vqa"}
+    split_of = dict(zip(bench.images["image_id"], bench.images["split"]))
+    for split, vqa_split in bench.meta["vqa_splits"].items():
+        rows = bench.evaluation_vqa(split, "th")
+        assert len(rows) == 10 * len(QUESTION_KINDS) and {split_of[i] for i in rows["image_id"]} == {vqa_split}
+    assert bench.evaluation_vqa("train", "th").empty
+    assert not set(bench.captions["image_id"]) & set(bench.vqa["image_id"])
+    # adding vqa_val leaves the captioned splits (what a teacher learns from) byte for byte
+    generate_benchmark(tmp_path / "c", seed=2, n_images={k: v for k, v in sizes.items() if k != "vqa_val"},
+                       languages=["en", "th"])
+    other = read_benchmark(tmp_path / "c")
+    assert other.captions.equals(bench.captions)
+    for f in bench.images.loc[bench.images["split"].isin(["train", "val", "test", "vqa"]), "file"]:
+        assert (bench.root / f).read_bytes() == (other.root / f).read_bytes()
+

@@ -119,6 +119,17 @@ class Benchmark:
                 f"benchmarks.{Path(self.root).name}.languages."
             )
 
+    def evaluation_vqa(self, split: str, language: str) -> pd.DataFrame:
+        """The VQA questions of one language scored when evaluating ``split``: those about the images of
+        the split meta.json's ``vqa_splits`` maps it to (none if it maps other splits only), or all of
+        them when meta.json has no ``vqa_splits`` (a real benchmark's VQA is one set)."""
+        vqa = self.split_vqa(language)
+        mapping = self.meta.get("vqa_splits")
+        if not mapping or not len(vqa):
+            return vqa
+        images = self.split_images(mapping[split]) if split in mapping else self.images.iloc[:0]
+        return vqa[vqa["image_id"].isin(images["image_id"])].reset_index(drop=True)
+
     def split_vqa(self, language: str | None = None) -> pd.DataFrame:
         """VQA questions (of one language); an empty frame when the benchmark has none."""
         if self.vqa is None:

@@ -24,10 +24,10 @@ language words it with its own synonyms (:mod:`mvlm_distill.data.lexicon`). The 
 test splits are written first and no train caption repeats one of their texts.
 
 VQA questions (colour, shape, count, position) are asked in every language about
-the images of the ``vqa`` split (:data:`VQA_SPLIT`, no captions), drawn from a
-shifted distribution (:data:`_SHIFT`: tinted backgrounds with a gradient, 2-5
-clutter lines, twice the position and scale jitter, more noise); without that
-split, about the test images. A question's ``parallel_id`` is shared across
+the images of the ``vqa_val`` and ``vqa`` splits (:data:`VQA_SPLITS`: the val and
+the test split's VQA; no captions), drawn from a shifted distribution
+(:data:`_SHIFT`: tinted backgrounds with a gradient, 2-5 clutter lines, twice the
+position and scale jitter, more noise); without those splits, about the test images. A question's ``parallel_id`` is shared across
 languages; its templates never occur in captions.
 
 Besides the benchmark format (``images.parquet``, ``captions.parquet``, ``vqa.parquet``,
@@ -67,14 +67,18 @@ __all__ = [
     "select_by_language", "read_scene_records", "vqa_prompt",
 ]
 
-GENERATOR_VERSION = 5  # 3: meta ceiling = the Bayes-optimal ranking; 4: synonyms, count frames, no held-out text in train; 5: German colour nouns (answers, "in Blau")
-DEFAULT_N_IMAGES: dict[str, int] = {"train": 6000, "val": 500, "test": 1000, "vqa": 500}
+GENERATOR_VERSION = 6  # 3: meta ceiling = the Bayes-optimal ranking; 4: synonyms, count frames, no held-out text in train; 5: German colour nouns (answers, "in Blau"); 6: a vqa_val split (the VQA scored with val)
+#: the last version that changed any scene, image or caption of the captioned splits (what a teacher
+#: learns from; version 6 only added a VQA split)
+CAPTIONS_VERSION = 5
+DEFAULT_N_IMAGES: dict[str, int] = {"train": 6000, "val": 500, "test": 1000, "vqa_val": 500, "vqa": 500}
 DEFAULT_LANGUAGES: list[str] = list(LANGUAGES)
 #: the retrieval test split (its ceiling goes into meta.json)
 TEST_SPLIT = "test"
-#: images of a shifted distribution, without captions, that the VQA questions are asked about
-#: (without this split, VQA is asked about the test images)
-VQA_SPLIT = "vqa"
+#: images of a shifted distribution, without captions, that the VQA questions are asked about, one
+#: split per evaluation split (``vqa`` for ``test``; without these splits, VQA is asked about the
+#: evaluation split's own images)
+VQA_SPLITS: dict[str, str] = {"val": "vqa_val", "test": "vqa"}
 
 # caption content: probabilities of mentioning a second object and each attribute
 #: and of stating the number of objects in the image (a count frame)
@@ -109,16 +113,17 @@ CEILING_METRICS = ("R@1", "R@5", "R@10", "MRR@10")
 
 
 def generator_identity(spec: Mapping) -> dict:
-    """What decides a generated benchmark's images and captions: a synthetic benchmark spec's
-    generator arguments with their defaults, and the generator version. Two specs with equal
-    identities generate the same benchmark (a shipped teacher records the one it learnt from)."""
+    """What decides a generated benchmark's captioned splits (images and captions): a synthetic
+    benchmark spec's generator arguments with their defaults, the sizes of its captioned splits and
+    :data:`CAPTIONS_VERSION`. Two specs with equal identities generate the same train, val and test
+    splits (a shipped teacher records the one it learnt from); the VQA splits and questions may differ."""
     import inspect
 
     defaults = {k: p.default for k, p in inspect.signature(generate_benchmark).parameters.items()}
     n_images = dict(DEFAULT_N_IMAGES if spec.get("n_images") is None else spec["n_images"])
-    return {"generator_version": GENERATOR_VERSION,
+    return {"captions_version": CAPTIONS_VERSION,
             **{k: int(spec.get(k, defaults[k])) for k in ("seed", "paraphrases", "image_size")},
-            "n_images": {k: int(v) for k, v in sorted(n_images.items())},
+            "n_images": {k: int(v) for k, v in sorted(n_images.items()) if k not in VQA_SPLITS.values()},
             "languages": sorted(spec.get("languages") or DEFAULT_LANGUAGES)}
 
 
@@ -289,7 +294,8 @@ def generate_benchmark(
         raise ValueError(f"caption_detail needs probabilities in [0, 1] for {', '.join(CAPTION_DETAIL)}; got {detail}")
     detail = {k: float(v) for k, v in detail.items()}
 
-    vqa_split = VQA_SPLIT if VQA_SPLIT in n_images else TEST_SPLIT
+    vqa_splits = {ev: s for ev, s in VQA_SPLITS.items() if s in n_images} or {TEST_SPLIT: TEST_SPLIT}
+    shifted_splits = set(VQA_SPLITS.values())
     (root / "images").mkdir(parents=True, exist_ok=True)
     rows: dict[str, dict[str, list]] = {}
     held_out: set[str] = set()
@@ -303,8 +309,8 @@ def generate_benchmark(
             image_id = f"{split}-{i:0{width}d}"
             avoid = held_out if split not in HELD_OUT_SPLITS else None
             objects, contents = _sample_scene_and_captions(
-                scene_rng, caption_rng, 0 if split == VQA_SPLIT else paraphrases, detail, languages, avoid)
-            pixels, geometry = _render(objects, render_rng, image_size, shifted=split == VQA_SPLIT)
+                scene_rng, caption_rng, 0 if split in shifted_splits else paraphrases, detail, languages, avoid)
+            pixels, geometry = _render(objects, render_rng, image_size, shifted=split in shifted_splits)
             rel = f"images/{image_id}.png"
             buffer = io.BytesIO()
             Image.fromarray(pixels, "RGB").save(buffer, format="PNG", compress_level=1)
@@ -322,7 +328,7 @@ def generate_benchmark(
                 for j, (*_, texts) in enumerate(contents):
                     out["caption"].append((image_id, split, lang, f"{image_id}-{lang}-{j}", f"{image_id}-{j}",
                                            texts[li]))
-            if split == vqa_split:
+            if split in vqa_splits.values():
                 for kind in QUESTION_KINDS:
                     k = int(vqa_rng.integers(0, len(objects)))
                     obj = objects[k]
@@ -362,8 +368,9 @@ def generate_benchmark(
             "version": GENERATOR_VERSION, "seed": int(seed), "n_images": {k: int(v) for k, v in n_images.items()},
             "paraphrases": int(paraphrases), "image_size": int(image_size),
             "caption_detail": detail,
-            "vqa_split": vqa_split if vqa is not None else None,
         },
+        # the VQA split each evaluation split is scored with (Benchmark.evaluation_vqa)
+        "vqa_splits": vqa_splits if vqa is not None else None,
         "scene_files": ["scenes.csv", "mentions.csv", "questions.csv"],
     }
     if TEST_SPLIT in n_images:
@@ -669,7 +676,8 @@ def oracle_ceiling(source, split: str = "test", caption_detail: Mapping[str, flo
 
     result = {"split": split, "ties": "random (expected)", "ranking": "likelihood", **recs.metrics(task_ranks)}
     scenes = records["scenes"].astype({"split": str})
-    vqa_split = VQA_SPLIT if (scenes["split"] == VQA_SPLIT).any() else split
+    vqa_split = VQA_SPLITS.get(split, split)
+    vqa_split = vqa_split if (scenes["split"] == vqa_split).any() else split
     vqa = _vqa_ranks(records, vqa_split, scenes[scenes["split"] == vqa_split])
     if vqa:
         result["overall"]["vqa"] = _vqa_metrics(_concat(list(vqa.values())))

@@ -54,9 +54,7 @@ def score_row_language(bench, texts_dir, images_path, *, language: str, split: s
         return emb, ids, IdIndex(ids, rows=rows)
 
     captions = bench.split_captions(split, language)
-    vqa = None
-    if bench.vqa is not None:
-        vqa = bench.vqa[bench.vqa["language"] == language]
+    vqa = bench.evaluation_vqa(split, language) if bench.vqa is not None else None
     frames = []
     log = progress_log(progress and f"{progress} {language}", len(captions) + (len(vqa) if vqa is not None else 0),
                        "queries")

@@ -150,7 +150,7 @@ def make_teacher(family: str, recipe: dict, out: Path, seed: int = 0, check_seed
     import torch
 
     from mvlm_distill.data.formats import read_benchmark
-    from mvlm_distill.data.synthetic import GENERATOR_VERSION, generate_benchmark
+    from mvlm_distill.data.synthetic import CAPTIONS_VERSION, GENERATOR_VERSION, generate_benchmark
     from mvlm_distill.export import _write_open_clip, _write_transformers, ordinary_permissions
 
     torch.set_num_threads(1)
@@ -174,6 +174,7 @@ def make_teacher(family: str, recipe: dict, out: Path, seed: int = 0, check_seed
     record = {
         "name": out.name, "family": family, "seed": seed,
         "trained_on": {"benchmark": recipe["benchmark"], "generator_version": GENERATOR_VERSION,
+                       "captions_version": CAPTIONS_VERSION,
                        "split": recipe["pretraining"]["split"], "split_checksum": split_checksum(bench, "train")},
         "recipe": {"pretraining": recipe["pretraining"], "family": recipe["families"][family]},
         "training": first["training"], "val": first["val"],
