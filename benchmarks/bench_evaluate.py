@@ -67,7 +67,8 @@ def _load(path: Path, counter: Counter):
 
 def ours(root: Path, teacher_dir: Path, student_dir: Path, work: Path, split: str = "test"):
     from mvlm_distill.data.formats import benchmark_checksum, read_benchmark
-    from mvlm_distill.distill.embed import encode_distinct, encode_images, evaluation_files, evaluation_texts
+    from mvlm_distill.distill.encode import encode_distinct, encode_images
+    from mvlm_distill.evaluate.texts import evaluation_files, evaluation_texts
     from mvlm_distill.evaluate.pipeline import score_row_language
     from mvlm_distill.io import save_embeddings, save_text_embeddings
 
@@ -109,8 +110,8 @@ def ours(root: Path, teacher_dir: Path, student_dir: Path, work: Path, split: st
 
 def naive(root: Path, student_dir: Path, split: str = "test", dedup: bool = False):
     from mvlm_distill.data.formats import read_benchmark
-    from mvlm_distill.distill.embed import (encode_images, encode_texts, encode_tokens, evaluation_texts,
-                                            tokenize_texts)
+    from mvlm_distill.distill.encode import encode_images, encode_texts, encode_tokens, tokenize_texts
+    from mvlm_distill.evaluate.texts import evaluation_texts
     from mvlm_distill.evaluate.score import metrics_table, score_language
 
     counter, phases, ranks = Counter(), {}, {}

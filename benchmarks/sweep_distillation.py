@@ -34,7 +34,7 @@ LOW_RESOURCE = ("ja", "th", "sw")
 
 def recall_by_language(model, captions, image_vectors, image_pos) -> dict[str, tuple[float, float]]:
     """Per language: (R@10, R@1) of text-to-image retrieval over the whole test gallery."""
-    from mvlm_distill.distill.embed import encode_texts
+    from mvlm_distill.distill.encode import encode_texts
     from mvlm_distill.evaluate.retrieval import t2i_ranks
     from mvlm_distill.evaluate.similarity import cosine_matrix
 
@@ -49,9 +49,10 @@ def recall_by_language(model, captions, image_vectors, image_pos) -> dict[str, t
 def main(argv=None) -> int:
     import torch
 
+    from mvlm_distill.data.corpus import corpus_items
     from mvlm_distill.data.formats import read_benchmark
     from mvlm_distill.data.synthetic import select_by_language
-    from mvlm_distill.distill.embed import corpus_items, encode_images
+    from mvlm_distill.distill.encode import encode_images
     from mvlm_distill.distill.losses import build_loss
     from mvlm_distill.distill.trainer import TrainingSettings, corpus_in_memory, distill
     from mvlm_distill.models import build_student

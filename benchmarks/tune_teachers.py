@@ -62,7 +62,7 @@ def vqa_accuracy(model, bench, split: str = "val") -> dict:
 
     import pandas as pd
     from mvlm_distill.data.lexicon import vqa_prompt
-    from mvlm_distill.distill.embed import encode_images, encode_texts
+    from mvlm_distill.distill.encode import encode_images, encode_texts
     from mvlm_distill.evaluate.vqa import vqa_ranks
 
     vqa = pd.concat([bench.evaluation_vqa(split, lang) for lang in bench.languages], ignore_index=True)

@@ -3,7 +3,7 @@
 A job's log gets a line such as ``text embeddings: 120,000/480,000 texts (25%), 410.2 texts/s,
 about 14m 38s left`` when both :data:`PROGRESS_SECONDS` have passed and :data:`PROGRESS_FRACTION` of the
 work was done since the last line (whichever comes later), and one closing line with the total time
-and rate. The encoders (``distill.embed``) and ``evaluate.pipeline.score_row_language`` log under a
+and rate. The encoders (``distill.encode``) and ``evaluate.pipeline.score_row_language`` log under a
 default label, so the jobs' scripts need no change (a changed script would rerun its jobs); a label
 of None keeps them quiet.
 """

@@ -8,7 +8,7 @@ import torch
 
 from mvlm_distill.cluster import ALLOW_CPU_VARIABLE, granted_gpu, job_environment, nvidia_driver
 from mvlm_distill.config import ConfigError, validate_schema
-from mvlm_distill.distill.embed import DeviceError, cuda_problem, pick_device
+from mvlm_distill.device import DeviceError, cuda_problem, pick_device
 from study import reduced_config, project_copy, run_snakemake
 
 SLURM_GPU_JOB = {"SLURM_JOB_GPUS": "0", "SLURM_GPUS_ON_NODE": "1"}

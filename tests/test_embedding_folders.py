@@ -9,7 +9,8 @@ import pytest
 
 from mvlm_distill.data.formats import benchmark_checksum, read_benchmark
 from mvlm_distill.data.synthetic import generate_benchmark
-from mvlm_distill.distill.embed import _unique_texts, evaluation_files, evaluation_texts
+from mvlm_distill.distill.encode import _unique_texts
+from mvlm_distill.evaluate.texts import evaluation_files, evaluation_texts
 from mvlm_distill.evaluate.consistency import consistency
 from mvlm_distill.evaluate.pipeline import cluster_row, parallel_pairs, score_row_language
 from mvlm_distill.evaluate.score import metrics_table, score_language

@@ -163,7 +163,7 @@ def test_text_normalization_is_part_of_the_model(checkpoint, tmp_path):
 def test_caches_training_and_evaluation_see_the_normalised_text(checkpoint, tmp_path):
     """Teacher caches and distillation batches (embed.tokenize_texts on the teacher) and evaluation
     (the saved student's tokenize) give the same ids: the lower-cased text's."""
-    from mvlm_distill.distill.embed import tokenize_texts
+    from mvlm_distill.distill.encode import tokenize_texts
 
     _, folder = checkpoint
     teacher = load_model(_spec(folder))

@@ -142,7 +142,7 @@ def test_unused_padding_is_not_computed_and_changes_nothing(family, work):
 def test_encode_tokens_batches_by_length_and_keeps_the_input_order(family, work):
     """encode_tokens draws its batches in order of token count; every row must still be its own
     text's embedding, in input order, whatever the batch size."""
-    from mvlm_distill.distill.embed import encode_tokens
+    from mvlm_distill.distill.encode import encode_tokens
 
     model = tiny_teacher(family, work, seed=3)
     texts = [TEXTS[i % len(TEXTS)] * (1 + i % 3) for i in range(11)]  # lengths out of order

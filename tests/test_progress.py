@@ -69,7 +69,7 @@ def test_encoders_log_under_their_label_and_none_without(tmp_path, capsys):
     their default label, and nothing with the label None."""
     import torch
 
-    from mvlm_distill.distill.embed import encode_images, encode_tokens, tokenize_texts
+    from mvlm_distill.distill.encode import encode_images, encode_tokens, tokenize_texts
     from tiny_models import tiny_images_and_captions, tiny_teacher
 
     torch.manual_seed(0)

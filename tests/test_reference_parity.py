@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from mvlm_distill.data.formats import read_benchmark, write_benchmark
-from mvlm_distill.distill.embed import encode_distinct, encode_images
+from mvlm_distill.distill.encode import encode_distinct, encode_images
 from mvlm_distill.evaluate.score import metrics_table, score_language
 from mvlm_distill.export import export_student, stock_open_clip
 from mvlm_distill.models import build_student, load_model, save_model

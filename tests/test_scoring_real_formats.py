@@ -6,8 +6,8 @@ import numpy as np
 
 from mvlm_distill.data.adapters import xgqa, xm3600
 from mvlm_distill.data.formats import benchmark_checksum, read_benchmark
-from mvlm_distill.distill.embed import evaluation_files, evaluation_texts
 from mvlm_distill.evaluate.pipeline import score_row_language
+from mvlm_distill.evaluate.texts import evaluation_files, evaluation_texts
 from mvlm_distill.io import save_embeddings, save_text_embeddings
 
 FIX = Path(__file__).parent / "fixtures"

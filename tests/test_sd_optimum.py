@@ -12,7 +12,7 @@ import shutil
 import pytest
 import torch
 
-from mvlm_distill.distill.embed import encode_tokens, tokenize_texts
+from mvlm_distill.distill.encode import encode_tokens, tokenize_texts
 from mvlm_distill.distill.losses import build_loss
 from mvlm_distill.distill.trainer import TrainingCorpus, TrainingSettings, distill
 from mvlm_distill.models import build_student

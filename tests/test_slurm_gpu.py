@@ -31,7 +31,7 @@ def test_gpu_job_without_usable_cuda_fails_at_once_unless_cpu_is_allowed(slurm_c
     logs = sorted((work / "results" / "logs" / "cache_images").rglob("*.log"))
     assert logs, proc.stderr[-3000:]
     last = logs[0].read_text().strip().splitlines()[-1]
-    assert last.startswith("mvlm_distill.distill.embed.DeviceError: CUDA is not usable here: this job was given a GPU ("), last
+    assert last.startswith("mvlm_distill.device.DeviceError: CUDA is not usable here: this job was given a GPU ("), last
     assert last.endswith("or set compute.allow_cpu: true in the config to run GPU rules on CPU."), last
     assert (work / "results" / "teachers").exists()  # the CPU jobs before it ran
 

@@ -377,7 +377,7 @@ def load_training_corpus(items_path, teacher_text_path, tokens_path, images_path
 
 def corpus_in_memory(teacher, bench, items, batch_size: int = 256) -> TrainingCorpus:
     """The same tensors as the workflow's caches, computed in this process (quickstart, tests)."""
-    from mvlm_distill.distill.embed import encode_images, encode_tokens, tokenize_texts
+    from mvlm_distill.distill.encode import encode_images, encode_tokens, tokenize_texts
 
     text = bench.captions.set_index("caption_id")["text"]
     tok_x = tokenize_texts(teacher, text.loc[items["caption_id"]].tolist())

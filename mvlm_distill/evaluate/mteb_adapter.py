@@ -48,7 +48,7 @@ class PipelineEncoder(AbsEncoder):
         return np.concatenate([self._images(batch["image"]) for batch in inputs])
 
     def _texts(self, texts) -> np.ndarray:
-        from mvlm_distill.distill.embed import encode_texts
+        from mvlm_distill.distill.encode import encode_texts
 
         return encode_texts(self.model, list(texts), self.batch_size, self.model.device)
 

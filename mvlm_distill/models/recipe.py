@@ -58,7 +58,7 @@ def val_retrieval(model, bench, split: str = "val") -> dict:
     import torch
 
     from mvlm_distill.data.formats import load_image
-    from mvlm_distill.distill.embed import encode_texts
+    from mvlm_distill.distill.encode import encode_texts
     from mvlm_distill.evaluate.retrieval import metrics_from_ranks, t2i_ranks
     from mvlm_distill.models.pretrain import preprocess_all
 

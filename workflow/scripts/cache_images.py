@@ -6,7 +6,8 @@ with log_to(snakemake.log[0]):
     import torch
 
     from mvlm_distill.data.formats import benchmark_checksum, read_benchmark
-    from mvlm_distill.distill.embed import encode_images, pick_device
+    from mvlm_distill.device import pick_device
+    from mvlm_distill.distill.encode import encode_images
     from mvlm_distill.io import save_embeddings
     from mvlm_distill.paths import benchmark_folder, optional_input
     from mvlm_distill.rows import load_teacher, row_provenance

@@ -10,7 +10,8 @@ with log_to(snakemake.log[0]):
     import torch
 
     from mvlm_distill.data.formats import CAPTIONS_TABLE, benchmark_checksum, read_benchmark
-    from mvlm_distill.distill.embed import encode_tokens, pick_device, tokenize_texts
+    from mvlm_distill.device import pick_device
+    from mvlm_distill.distill.encode import encode_tokens, tokenize_texts
     from mvlm_distill.io import CacheMismatchError, atomic_path, file_checksum, save_embeddings
     from mvlm_distill.paths import benchmark_folder, optional_input
     from mvlm_distill.rows import load_teacher, row_provenance

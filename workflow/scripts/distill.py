@@ -8,7 +8,7 @@ from mvlm_distill.logs import log_to
 with log_to(snakemake.log[0]):
     import torch
 
-    from mvlm_distill.distill.embed import pick_device
+    from mvlm_distill.device import pick_device
     from mvlm_distill.distill.losses import build_loss
     from mvlm_distill.distill.trainer import TrainingSettings, distill, load_training_corpus
     from mvlm_distill.io import embedding_meta, file_checksum, temporary_sibling

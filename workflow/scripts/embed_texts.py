@@ -10,7 +10,9 @@ with log_to(snakemake.log[0]):
     import torch
 
     from mvlm_distill.data.formats import benchmark_checksum, read_benchmark
-    from mvlm_distill.distill.embed import encode_distinct, evaluation_files, evaluation_texts, pick_device
+    from mvlm_distill.device import pick_device
+    from mvlm_distill.distill.encode import encode_distinct
+    from mvlm_distill.evaluate.texts import evaluation_files, evaluation_texts
     from mvlm_distill.io import save_text_embeddings
     from mvlm_distill.paths import benchmark_folder, optional_input
     from mvlm_distill.rows import load_row_model, row_provenance

@@ -13,7 +13,7 @@ with log_to(snakemake.log[0]):
     import pandas as pd
     import torch
 
-    from mvlm_distill.distill.embed import pick_device
+    from mvlm_distill.device import pick_device
     from mvlm_distill.evaluate.mteb_tasks import MTEB_COLUMNS
     from mvlm_distill.io import write_csv
     from mvlm_distill.paths import optional_input
