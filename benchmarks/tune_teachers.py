@@ -11,9 +11,10 @@ Usage (one CPU thread, as the study's teacher jobs run)::
         --family siglip2 --steps 500 --vqa
 
 Generates the benchmark into ``--out/data`` (or reuses it, or reads ``--results``), picks the pretraining pairs
-with the study's uneven language mix (``--fractions``), builds the toy tokenizer from the lexicon
-and those pairs (as rule pretrain_teacher does), pretrains, and prints one JSON line per family: per-step seconds, loss,
-and text-to-image R@1 (pessimistic ties) on the test split per language and mean.
+with the study's uneven language mix (``--fractions``), and makes each toy teacher as every toy teacher is
+made (``models.pretrain_toy_teacher``: the toy tokenizer from the lexicon and those pairs, lower-cased for
+siglip2, then pretraining), and prints one JSON line per family: per-step seconds, loss, and text-to-image
+R@1 (pessimistic ties) on the test split per language and mean.
 """
 
 from __future__ import annotations
@@ -118,10 +119,8 @@ def main(argv=None):
 
     torch.set_num_threads(args.threads)
     from mvlm_distill.data.formats import load_image, read_benchmark
-    from mvlm_distill.data.lexicon import LANGUAGES, tokenizer_pieces
     from mvlm_distill.data.synthetic import DEFAULT_N_IMAGES, generate_benchmark, select_by_language
-    from mvlm_distill.models import build_toy_teacher, build_toy_tokenizer, pretrain_teacher
-    from mvlm_distill.models.pretrain import preprocess_all
+    from mvlm_distill.models import pretrain_toy_teacher
 
     out = Path(args.out)
     if args.results:
@@ -140,55 +139,47 @@ def main(argv=None):
         train_caps = select_by_language(bench.split_captions("train"), json.loads(args.fractions), seed=args.seed)
     train_images = bench.split_images("train")
     test_images = bench.split_images("test")
-    tok_dir = out / "tokenizer"
-    pieces = tokenizer_pieces(LANGUAGES)
-    # the study trains its tokenizer on the pretraining pairs (rule pretrain_teacher)
-    build_toy_tokenizer(train_caps["text"].tolist(), pieces, tok_dir, vocab_size=args.vocab_size)
 
     t = time.perf_counter()
-    train_pil = [load_image(bench.image_path(i)) for i in train_images["image_id"]]
     test_pil = [load_image(bench.image_path(i)) for i in test_images["image_id"]]
     load_s = time.perf_counter() - t
-    row = {iid: k for k, iid in enumerate(train_images["image_id"])}
-    pairs = [(row[i], text) for i, text in zip(train_caps["image_id"], train_caps["text"])]
     test_caps = bench.split_captions("test")
+    test_ids = test_images["image_id"].tolist()
+    # learning curve: test R@1 and R@1 on 500 train images (their pretraining captions)
+    fit_ids = train_images["image_id"].tolist()[:500]
+    fit_caps = train_caps[train_caps["image_id"].isin(set(fit_ids))]
+    fit_pil = [load_image(bench.image_path(i)) for i in fit_ids]
 
-    families = ["clip", "siglip2"] if args.family == "both" else [args.family]
-    for family in families:
-        model = build_toy_teacher(family, tok_dir, json.loads(args.size), seed=args.seed)
+    def curve(step, m):
+        return (round(t2i_recall_at_1(m, test_pil, test_caps, test_ids)["mean"], 3),
+                round(t2i_recall_at_1(m, fit_pil, fit_caps, fit_ids)["mean"], 3))
+
+    def diagnostics(model):
         if args.pad_left:
             model.tokenizer.padding_side = "left"
         if args.no_mask:
             model.uses_attention_mask = False
-        t = time.perf_counter()
-        pixels = preprocess_all(model, train_pil)
-        prep_s = time.perf_counter() - t
+
+    families = ["clip", "siglip2"] if args.family == "both" else [args.family]
+    for family in families:
+        # the toy teachers' one setup (tokenizer from the lexicon and the pairs, toy, pretraining)
+        model, summary = pretrain_toy_teacher(
+            family, bench, train_caps, out / family, size=json.loads(args.size), steps=args.steps,
+            batch_size=args.batch_size, lr=args.lr, seed=args.seed, vocab_size=args.vocab_size, progress=False,
+            log_path=out / f"{family}_{args.tag}log.csv", configure=diagnostics,
+            callback=curve if args.eval_every else None, callback_every=args.eval_every,
+            augment_shift=args.shift, loss=args.loss)
         tok = model.tokenize(test_caps["text"].tolist())
-        test_ids = test_images["image_id"].tolist()
-        # learning curve: test R@1 and R@1 on 500 train images (their pretraining captions)
-        fit_ids = train_images["image_id"].tolist()[:500]
-        fit_caps = train_caps[train_caps["image_id"].isin(set(fit_ids))]
-        fit_pil = train_pil[:500]
-
-        def curve(step, m):
-            return (round(t2i_recall_at_1(m, test_pil, test_caps, test_ids)["mean"], 3),
-                    round(t2i_recall_at_1(m, fit_pil, fit_caps, fit_ids)["mean"], 3))
-
-        summary = pretrain_teacher(model, pixels, pairs, steps=args.steps, batch_size=args.batch_size,
-                                   lr=args.lr, seed=args.seed, progress=False,
-                                   log_path=out / f"{family}_{args.tag}log.csv", callback=curve if args.eval_every else None,
-                                   callback_every=args.eval_every,
-                                   augment_shift=args.shift, loss=args.loss)
         t = time.perf_counter()
         recall = t2i_recall_at_1(model, test_pil, test_caps, test_images["image_id"].tolist())
         eval_s = time.perf_counter() - t
         print(json.dumps({
             "family": family, "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
-            "seed": args.seed, "threads": args.threads, "pairs": len(pairs),
+            "seed": args.seed, "threads": args.threads, "pairs": summary["pairs"],
             "text_parameters": model.text_parameter_count(), "total_parameters": model.total_parameter_count(),
             "mean_tokens": float(tok["attention_mask"].sum(1).float().mean()),
             "max_tokens": int(tok["attention_mask"].sum(1).max()),
-            "image_load_s": round(load_s, 2), "preprocess_s": round(prep_s, 2), "eval_s": round(eval_s, 2),
+            "image_load_s": round(load_s, 2), "eval_s": round(eval_s, 2),
             **{k: summary[k] for k in ("train_seconds", "seconds_per_step", "loss_first10", "loss_last10",
                                        "logit_scale", "logit_bias", "epochs")},
             "t2i_R@1": {k: round(v, 3) for k, v in recall.items()},

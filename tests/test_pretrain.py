@@ -95,3 +95,32 @@ def test_shift_augmentation_matches_the_naflex_patch_order():
     batch = torch.randn(4, 3, 32, 32)
     out = pretrain.shift_images(batch, 2, torch.Generator().manual_seed(1))
     assert out.shape == batch.shape and not torch.equal(out, batch)
+
+
+@pytest.mark.parametrize("family", ["clip", "siglip2"])
+def test_every_toy_teacher_is_set_up_by_one_function(family, tmp_path, data):
+    """pretrain_toy_teacher (the recipe's, rule pretrain_teacher's and tune_teachers' setup): a tokenizer
+    that keeps the lexicon's pieces whole, lower-cased with its text for SigLIP2, the toy, pretraining."""
+    import json
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from mvlm_distill.models import pretrain_toy_teacher
+    from tiny_models import TINY_SIZE
+
+    images, pairs = data
+    for i, im in enumerate(images):
+        im.save(tmp_path / f"img{i}.png")
+    bench = SimpleNamespace(languages=["en", "de"], image_path=lambda image_id: tmp_path / f"{image_id}.png")
+    frame = pd.DataFrame({"image_id": [f"img{i}" for i, _ in pairs[::2]], "text": [t.upper() for _, t in pairs[::2]]})
+    seen = []
+    teacher, summary = pretrain_toy_teacher(family, bench, frame, tmp_path / "work", size=TINY_SIZE, steps=2,
+                                            batch_size=4, lr=1e-3, seed=0, progress=False, configure=seen.append)
+    assert seen == [teacher]
+    assert summary["pairs"] == len(frame) and summary["images"] == frame["image_id"].nunique()
+    assert summary["steps"] == 2 and (tmp_path / "work" / "pretrain_log.csv").exists()
+    vocab = json.loads((tmp_path / "work" / "tokenizer" / "tokenizer.json").read_text(encoding="utf-8"))["model"]["vocab"]
+    tokens = vocab if isinstance(vocab, dict) else [piece for piece, *_ in vocab]
+    cased = [t for t in tokens if t != t.lower()]
+    assert (cased == []) == (family == "siglip2"), cased[:5]

@@ -10,6 +10,8 @@ Public API (imported lazily: ``import mvlm_distill.models`` itself does not impo
     build_toy_teacher(family, tokenizer_dir, size_config, seed)   (toy.py; DEFAULT_SIZE)
     build_toy_tokenizer(texts, pieces, out_dir)                   (tokenizer.py)
     pretrain_teacher(model, images, pairs, *, steps, batch_size, lr, seed, log_path=None, progress=True)
+    pretrain_toy_teacher(family, bench, pairs, work, *, size, steps, batch_size, lr, seed, ...)
+                                           tokenizer + toy teacher + pretraining: every toy teacher's setup
     ModelLoadError
 """
 
@@ -31,6 +33,7 @@ _EXPORTS = {
     "DEFAULT_SIZE": "toy",
     "build_toy_tokenizer": "tokenizer",
     "pretrain_teacher": "pretrain",
+    "pretrain_toy_teacher": "pretrain",
 }
 
 __all__ = sorted(_EXPORTS)

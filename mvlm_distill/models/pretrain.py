@@ -18,6 +18,7 @@ import csv
 import math
 import sys
 import time
+from pathlib import Path
 
 import torch
 
@@ -227,3 +228,41 @@ def pretrain_teacher(model: VisionLanguageModel, images, pairs: list[tuple[int, 
         "logit_bias": model.logit_bias,
         **({"callbacks": called} if callback is not None else {}),
     }
+
+
+def pretrain_toy_teacher(family: str, bench, pairs, work, *, size: dict | None = None, steps: int,
+                         batch_size: int, lr: float, seed: int = 0, vocab_size: int | None = None,
+                         log_path=None, progress: bool = True, configure=None, **options):
+    """A toy teacher of ``family`` trained from scratch on ``pairs``: the one toy-teacher setup.
+
+    Every caller makes its toy teachers here: the shipped teachers' recipe (``models.recipe``, and
+    through it ``quickstart``), rule ``pretrain_teacher`` (``source: toy``) and
+    ``benchmarks/tune_teachers.py``. ``pairs`` are captions of ``bench`` (columns ``image_id``,
+    ``text``). The toy tokenizer is trained on their text and keeps the lexicon's pieces of the
+    benchmark's languages whole (``lexicon.tokenizer_pieces``), both lower-cased for the SigLIP2
+    family, whose toy lower-cases its text as SigLIP2 does; it is written to ``work/tokenizer``,
+    which the teacher reads. Then ``build_toy_teacher(family, ..., size, seed)``, ``configure(teacher)``
+    when given (diagnostics), and ``pretrain_teacher`` on the pairs' images with ``options``
+    (``callback``, ``augment_shift``, ``loss``, ...); its log goes to ``log_path`` (default
+    ``work/pretrain_log.csv``). Returns the teacher and ``pretrain_teacher``'s summary with the
+    counts of ``pairs`` and ``images``.
+    """
+    from ..data import lexicon
+    from ..data.formats import load_image
+    from .tokenizer import build_toy_tokenizer
+    from .toy import build_toy_teacher
+
+    work = Path(work)
+    norm = str.lower if family == "siglip2" else (lambda text: text)
+    pieces = sorted({norm(p) for p in lexicon.tokenizer_pieces(bench.languages)})
+    build_toy_tokenizer([norm(t) for t in pairs["text"]], pieces, work / "tokenizer", vocab_size=vocab_size)
+    teacher = build_toy_teacher(family, work / "tokenizer", size or {}, seed)
+    if configure is not None:
+        configure(teacher)
+    image_ids = sorted(set(pairs["image_id"]))
+    index = {image_id: i for i, image_id in enumerate(image_ids)}
+    summary = pretrain_teacher(teacher, [load_image(bench.image_path(i)) for i in image_ids],
+                               [(index[i], t) for i, t in zip(pairs["image_id"], pairs["text"])],
+                               steps=steps, batch_size=batch_size, lr=lr, seed=seed, progress=progress,
+                               log_path=work / "pretrain_log.csv" if log_path is None else log_path, **options)
+    return teacher, {"pairs": len(pairs), "images": len(image_ids), **summary}

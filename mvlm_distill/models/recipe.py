@@ -81,32 +81,18 @@ def val_retrieval(model, bench, split: str = "val") -> dict:
 
 
 def train_teacher(family: str, recipe: dict, seed: int, bench, work: Path):
-    """Tokenizer + toy teacher of ``family`` pretrained on the recipe's pairs; returns (model, log summary)."""
-    import torch
-
-    from mvlm_distill.data import lexicon
-    from mvlm_distill.data.formats import load_image
+    """A toy teacher of ``family`` pretrained on the recipe's pairs (``models.pretrain_toy_teacher``,
+    every toy teacher's setup); returns (model, log summary)."""
     from mvlm_distill.data.synthetic import select_by_language
-    from mvlm_distill.models import build_toy_teacher, build_toy_tokenizer, pretrain_teacher
+    from mvlm_distill.models import pretrain_toy_teacher
 
     pre = recipe["pretraining"]
     fam = recipe["families"][family]
     pairs = select_by_language(bench.split_captions(pre["split"]), pre["language_fraction"], seed=pre["seed"])
-    lower = family == "siglip2"  # the toy's text is lower-cased before tokenization, as SigLIP2's
-    norm = str.lower if lower else (lambda t: t)
-    pieces = sorted({norm(p) for p in lexicon.tokenizer_pieces(bench.languages)})
-    build_toy_tokenizer([norm(t) for t in pairs["text"]], pieces, work / "tokenizer",
-                        vocab_size=pre.get("tokenizer_vocab_size"))
-    teacher = build_toy_teacher(family, work / "tokenizer", fam.get("size", {}), seed)
-    image_ids = sorted(set(pairs["image_id"]))
-    index = {image_id: i for i, image_id in enumerate(image_ids)}
-    torch.manual_seed(seed)
-    result = pretrain_teacher(teacher, [load_image(bench.image_path(i)) for i in image_ids],
-                              [(index[i], t) for i, t in zip(pairs["image_id"], pairs["text"])],
-                              steps=fam["steps"], batch_size=pre["batch_size"], lr=pre["lr"], seed=seed,
-                              log_path=work / "pretrain_log.csv", progress=False)
-    return teacher, {"pairs": len(pairs), "images": len(image_ids), **{k: v for k, v in result.items()
-                                                                         if isinstance(v, (int, float, str))}}
+    teacher, summary = pretrain_toy_teacher(family, bench, pairs, work, size=fam.get("size", {}), steps=fam["steps"],
+                                            batch_size=pre["batch_size"], lr=pre["lr"], seed=seed,
+                                            vocab_size=pre.get("tokenizer_vocab_size"), progress=False)
+    return teacher, {k: v for k, v in summary.items() if isinstance(v, (int, float, str))}
 
 
 def card(family: str, record: dict) -> str:

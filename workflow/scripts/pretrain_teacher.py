@@ -1,4 +1,4 @@
-"""Rule pretrain_teacher: build and pretrain a toy teacher with its family's own loss."""
+"""Rule pretrain_teacher: build and pretrain a toy teacher with its family's own loss (models.pretrain_toy_teacher)."""
 
 import shutil
 import tempfile
@@ -10,10 +10,9 @@ with log_to(snakemake.log[0]):
     import pandas as pd
     import torch
 
-    from mvlm_distill.data import lexicon
-    from mvlm_distill.data.formats import benchmark_checksum, load_image, read_benchmark
+    from mvlm_distill.data.formats import benchmark_checksum, read_benchmark
     from mvlm_distill.io import TEMP_MARK, file_checksum
-    from mvlm_distill.models import build_toy_teacher, build_toy_tokenizer, pretrain_teacher, save_model
+    from mvlm_distill.models import pretrain_toy_teacher, save_model
     from mvlm_distill.paths import benchmark_folder
 
     torch.set_num_threads(snakemake.threads)
@@ -23,22 +22,17 @@ with log_to(snakemake.log[0]):
     out = Path(snakemake.output[0])
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}{TEMP_MARK}-", dir=out.parent))
     try:
-        pieces = lexicon.tokenizer_pieces(bench.languages)
-        build_toy_tokenizer(pairs["text"].tolist(), pieces, work / "tokenizer",
-                            vocab_size=settings.get("tokenizer_vocab_size"))
-        teacher = build_toy_teacher(spec["family"], work / "tokenizer", spec.get("toy", {}), settings.get("seed", 0))
-        image_ids = sorted(set(pairs["image_id"]))
-        index = {image_id: i for i, image_id in enumerate(image_ids)}
-        images = [load_image(bench.image_path(i)) for i in image_ids]
-        result = pretrain_teacher(
-            teacher,
-            images,
-            [(index[i], t) for i, t in zip(pairs["image_id"], pairs["text"])],
+        teacher, result = pretrain_toy_teacher(
+            spec["family"],
+            bench,
+            pairs,
+            work,
+            size=spec.get("toy", {}),
             steps=settings["steps"],
             batch_size=settings["batch_size"],
             lr=settings["lr"],
             seed=settings.get("seed", 0),
-            log_path=work / "pretrain_log.csv",
+            vocab_size=settings.get("tokenizer_vocab_size"),
         )
         teacher.meta["pretraining_checksum"] = benchmark_checksum(bench.root)  # the data it learnt from
         teacher.meta["pretraining_pairs_checksum"] = file_checksum(snakemake.input.pairs)
