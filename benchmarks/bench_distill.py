@@ -128,9 +128,8 @@ def build_corpora(setup: dict, family: str, work: Path, batch_size: int) -> tupl
     import pandas as pd
     import torch
 
-    from mvlm_distill.data.corpus import corpus_items
+    from mvlm_distill.data.corpus import corpus_items, select_by_language
     from mvlm_distill.data.formats import benchmark_checksum, load_image
-    from mvlm_distill.data.synthetic import select_by_language
     from mvlm_distill.distill.encode import encode_images, encode_tokens, tokenize_texts
     from mvlm_distill.distill.trainer import TrainingCorpus, load_training_corpus
     from mvlm_distill.io import save_embeddings

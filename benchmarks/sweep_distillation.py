@@ -49,9 +49,8 @@ def recall_by_language(model, captions, image_vectors, image_pos) -> dict[str, t
 def main(argv=None) -> int:
     import torch
 
-    from mvlm_distill.data.corpus import corpus_items
+    from mvlm_distill.data.corpus import corpus_items, select_by_language
     from mvlm_distill.data.formats import read_benchmark
-    from mvlm_distill.data.synthetic import select_by_language
     from mvlm_distill.distill.encode import encode_images
     from mvlm_distill.distill.losses import build_loss
     from mvlm_distill.distill.trainer import TrainingSettings, corpus_in_memory, distill

@@ -118,8 +118,9 @@ def main(argv=None):
     import torch
 
     torch.set_num_threads(args.threads)
+    from mvlm_distill.data.corpus import select_by_language
     from mvlm_distill.data.formats import load_image, read_benchmark
-    from mvlm_distill.data.synthetic import DEFAULT_N_IMAGES, generate_benchmark, select_by_language
+    from mvlm_distill.data.synthetic import DEFAULT_N_IMAGES, generate_benchmark
     from mvlm_distill.models import pretrain_toy_teacher
 
     out = Path(args.out)

@@ -24,9 +24,9 @@ def run(out: Path, family: str, method: str, teacher_steps: int, distill_steps: 
     import pandas as pd
     import torch
 
-    from mvlm_distill.data.corpus import corpus_items
+    from mvlm_distill.data.corpus import corpus_items, select_by_language
     from mvlm_distill.data.formats import read_benchmark
-    from mvlm_distill.data.synthetic import generate_benchmark, select_by_language
+    from mvlm_distill.data.synthetic import generate_benchmark
     from mvlm_distill.distill.encode import encode_images, encode_texts
     from mvlm_distill.distill.losses import build_loss
     from mvlm_distill.distill.trainer import TrainingSettings, corpus_in_memory, distill

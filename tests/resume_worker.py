@@ -18,9 +18,9 @@ import torch
 from safetensors.torch import save_file
 
 from mvlm_distill.data import lexicon
-from mvlm_distill.data.corpus import corpus_items
+from mvlm_distill.data.corpus import corpus_items, select_by_language
 from mvlm_distill.data.formats import read_benchmark
-from mvlm_distill.data.synthetic import generate_benchmark, select_by_language
+from mvlm_distill.data.synthetic import generate_benchmark
 from mvlm_distill.distill import trainer
 from mvlm_distill.distill.losses import build_loss
 from mvlm_distill.distill.trainer import TrainingSettings, corpus_in_memory, distill

@@ -364,9 +364,8 @@ def test_overflowing_weights_give_nan_embeddings_refused_by_embed_texts(results)
 
 
 def _corpus_caches(results):
-    from mvlm_distill.data.corpus import corpus_items
+    from mvlm_distill.data.corpus import corpus_items, select_by_language
     from mvlm_distill.data.formats import read_benchmark
-    from mvlm_distill.data.synthetic import select_by_language
     from mvlm_distill.io import write_csv
 
     bench = read_benchmark(results / "data" / BENCHMARK)

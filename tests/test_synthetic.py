@@ -1,4 +1,4 @@
-"""The embedded synthetic benchmark: determinism, lexicon coverage, VQA, ceiling, subsets."""
+"""The embedded synthetic benchmark: determinism, lexicon coverage, VQA, ceiling, subsets (data.corpus.select_by_language)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from mvlm_distill.data import lexicon
+from mvlm_distill.data.corpus import select_by_language
 from mvlm_distill.data.formats import read_benchmark
 from mvlm_distill.definitions import metric_values
 from mvlm_distill.data.lexicon import COLOURS, LANGUAGES, POSITIONS, QUESTION_KINDS, SHAPES, SIZES, Mention
@@ -23,7 +24,6 @@ from mvlm_distill.data.synthetic import (
     consistency_oracle,
     oracle_ceiling,
     read_scene_records,
-    select_by_language,
     vqa_prompt,
 )
 

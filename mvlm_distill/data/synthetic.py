@@ -64,7 +64,7 @@ from mvlm_distill.io import write_csv
 __all__ = [
     "DEFAULT_N_IMAGES", "DEFAULT_LANGUAGES", "generate_benchmark", "oracle_ceiling", "consistency_oracle",
     "caption_likelihood", "likelihood_ties",
-    "select_by_language", "read_scene_records", "vqa_prompt",
+    "read_scene_records", "vqa_prompt",
 ]
 
 GENERATOR_VERSION = 6  # 3: meta ceiling = the Bayes-optimal ranking; 4: synonyms, count frames, no held-out text in train; 5: German colour nouns (answers, "in Blau"); 6: a vqa_val split (the VQA scored with val)
@@ -707,37 +707,3 @@ def likelihood_ties(scores: np.ndarray, owner: np.ndarray, by_candidate: bool = 
     sub = scores[queries]
     best = np.where(mine, sub, -np.inf).max(axis=1, keepdims=True)
     return (((sub > best) & ~mine).sum(axis=1), ((sub == best) & ~mine).sum(axis=1), ((sub == best) & mine).sum(axis=1))
-
-
-# --------------------------------------------------------------------------- subsets
-
-def select_by_language(captions: pd.DataFrame, fractions: Mapping[str, float], seed: int) -> pd.DataFrame:
-    """A deterministic per-language subset of ``captions`` (for uneven pretraining/distillation data).
-
-    For each language, keep all captions of ``round(fraction * n)`` of the ``n``
-    images that have captions in that language. Images are taken in the order of
-    one seeded permutation of all image ids (sorted first), shared by all
-    languages: a smaller fraction keeps a subset of the images of a larger one,
-    and languages with smaller fractions keep subsets of the images of languages
-    with larger ones. English defaults to 1.0 when absent from ``fractions``;
-    other languages absent from ``fractions`` are dropped. Rows keep their input
-    order and index.
-    """
-    fractions = dict(fractions)
-    fractions.setdefault("en", 1.0)
-    for lang, f in fractions.items():
-        if not 0.0 <= float(f) <= 1.0:
-            raise ValueError(f"fraction of language {lang!r} must be in [0, 1], not {f}")
-    image_ids = sorted(set(captions["image_id"].astype(str)))
-    order = np.random.default_rng(seed).permutation(len(image_ids))
-    rank = {image_ids[k]: r for r, k in enumerate(order)}
-    ids = captions["image_id"].astype(str)
-    keep = np.zeros(len(captions), dtype=bool)
-    for lang, f in fractions.items():
-        is_lang = (captions["language"] == lang).to_numpy()
-        if not is_lang.any():
-            continue
-        lang_images = sorted(set(ids[is_lang]), key=rank.__getitem__)
-        chosen = set(lang_images[: int(round(float(f) * len(lang_images)))])
-        keep |= is_lang & ids.isin(chosen).to_numpy()
-    return captions[keep]

@@ -83,7 +83,7 @@ def val_retrieval(model, bench, split: str = "val") -> dict:
 def train_teacher(family: str, recipe: dict, seed: int, bench, work: Path):
     """A toy teacher of ``family`` pretrained on the recipe's pairs (``models.pretrain_toy_teacher``,
     every toy teacher's setup); returns (model, log summary)."""
-    from mvlm_distill.data.synthetic import select_by_language
+    from mvlm_distill.data.corpus import select_by_language
     from mvlm_distill.models import pretrain_toy_teacher
 
     pre = recipe["pretraining"]

@@ -4,9 +4,8 @@
 from mvlm_distill.logs import log_to
 
 with log_to(snakemake.log[0]):
-    from mvlm_distill.data.corpus import corpus_items
+    from mvlm_distill.data.corpus import corpus_items, select_by_language
     from mvlm_distill.data.formats import read_benchmark
-    from mvlm_distill.data.synthetic import select_by_language
     from mvlm_distill.io import write_csv
     from mvlm_distill.paths import benchmark_folder
 
