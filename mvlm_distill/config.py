@@ -24,7 +24,13 @@ from mvlm_distill.definitions import METRICS, RETRIEVAL_TASKS, default_layer_map
 from mvlm_distill.data.languages import resource_groups
 from mvlm_distill.paths import parse_student
 
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+#: the files the package reads, inside it (package data, so an installed package has them); in a
+#: checkout each is a link to its one source: config.schema.yaml to workflow/schemas/ (what Snakemake
+#: validates with), config.yaml to the default study's config (quickstart's settings), recipe.yaml to
+#: teachers/recipe.yaml (the shipped teachers' recipe)
+RESOURCES = Path(__file__).resolve().parent / "resources"
+SCHEMA_PATH = RESOURCES / "config.schema.yaml"
+DEFAULT_CONFIG = RESOURCES / "config.yaml"
 
 
 class ConfigError(ValueError):

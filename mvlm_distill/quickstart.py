@@ -6,6 +6,9 @@ print per-language text-to-image retrieval of teacher, init and student.
 
 Uses the same package functions as the workflow's rules, with a smaller default budget
 (the workflow is what runs the study; this is for trying a loss or a model change quickly).
+Its settings (the method's loss weights, distillation, the family's student layers) come from a
+study config, by default the default study's ``config.yaml``; that file and the recipe ship inside
+the package (``config.RESOURCES``), so an installed package runs it from any directory.
 """
 
 from __future__ import annotations
@@ -14,13 +17,12 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from mvlm_distill.config import check_config, load_yaml
-from mvlm_distill.definitions import FAMILIES
-
-REPO = Path(__file__).resolve().parents[1]
+from mvlm_distill.config import DEFAULT_CONFIG, ConfigError, load_yaml, validate_schema
+from mvlm_distill.definitions import FAMILIES, default_layer_map
 
 
-def run(out: Path, family: str, method: str, teacher_steps: int, distill_steps: int, n_train: int) -> None:
+def run(out: Path, family: str, method: str, teacher_steps: int, distill_steps: int, n_train: int,
+        config: Path = DEFAULT_CONFIG, recipe_file: Path | None = None) -> None:
     import pandas as pd
     import torch
 
@@ -35,10 +37,16 @@ def run(out: Path, family: str, method: str, teacher_steps: int, distill_steps: 
     from mvlm_distill.models.recipe import RECIPE_FILE, train_teacher
 
     torch.set_num_threads(1)
-    cfg = check_config(load_yaml(REPO / "config.yaml"), base_dir=REPO)
-    spec = next(m for m in cfg["models"] if m["family"] == family)
+    # the schema's checks and defaults; the study's checks of teacher folders and benchmarks do not
+    # apply: this pretrains its own teacher on its own benchmark
+    cfg = validate_schema(load_yaml(config))
+    if method not in cfg["methods"]:
+        raise ConfigError(f"--method: {method!r} is not a method of {config}; allowed: {', '.join(cfg['methods'])}.")
+    spec = next((m for m in cfg["models"] if m["family"] == family), None)
+    if spec is None:
+        raise ConfigError(f"--family: {config} has no {family} model to take the student layers from.")
     dist = cfg["distillation"]
-    recipe = load_yaml(REPO / RECIPE_FILE)
+    recipe = load_yaml(recipe_file or RECIPE_FILE)
     recipe["families"][family]["steps"] = teacher_steps
 
     bench_dir = out / "data"
@@ -50,8 +58,9 @@ def run(out: Path, family: str, method: str, teacher_steps: int, distill_steps: 
 
     items = corpus_items(bench.captions, select_by_language(train, dist["language_fraction"], seed=0))
     corpus = corpus_in_memory(teacher, bench, items, 256)
-    init = build_student(teacher, spec["student_layers"])
-    student = build_student(teacher, spec["student_layers"])
+    layers = spec.get("student_layers") or default_layer_map(teacher.text_layer_count())
+    init = build_student(teacher, layers)
+    student = build_student(teacher, layers)
     settings = TrainingSettings.from_config(dist, seed=0, steps=distill_steps)
     distill(student, corpus, build_loss(cfg["methods"][method], family, **dist["temperatures"]), settings,
             logit_scale=teacher.logit_scale, logit_bias=teacher.logit_bias, family=family,
@@ -84,9 +93,15 @@ def main(argv=None) -> None:
     parser.add_argument("--distill-steps", type=int, default=100)
     parser.add_argument("--train-images", type=int, default=3000)
     parser.add_argument("--out", type=Path, default=None, help="work folder (default: a temporary one)")
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
+                        help="the study config to take the method, distillation settings and student layers from "
+                             "(default: the default study's config.yaml, shipped inside the package)")
+    parser.add_argument("--recipe", type=Path, default=None,
+                        help="the teacher recipe (default: teachers/recipe.yaml, shipped inside the package)")
     args = parser.parse_args(argv)
     out = args.out or Path(tempfile.mkdtemp(prefix="mvlm-quickstart-"))
-    run(out, args.family, args.method, args.teacher_steps, args.distill_steps, args.train_images)
+    run(out, args.family, args.method, args.teacher_steps, args.distill_steps, args.train_images,
+        config=args.config, recipe_file=args.recipe)
 
 
 if __name__ == "__main__":

@@ -37,9 +37,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mvlm_distill.config import TEACHER_RECORD  # the study's config check reads the record
+from mvlm_distill.config import RESOURCES, TEACHER_RECORD  # the study's config check reads the record
 
-RECIPE_FILE = Path("teachers") / "recipe.yaml"
+RECIPE_FILE = RESOURCES / "recipe.yaml"  # teachers/recipe.yaml, shipped inside the package
 #: the study's language groups for the card's summary (config.yaml's comment names the same)
 LOW_RESOURCE = ("ja", "th", "sw")
 
@@ -199,7 +199,8 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=int, default=0, help="pretraining seed of the teacher written (default 0)")
     parser.add_argument("--check-seeds", type=int, nargs="*", default=[1],
                         help="further seeds whose val figures the card shows (default: 1)")
-    parser.add_argument("--recipe", type=Path, default=RECIPE_FILE)
+    parser.add_argument("--recipe", type=Path, default=RECIPE_FILE,
+                        help="the recipe's settings (default: teachers/recipe.yaml, shipped inside the package)")
     parser.add_argument("--steps", type=int, help="override the family's steps (reduced runs, tests)")
     parser.add_argument("--n-train", type=int, help="override the benchmark's train images (reduced runs, tests)")
     parser.add_argument("--work", type=Path, help="folder for the benchmark and logs (default: a temporary one)")
