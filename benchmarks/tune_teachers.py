@@ -60,8 +60,8 @@ def vqa_accuracy(model, bench, split: str = "val") -> dict:
     synthetic ``vqa_val`` split's for val), ranked as the scorer ranks (``evaluate.vqa``);
     synthetic question ids end in their kind."""
     import numpy as np
-
     import pandas as pd
+
     from mvlm_distill.data.lexicon import vqa_prompt
     from mvlm_distill.distill.encode import encode_images, encode_texts
     from mvlm_distill.evaluate.vqa import vqa_ranks

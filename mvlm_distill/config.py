@@ -659,12 +659,12 @@ def _refuse_benchmarks_a_teacher_learnt_from(config: dict, base_dir: Path) -> No
             continue
         try:
             trained_on = json.loads(record_path.read_text(encoding="utf-8"))["trained_on"]
+            # records before generator version 6 name only the generator version: up to 5, each changed captions
             learnt = {**generator_identity(trained_on["benchmark"]),
                       "captions_version": trained_on.get("captions_version", trained_on["generator_version"])}
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise ConfigError(f"models[{i}]: {record_path} is not a readable teacher record ({err}).") from None
         shown = Path(local_teacher_folder(model, base_dir)) / TEACHER_RECORD  # as the config names it
-            # records before generator version 6 name only the generator version: up to 5, each changed captions
         for name in sorted(used):
             spec = config["benchmarks"][name]
             if spec.get("kind") != "synthetic":
