@@ -26,6 +26,10 @@ if workflow.is_main_process:
 configfile: "config.yaml"
 
 
+# the description `snakemake --report` shows first
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/results_lock.smk"
 include: "workflow/rules/data.smk"
@@ -45,12 +49,14 @@ os.environ.update(job_environment(config))
 
 
 # On a cluster these run where Snakemake runs, not as queued jobs (docs/cluster.md says why for
-# each): `all` is only a target; language_report and index_report read the small tables and write
-# HTML, seconds of work a queue wait would dwarf. fetch_model/fetch_benchmark are local in their rules (network).
+# each): `all` is only a target; language_tables, language_report and index_report read the small
+# tables and write CSV, LaTeX and HTML, seconds of work a queue wait would dwarf.
+# fetch_model/fetch_benchmark are local in their rules (network).
 # select_* and aggregate_tables stay queued: at paper scale they read GBs of captions or thousands
 # of score files and run 10,000-resample permutation tests, not work for a login node.
 localrules:
     all,
+    language_tables,
     language_report,
     index_report,
 

@@ -137,21 +137,45 @@ def _figures(out, page, names):
     return {name: out / "figures" / f"{prefix}{name}.png" for name in names}
 
 
-def _write_pages(tables, out, languages=S.LANGUAGES, students=(), projections=()):
-    from mvlm_distill.report import render
+GROUPS = {"high": ["en", "de"], "low": ["th"]}
+
+
+def _write_pages(tables, out, languages=S.LANGUAGES, students=(), projections=(), groups=GROUPS):
+    from mvlm_distill.report import LANGUAGE_TABLES, render
+    from mvlm_distill.report.language_tables import write_language_tables
 
     loaded = render.load_tables(tables)
+    language_tables = {stem: (out.parent / "tables" / "languages" / f"{stem}.csv",
+                              out.parent / "tables" / "languages" / f"{stem}.tex") for stem in LANGUAGE_TABLES}
+    write_language_tables(loaded["summary"], loaded.get("resource_groups"), loaded["significance"], groups,
+                          language_tables)
     for language in languages:
         render.write_language_report(language, languages, loaded, out / f"{language}.html",
-                                     _figures(out, language, LANGUAGE_FIGURES))
+                                     _figures(out, language, LANGUAGE_FIGURES), groups=groups,
+                                     language_tables=language_tables)
     render.write_index_report(languages, loaded, out / "index.html", _figures(out, "index", INDEX_FIGURES),
-                              students=students, projections=projections)
+                              students=students, projections=projections, groups=groups,
+                              language_tables=language_tables)
+
+
+def _inlined(page, paths):
+    """The page shows each figure of ``paths`` inlined, as a PNG data URI of that very file."""
+    import base64
+
+    srcs = re.findall(r'src="([^"]+)"', page)
+    assert all(src.startswith("data:image/png;base64,") for src in srcs), [s[:40] for s in srcs]
+    assert sorted(srcs) == sorted("data:image/png;base64," + base64.b64encode(p.read_bytes()).decode()
+                                  for p in paths)
 
 
 @pytest.fixture(scope="module")
 def pages(study, tmp_path_factory):
     root = tmp_path_factory.mktemp("pages")
     tables = S.write_tables(study, root / "tables")
+    tables["resource_groups"] = root / "tables" / "resource_groups.csv"
+    from mvlm_distill.io import write_csv
+
+    write_csv(tables["resource_groups"], T.resource_group_table(study["rank_tables"], GROUPS, n_boot=100))
     out = root / "reports"
     _write_pages(tables, out, students=S.student_folders(root / "students"),
                  projections=S.projection_samples(root / "scores"))
@@ -171,12 +195,16 @@ def test_language_pages(pages):
         assert f"Language: {language_name(lang)}" in page
         for other in S.LANGUAGES:  # the navigation names every language
             assert language_name(other) in page and (other == lang or f'href="{other}.html"' in page)
-        assert "Holm" in page and "95%" in page and "<script" not in page
+        assert "Holm" in page and "95%" in page
         assert 'class="loss"' in page  # init is significantly below the teacher
         assert 'class="gain"' in page  # DR significantly above init
-        srcs = re.findall(r'src="([^"]+)"', page)
-        assert sorted(srcs) == sorted(f"figures/{lang}_{name}.png" for name in LANGUAGE_FIGURES)
-        assert all(_is_png(out / src) for src in srcs)
+        paths = _figures(out, lang, LANGUAGE_FIGURES).values()
+        assert all(_is_png(p) for p in paths)
+        _inlined(page, paths)
+        # the navigation lists the languages by resource level, this one's level named
+        nav = page.split("<nav>")[1].split("</nav>")[0]
+        assert nav.index("high:") < nav.index("English (en)") < nav.index("low:") < nav.index("Thai (th)")
+        assert f"<b>{'low' if lang == 'th' else 'high'}</b>" in page
         # DR is perfect: best in every task; the verdict on the runner-up is comparisons.csv's
         best = _section(page, "Best method per task")
         assert best.count("<b>DR</b> is best") == len(S.MODELS) * 3
@@ -200,8 +228,19 @@ def test_index_page(pages):
         assert f'href="{lang}.html"' in index and language_name(lang) in index
     for needle in ("40,000,000", "50%", "Holm", "worst language", "random baseline", "0.520"):
         assert needle in index, needle
-    assert sorted(re.findall(r'src="([^"]+)"', index)) == sorted(f"figures/{n}.png" for n in INDEX_FIGURES)
-    assert all(_is_png(pages["out"] / "figures" / f"{n}.png") for n in INDEX_FIGURES)
+    paths = _figures(pages["out"], "index", INDEX_FIGURES).values()
+    assert all(_is_png(p) for p in paths)
+    _inlined(index, paths)
+    # the key findings come first: DR is best in every task and keeps least in some language
+    findings = _section(index, "Key findings")
+    assert index.index("Key findings") < index.index("Text-to-image R@10 retention") < index.index("<h2>Best method")
+    assert findings.count("Loses most") == len(S.MODELS) and "best student DR" in findings
+    assert findings.count("<b>DR</b> − FD") == len(S.MODELS) * 3 and "by level: high" in findings
+    assert "Above the teacher" in findings
+    # every per-language table is offered, as the file itself
+    for stem in ("t2i_R10", "vqa_acc1"):
+        assert f'download="{stem}.csv"' in index and f'download="{stem}.tex"' in index
+    assert "0.0000" not in index and "&lt; 1e-4" in index
     assert "not computed" not in index and str(pages["root"]) not in index
 
 
@@ -275,3 +314,73 @@ def test_templates_ship_with_the_package():
     shipped = {p for pattern in patterns for p in package.glob(pattern)}
     templates = set((package / "report" / "templates").iterdir())
     assert templates and templates <= shipped, templates - shipped
+
+
+# ----------------------------------------------------------------------------- resource levels, paste-ready tables
+
+
+def test_resource_groups_follow_the_config_or_the_default():
+    from mvlm_distill.data.languages import resource_groups
+
+    assert resource_groups(["th", "en", "sw", "de"], {"high": ["en", "de", "fr"], "low": ["sw", "th"]}) == {
+        "high": ["en", "de"], "low": ["th", "sw"]}
+    assert resource_groups(["sw", "xx", "en", "bn"]) == {"high": ["en"], "medium": ["bn"], "low": ["sw"],
+                                                         "unclassified": ["xx"]}
+    with pytest.raises(ValueError, match="resource_levels: the evaluation language 'th' is in no level"):
+        resource_groups(["en", "th"], {"high": ["en"]})
+
+
+def test_resource_group_table_pools_each_levels_queries(study):
+    groups = T.resource_group_table(study["rank_tables"], GROUPS, n_boot=100)
+    assert list(groups.columns) == T.RESOURCE_GROUP_COLUMNS
+    assert list(dict.fromkeys(groups["group"])) == ["high", "low"]
+    assert set(groups.loc[groups["group"] == "high", "languages"]) == {"en de"}
+    m = study["metrics"]
+    for level, codes in GROUPS.items():
+        rows = groups[(groups["model"] == "clipA") & (groups["method"] == "ED") & (groups["group"] == level)
+                      & (groups["task"] == "t2i") & (groups["metric"] == "R@10")]
+        values = m[(m["model"] == "clipA") & (m["method"] == "ED") & m["language"].isin(codes) & (m["task"] == "t2i")
+                   & (m["metric"] == "R@10")]
+        # every language has the same number of queries: the pooled mean is the mean of the languages'
+        assert rows["mean"].iloc[0] == pytest.approx(values["value"].mean())
+        assert rows["ci_low"].iloc[0] <= rows["mean"].iloc[0] <= rows["ci_high"].iloc[0]
+        assert rows["retention_low"].iloc[0] <= rows["retention"].iloc[0] <= rows["retention_high"].iloc[0]
+    assert (groups.loc[groups["method"] == "teacher", "retention"] == 1).all()
+
+
+def test_language_tables_csv_and_latex(pages):
+    """A wide CSV per task and metric (languages by level, intervals) and a booktabs table that compiles."""
+    import shutil
+
+    folder = pages["root"] / "tables" / "languages"
+    wide = pd.read_csv(folder / "t2i_R10.csv", keep_default_na=False, na_values=[""])
+    languages = [c for c in wide.columns if c in S.LANGUAGES]
+    assert languages == ["en", "de", "th"]  # the levels' order, then the config's within a level
+    assert {"de_low", "de_high", "level high", "level low_high", "all", "all_low"} <= set(wide.columns)
+    assert list(wide["method"][:2]) == ["teacher", "init"] and len(wide) == len(S.MODELS) * len(S.METHODS)
+    summary = pages["tables"]["summary"]
+    s = T.read_table(summary)
+    row = s[(s["model"] == "clipA") & (s["method"] == "ED") & (s["language"] == "de") & (s["task"] == "t2i")
+            & (s["metric"] == "R@10")].iloc[0]
+    cell = wide[(wide["model"] == "clipA") & (wide["method"] == "ED")].iloc[0]
+    assert (cell["de"], cell["de_low"], cell["de_high"]) == pytest.approx((row["mean"], row["ci_low"], row["ci_high"]))
+    tex = (folder / "t2i_R10.tex").read_text()
+    for needle in (r"\toprule", r"\midrule", r"\bottomrule", r"\cmidrule(lr){2-6}", r"\emph{high resource}",
+                   r"\emph{low resource}", "Thai &", r"\label{tab:t2i_R10}", r"\textbf{1.000}"):
+        assert needle in tex, needle
+    body = tex.split(r"\midrule", 1)[1].split(r"\bottomrule")[0]
+    rows = [line for line in body.splitlines() if line.endswith(r"\\") and not line.startswith(r"\multicolumn")]
+    assert all(line.count(" & ") == len(S.MODELS) * len(S.METHODS) for line in rows), rows
+    assert tex.count(r"\begin{") == tex.count(r"\end{")
+    engine = shutil.which("pdflatex")
+    if engine is None:
+        pytest.skip("pdflatex is not installed (Debian: texlive-latex-base texlive-latex-recommended; "
+                    ".ci/install_browser.sh): the structure is checked, the compilation is not")
+    document = pages["root"] / "paper.tex"
+    inputs = "\n".join(rf"\input{{{folder / name}}}" for name in ("t2i_R10.tex", "vqa_acc1.tex", "i2t_MRR10.tex"))
+    document.write_text("\\documentclass{article}\n\\usepackage{booktabs}\n\\usepackage[margin=1cm,landscape]"
+                        "{geometry}\n\\begin{document}\n" + inputs + "\n\\end{document}\n")
+    proc = subprocess.run([engine, "-interaction=nonstopmode", "-halt-on-error", document.name],
+                          cwd=document.parent, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert (pages["root"] / "paper.pdf").stat().st_size > 0

@@ -222,9 +222,23 @@ def plot_consistency(by_language: pd.DataFrame | None, out_path: str | os.PathLi
 # ----------------------------------------------------------------------------- index
 
 
+def _language_order(languages, groups: Mapping[str, Sequence[str]] | None) -> list[tuple[str, str]]:
+    """(level, language) of the ``languages`` present, in the groups' order (the rest last, by code)."""
+    present = set(languages)
+    ordered = [(level, code) for level, codes in (groups or {}).items() for code in codes if code in present]
+    seen = {code for _, code in ordered}
+    return ordered + [("", code) for code in sorted(present - seen)]
+
+
 def plot_retention_heatmap(summary: pd.DataFrame | None, out_path: str | os.PathLike,
+                           significance: pd.DataFrame | None = None,
+                           groups: Mapping[str, Sequence[str]] | None = None,
                            task: str = "t2i", metric: str = "R@10") -> Path:
-    """Heatmap of retention, method x language, one panel per model (and benchmark)."""
+    """Heatmap of retention, method x language (grouped by resource level), one panel per model.
+
+    A diverging colour-blind-safe palette centred at 1 (the teacher); ``*`` marks a difference from
+    the teacher that holds after the Holm correction (``significance.csv``).
+    """
     title = f"{task} {metric} retention"
     data = None if _empty(summary) else summary[
         (summary["task"] == task) & (summary["metric"] == metric) & (summary["method"] != "teacher")
@@ -232,27 +246,86 @@ def plot_retention_heatmap(summary: pd.DataFrame | None, out_path: str | os.Path
     ]
     if _empty(data):
         return placeholder(out_path, title)
+    marked = set()
+    if not _empty(significance):
+        s = significance[(significance["task"] == task) & (significance["metric"] == metric)
+                         & (significance["reference"] == "teacher") & significance["significant"].astype(bool)]
+        marked = set(zip(s["model"], s["benchmark"], s["method"], s["language"]))
     panels = sorted(data[["model", "benchmark"]].drop_duplicates().itertuples(index=False, name=None))
     multi_bench = data["benchmark"].nunique() > 1
-    vmax = max(1.0, float(np.nanmax(data["retention"].to_numpy(dtype=float)))) if data["retention"].notna().any() else 1.0
-    languages = sorted(data["language"].unique())
+    values = data["retention"].to_numpy(dtype=float)
+    spread = float(np.nanmax(np.abs(values - 1.0))) if np.isfinite(values).any() else 0.5
+    spread = max(0.1, min(spread, 1.0))
+    order = _language_order(data["language"].unique(), groups)
+    languages = [code for _, code in order]
     methods = method_order(data["method"])
-    width = max(4.0, 0.55 * len(languages) + 2.0)
-    height = max(2.2, 0.42 * len(methods) + 1.0)
+    width = max(3.6, 0.48 * len(languages) + 1.6)
+    height = max(2.0, 0.36 * len(methods) + 1.1)
     fig, axes = plt.subplots(1, len(panels), figsize=(width * len(panels), height), squeeze=False)
-    for ax, (model, benchmark) in zip(axes[0], panels):
+    for i, (ax, (model, benchmark)) in enumerate(zip(axes[0], panels)):
         d = data[(data["model"] == model) & (data["benchmark"] == benchmark)]
         grid = d.pivot_table(index="method", columns="language", values="retention", aggfunc="mean")
-        grid = grid.reindex(index=[m for m in methods if m in grid.index],
-                            columns=[lang for lang in languages if lang in grid.columns])
-        sns.heatmap(grid.astype(float), ax=ax, vmin=0, vmax=vmax, cmap="RdYlGn", annot=True, fmt=".2f",
-                    annot_kws={"fontsize": 7}, cbar_kws={"label": "retention"}, linewidths=0.5)
-        ax.set_title(model + (f" ({benchmark})" if multi_bench else ""))
-        ax.set_xlabel("language")
-        ax.set_ylabel("method")
-    fig.suptitle(f"{title} (student / teacher, mean over seeds)", y=1.02)
+        grid = grid.reindex(index=[m for m in methods if m in grid.index], columns=languages)
+        labels = [[("" if pd.isna(v) else f"{v:.2f}") + ("*" if (model, benchmark, m, lang) in marked else "")
+                   for lang, v in zip(grid.columns, row)] for m, row in zip(grid.index, grid.to_numpy())]
+        sns.heatmap(grid.astype(float), ax=ax, cmap="vlag_r", center=1.0, vmin=1.0 - spread, vmax=1.0 + spread,
+                    annot=np.array(labels, dtype=object), fmt="", annot_kws={"fontsize": 8},
+                    cbar=i == len(panels) - 1, cbar_kws={"label": "retention (teacher = 1)", "shrink": 0.9},
+                    linewidths=0.5, linecolor="white")
+        ax.set_title(model + (f" ({benchmark})" if multi_bench else ""), fontsize=11)
+        ax.set_xlabel("")
+        ax.set_ylabel("method" if i == 0 else "")
+        ax.tick_params(axis="y", rotation=0)
+        bounds = [n for n in range(1, len(order)) if order[n][0] != order[n - 1][0]]
+        for n in bounds:
+            ax.axvline(n, color="0.15", linewidth=2)
+        starts = [0] + bounds
+        for start, end in zip(starts, bounds + [len(order)]):
+            if order[start][0]:  # the level's name under its languages
+                ax.text((start + end) / 2, len(grid.index) + 0.75, order[start][0], ha="center", va="top",
+                        fontsize=9, style="italic", clip_on=False)
+    fig.suptitle(f"{title} by resource level (student / teacher, mean over seeds; * differs from the teacher, Holm)",
+                 y=1.03, fontsize=10)
     fig.tight_layout()
     return _save(fig, out_path)
+
+
+def plot_retention_by_level(levels: pd.DataFrame | None, out_path: str | os.PathLike,
+                            task: str = "t2i", metric: str = "R@10") -> Path:
+    """Retention per resource level (``views.level_retention``): a point per method with its 95%
+    interval over seeds and images, levels in the config's order, one panel per model."""
+    title = f"{task} {metric} retention by resource level"
+    if _empty(levels) or levels["retention"].isna().all():
+        return placeholder(out_path, title)
+    panels = sorted(levels[["model", "benchmark"]].drop_duplicates().itertuples(index=False, name=None))
+    order = list(dict.fromkeys(levels["group"]))
+    methods = method_order(levels["method"])
+    palette = dict(zip(methods, sns.color_palette("colorblind", len(methods))))
+    step = 0.7 / max(len(methods), 1)
+    with sns.axes_style("whitegrid"):
+        fig, axes = plt.subplots(1, len(panels), figsize=(max(3.4, 1.3 * len(order) + 1.8) * len(panels), 3.4),
+                                 squeeze=False, sharey=True)
+        for ax, (model, benchmark) in zip(axes[0], panels):
+            d = levels[(levels["model"] == model) & (levels["benchmark"] == benchmark)]
+            for j, method in enumerate(methods):
+                rows = d[d["method"] == method].set_index("group").reindex(order)
+                x = np.arange(len(order)) - 0.35 + step * (j + 0.5)
+                y = rows["retention"].to_numpy(dtype=float)
+                low = y - rows["retention_low"].to_numpy(dtype=float)
+                high = rows["retention_high"].to_numpy(dtype=float) - y
+                err = np.vstack([np.nan_to_num(low), np.nan_to_num(high)])
+                ax.errorbar(x, y, yerr=err, fmt="o", color=palette[method], label=method, capsize=3, markersize=5)
+            ax.axhline(1.0, color="0.2", linestyle="--", linewidth=1)
+            ax.set_xticks(range(len(order)))
+            ax.set_xticklabels(order)
+            ax.set_xlabel("resource level")
+            ax.set_title(model + (f" ({benchmark})" if levels["benchmark"].nunique() > 1 else ""), fontsize=11)
+        axes[0][0].set_ylabel("retention (student / teacher)")
+        axes[0][-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False, title="method")
+        fig.suptitle(f"{title}: each level's queries together, 95% intervals over seeds and images "
+                     "(dashed: teacher)", y=1.03, fontsize=10)
+        fig.tight_layout()
+        return _save(fig, out_path)
 
 
 def plot_loss_curves(loss_logs: pd.DataFrame | None, out_path: str | os.PathLike) -> Path:
@@ -296,10 +369,7 @@ def plot_change_scatter(stab: pd.DataFrame | None, out_path: str | os.PathLike) 
     with sns.axes_style("whitegrid"):
         fig, ax = plt.subplots(figsize=(6.2, 4.6))
         sns.scatterplot(data=data, x="retrieval_change", y="vqa_change", hue="method", hue_order=methods,
-                        style="model", s=70, ax=ax)
-        for row in data.itertuples(index=False):
-            ax.annotate(row.method, (row.retrieval_change, row.vqa_change), fontsize=7,
-                        xytext=(4, 3), textcoords="offset points")
+                        style="model", s=80, ax=ax, palette="colorblind")
         ax.axhline(0, color="0.3", linewidth=0.8)
         ax.axvline(0, color="0.3", linewidth=0.8)
         ax.set_xlabel("change from teacher: t2i R@10 (mean over languages)")
@@ -333,10 +403,7 @@ def plot_clustering(clustering: pd.DataFrame | None, references: pd.DataFrame | 
                     if pd.notna(refs.loc[metric, column]):
                         line(float(refs.loc[metric, column]), **style)
         sns.scatterplot(data=wide, x="nmi_language", y="nmi_image", hue="method", hue_order=methods,
-                        style="model", s=70, ax=ax)
-        for row in wide.itertuples(index=False):
-            ax.annotate(row.method, (row.nmi_language, row.nmi_image), fontsize=7, xytext=(4, 3),
-                        textcoords="offset points")
+                        style="model", s=80, ax=ax, palette="colorblind")
         ax.set_xlim(-0.02, 1.02)
         ax.set_ylim(-0.02, 1.02)
         ax.set_xlabel("NMI with language ids (clusters by language)")

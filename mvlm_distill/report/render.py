@@ -2,13 +2,18 @@
 
 Rendering only fills templates: the numbers come from ``views.py``, the layout and wording from the
 templates, the formatting from the filters below. Pages need no server and no network: the stylesheet
-is inlined, figures are PNG files referenced relative to the page. Every file a page reads or writes
-is passed in by its rule (``workflow/rules/report.smk``); nothing here looks for files.
+is inlined, and so are the figures (PNG data URIs) and the per-language tables a page offers for
+download, so that a page shows everything wherever it is opened: from the results folder, or from
+the `snakemake --report` bundle, which loads each page from a data: URI. Only the links between
+pages are relative. Every file a page reads or writes is passed in by its rule
+(``workflow/rules/report.smk``); nothing here looks for files.
 """
 
 from __future__ import annotations
 
+import base64
 import math
+import mimetypes
 import os
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -28,6 +33,7 @@ from mvlm_distill.report.tables import (
     METRICS_COLUMNS,
     PARAMETERS_COLUMNS,
     POOLED,
+    RESOURCE_GROUP_COLUMNS,
     SIGNIFICANCE_COLUMNS,
     SUMMARY_COLUMNS,
     read_table,
@@ -39,7 +45,7 @@ CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini-Hochberg", "fdr_bh": "Benja
 TABLE_COLUMNS = {
     "metrics": METRICS_COLUMNS, "summary": SUMMARY_COLUMNS, "significance": SIGNIFICANCE_COLUMNS,
     "comparisons": COMPARISON_COLUMNS, "consistency": CONSISTENCY_COLUMNS, "clustering": CLUSTERING_COLUMNS,
-    "bounds": BOUNDS_COLUMNS, "parameters": PARAMETERS_COLUMNS,
+    "bounds": BOUNDS_COLUMNS, "parameters": PARAMETERS_COLUMNS, "resource_groups": RESOURCE_GROUP_COLUMNS,
 }
 
 
@@ -76,11 +82,11 @@ def pct(x) -> str:
 
 
 def pvalue(x) -> str:
-    """``"= 0.0123"``, or ``"< 0.0001"`` below 1e-4 (never a misleading ``0.0000``)."""
+    """``"= 0.0123"``, or ``"< 1e-4"`` below 1e-4 (never a misleading ``0.0000``)."""
     value = _number(x)
     if value is None:
         return "–"
-    return "< 0.0001" if value < 1e-4 else f"= {value:.4f}"
+    return "< 1e-4" if value < 1e-4 else f"= {value:.4f}"
 
 
 def level(x) -> str:
@@ -161,8 +167,44 @@ def mteb_blocks(view: pd.DataFrame) -> list[dict]:
     return blocks
 
 
-def _relative(path: str | os.PathLike, page: Path) -> str:
-    return Path(os.path.relpath(Path(path).absolute(), page.absolute().parent)).as_posix()
+def data_uri(path: str | os.PathLike) -> str:
+    """The file as a ``data:`` URI (a figure or a table a page embeds)."""
+    kind = {".csv": "text/csv", ".tex": "text/x-tex"}.get(Path(path).suffix) or mimetypes.guess_type(str(path))[0]
+    return f"data:{kind or 'application/octet-stream'};base64,{base64.b64encode(Path(path).read_bytes()).decode()}"
+
+
+def language_table_paths(files) -> dict[str, tuple[str, str]]:
+    """``{stem: (csv, tex)}`` of the per-language tables among a rule's named files (``csv_<stem>``,
+    ``tex_<stem>``: rule language_tables' outputs, the pages' inputs)."""
+    from mvlm_distill.report import LANGUAGE_TABLES
+
+    return {stem: (getattr(files, f"csv_{stem}"), getattr(files, f"tex_{stem}")) for stem in LANGUAGE_TABLES}
+
+
+def table_downloads(language_tables: Mapping[str, tuple[str | os.PathLike, str | os.PathLike]]) -> list[dict]:
+    """The per-language tables a page offers: task, metric, file names and the files as data URIs;
+    a table the study did not compute (no rows) is left out."""
+    from mvlm_distill.report import LANGUAGE_TABLES
+
+    out = []
+    for stem, (csv, tex) in language_tables.items():
+        if len(Path(csv).read_text(encoding="utf-8").strip().splitlines()) < 2:
+            continue
+        task, metric = LANGUAGE_TABLES[stem]
+        out.append({"task": task, "metric": metric, "csv": Path(csv).name, "tex": Path(tex).name,
+                    "csv_uri": data_uri(csv), "tex_uri": data_uri(tex)})
+    return out
+
+
+def grouped_languages(languages: Sequence[str], groups: Mapping[str, Sequence[str]] | None) -> list[dict]:
+    """``[{"level": ..., "languages": [...]}]`` in the groups' order; languages no group names last."""
+    groups = dict(groups or {})
+    named = {code for codes in groups.values() for code in codes}
+    out = [{"level": level, "languages": [c for c in codes if c in languages]} for level, codes in groups.items()]
+    rest = [code for code in languages if code not in named]
+    if rest:
+        out.append({"level": "" if not groups else "other", "languages": rest})
+    return [g for g in out if g["languages"]]
 
 
 def render(template: str, **context) -> str:
@@ -207,10 +249,25 @@ def _correction(tables: Mapping) -> str:
     return ", ".join(names) or "Holm"
 
 
+def _page_context(languages: Sequence[str], groups: Mapping[str, Sequence[str]] | None,
+                  language_tables: Mapping[str, tuple] | None, figures: Mapping[str, str | os.PathLike]) -> dict:
+    """What every page shows besides its own panels: the languages by resource level (navigation),
+    its figures and the per-language tables, inlined."""
+    grouped = grouped_languages(list(languages), groups)
+    return {"languages": [code for g in grouped for code in g["languages"]], "groups": grouped,
+            "table_files": table_downloads(language_tables or {}),
+            "figures": {name: data_uri(path) for name, path in figures.items()}}
+
+
 def write_language_report(language: str, languages: Sequence[str], tables: Mapping[str, pd.DataFrame | None],
                           page: str | os.PathLike, figures: Mapping[str, str | os.PathLike],
-                          alpha: float = 0.05) -> Path:
-    """Write ``page`` (one language) and its figures (``LANGUAGE_FIGURES``, paths from the rule)."""
+                          alpha: float = 0.05, groups: Mapping[str, Sequence[str]] | None = None,
+                          language_tables: Mapping[str, tuple] | None = None) -> Path:
+    """Write ``page`` (one language) and its figures (``LANGUAGE_FIGURES``, paths from the rule).
+
+    ``groups``: the languages by resource level (navigation order); ``language_tables``: ``{stem:
+    (csv, tex)}`` of rule language_tables, offered for download.
+    """
     page = Path(page)
     summary = tables["summary"]
     scores = views.scores(summary, tables["metrics"], tables["significance"], tables["bounds"], language)
@@ -222,15 +279,16 @@ def write_language_report(language: str, languages: Sequence[str], tables: Mappi
     consistency_metrics, consistency_rows = wide(views.consistency(tables["consistency"], language),
                                                  ["model", "benchmark", "method"])
     clustering_metrics, clustering_rows = wide(views.clustering(tables["clustering"]), ["model", "benchmark", "method"])
+    level = views.language_levels(groups or {}).get(language, "")
     text = render(
-        "language.html", language=language, languages=list(languages), alpha=alpha,
+        "language.html", language=language, level=level, alpha=alpha,
         correction=_correction(tables), has_significance=tables["significance"] is not None,
         best=records(views.best_method(tables["comparisons"], language)),
         score_blocks=score_blocks(scores),
         consistency_metrics=consistency_metrics, consistency_rows=consistency_rows,
         clustering_metrics=clustering_metrics, clustering_rows=clustering_rows,
         clustering_references=records(views.clustering_references(tables["clustering"])),
-        figures={name: _relative(path, page) for name, path in figures.items()},
+        **_page_context(languages, groups, language_tables, figures),
     )
     write_text(page, text)
     return page
@@ -240,19 +298,24 @@ def write_index_report(languages: Sequence[str], tables: Mapping[str, pd.DataFra
                        page: str | os.PathLike, figures: Mapping[str, str | os.PathLike], *,
                        students: Sequence[tuple[Mapping, str | os.PathLike]] = (),
                        projections: Sequence[tuple[Mapping, str | os.PathLike]] = (),
-                       alpha: float = 0.05, mteb: pd.DataFrame | None = None) -> Path:
+                       alpha: float = 0.05, mteb: pd.DataFrame | None = None,
+                       groups: Mapping[str, Sequence[str]] | None = None,
+                       language_tables: Mapping[str, tuple] | None = None) -> Path:
     """Write ``page`` (the overview) and its figures (``INDEX_FIGURES``, paths from the rule).
 
     ``students``: (keys, student folder) pairs, for the loss curves; ``projections``: (keys,
     ``projection.npz``) pairs, for the projection of parallel captions; ``mteb``: tables/mteb.csv
-    when the study made it (its section is left out otherwise).
+    when the study made it (its section is left out otherwise); ``groups``: the languages by
+    resource level, highest first; ``language_tables``: ``{stem: (csv, tex)}``, offered for download.
     """
     page = Path(page)
     summary = tables["summary"]
+    groups = groups or {}
     stability = views.stability(summary)
     clustering = views.clustering(tables["clustering"])
     clustering_references = views.clustering_references(tables["clustering"])
-    F.plot_retention_heatmap(summary, figures["retention_heatmap"])
+    F.plot_retention_heatmap(summary, figures["retention_heatmap"], tables["significance"], groups)
+    F.plot_retention_by_level(views.level_retention(tables.get("resource_groups")), figures["retention_by_level"])
     F.plot_loss_curves(read_loss_logs(students), figures["loss_curves"])
     F.plot_change_scatter(stability, figures["change_scatter"])
     F.plot_consistency(views.consistency_by_language(tables["consistency"]), figures["consistency"])
@@ -265,7 +328,10 @@ def write_index_report(languages: Sequence[str], tables: Mapping[str, pd.DataFra
                                                  ["model", "benchmark", "method"])
     clustering_metrics, clustering_rows = wide(clustering, ["model", "benchmark", "method"])
     text = render(
-        "index.html", languages=list(languages), alpha=alpha, correction=_correction(tables),
+        "index.html", alpha=alpha, correction=_correction(tables),
+        findings=views.key_findings(summary, tables["significance"], tables["comparisons"],
+                                    tables.get("resource_groups"), groups),
+        has_significance=tables["significance"] is not None,
         best=records(views.best_method(tables["comparisons"], POOLED)),
         paper=records(views.paper_findings(summary, tables["significance"], tables["clustering"])),
         mean_columns=mean_columns, mean_rows=mean_rows, stability=records(stability),
@@ -276,7 +342,7 @@ def write_index_report(languages: Sequence[str], tables: Mapping[str, pd.DataFra
         clustering_references=records(clustering_references),
         bounds=records(views.bounds(tables["bounds"])),
         mteb_blocks=mteb_blocks(views.mteb(mteb)),
-        figures={name: _relative(path, page) for name, path in figures.items()},
+        **_page_context(languages, groups, language_tables, figures),
     )
     write_text(page, text)
     return page

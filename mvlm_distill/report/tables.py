@@ -210,19 +210,63 @@ def summarize(metrics: pd.DataFrame, rank_tables=None, *, n_boot: int = 1000, se
     return sort_rows(out.reindex(columns=SUMMARY_COLUMNS), SUMMARY_KEYS)
 
 
+RESOURCE_GROUP_COLUMNS = ["model", "method", "benchmark", "group", "languages", "task", "metric", "mean", "std",
+                          "n_seeds", "ci_low", "ci_high", "ci_over", "teacher", "retention", "retention_low",
+                          "retention_high"]
+
+
+def resource_group_table(rank_tables, groups: Mapping[str, Sequence[str]], *, n_boot: int = 1000, seed: int = 0,
+                         level: float = 0.95) -> pd.DataFrame:
+    """``resource_groups.csv``: each resource level's languages together, as ``summarize``'s pooled rows.
+
+    ``groups`` maps each level (highest first) to its languages. Per model, method, benchmark, group,
+    task and metric: the mean over the group's queries that the benchmark has (each once; ``languages``
+    names them), the std over seeds, the interval over seeds and images (an image's queries in the
+    group's languages one cluster), the teacher's mean on the same queries and the retention ``mean /
+    teacher`` with its interval. Rows follow the levels' order.
+    """
+    ranks = concat_ranks(rank_tables)
+    of = {code: group for group, codes in groups.items() for code in codes}
+    if ranks.empty or not ranks["language"].isin(of).any():
+        return pd.DataFrame(columns=RESOURCE_GROUP_COLUMNS)
+    out = _summary_intervals(ranks, n_boot=n_boot, seed=seed, level=level, groups=of)
+    out = out.rename(columns={"language": "group"})
+    scored = ranks.drop_duplicates(["benchmark", "language"])
+    names = {(b, g): " ".join(code for code in groups[g] if code in set(scored.loc[scored["benchmark"] == b, "language"]))
+             for b in scored["benchmark"].unique() for g in groups}
+    out["languages"] = [names.get((b, g), "") for b, g in zip(out["benchmark"], out["group"])]
+    join = ["model", "benchmark", "group", "task", "metric"]
+    teacher = out.loc[out["method"] == "teacher", join + ["mean"]].rename(columns={"mean": "teacher"})
+    out = out.merge(teacher.drop_duplicates(join), on=join, how="left")
+    t = out["teacher"].astype(float)
+    out["retention"] = np.where(t > 0, out["mean"].astype(float) / t.where(t > 0, 1.0), np.nan)
+    out["level"] = out["group"].map({g: f"{i:04d}" for i, g in enumerate(groups)})
+    out = sort_rows(out, ["model", "benchmark", "method", "level", "task", "metric"])
+    return out[RESOURCE_GROUP_COLUMNS]
+
+
 _CHANCE = "\0chance"  # the pseudo-method that carries each query's chance value through the blocks
 
 
-def _summary_intervals(ranks: pd.DataFrame, *, n_boot: int, seed: int, level: float) -> pd.DataFrame:
-    """The interval columns of ``summarize`` per row (pooled rows with their mean, std, n_seeds)."""
+def _summary_intervals(ranks: pd.DataFrame, *, n_boot: int, seed: int, level: float,
+                       groups: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """The interval columns of ``summarize`` per row (pooled rows with their mean, std, n_seeds).
+
+    With ``groups`` (language -> group), one row per group instead of per language: the group's
+    languages' queries together, an image's queries in all of them one cluster."""
     from mvlm_distill.evaluate import stats
 
     values = per_query_values(ranks)
     reference = ranks[ranks["method"] == "teacher"]
     chance = chance_values(reference if len(reference) else ranks).assign(method=_CHANCE, seed=pd.NA)
     chance = chance.drop_duplicates(["model", "benchmark", "language", "task", "query_id", "metric"])
+    both = pd.concat([values, chance], ignore_index=True)
+    if groups is not None:
+        both = both[both["language"].isin(groups)]
+        both = both.assign(query_id=both["language"].astype(str) + "/" + both["query_id"].astype(str),
+                           language=both["language"].map(groups))
     records = []
-    for key, images, systems in _query_blocks(pd.concat([values, chance], ignore_index=True)):
+    for key, images, systems in _query_blocks(both, pooled=groups is None):
         teacher, chance_row = systems.get("teacher"), systems.pop(_CHANCE, None)
         for method, matrix in systems.items():
             parts = [matrix] + [x for x in (teacher, chance_row) if x is not None]

@@ -7,11 +7,15 @@ and the page says "not computed".
 
 from __future__ import annotations
 
+from typing import Mapping, Sequence
+
 import numpy as np
 import pandas as pd
 
 from mvlm_distill.definitions import CONSISTENCY_METRICS, IMAGE_CONSISTENCY_METRICS, METRICS, REFERENCES, TASKS
-from mvlm_distill.report.tables import POOLED, method_order, sort_rows
+from mvlm_distill.report.tables import (
+    POOLED, RESOURCE_GROUP_COLUMNS, SIGNIFICANCE_COLUMNS, method_order, sort_rows,
+)
 
 # the metric that names a task's best method, and the one the stability panel follows
 HEADLINE_METRICS = {"t2i": "R@10", "i2t": "R@10", "vqa": "acc@1"}
@@ -410,3 +414,73 @@ def task_metrics(frame: pd.DataFrame) -> list[tuple[str, list[str]]]:
 def methods(frame: pd.DataFrame) -> list[str]:
     return method_order(frame["method"])
 
+
+
+# ----------------------------------------------------------------------------- key findings
+
+FINDING_LANGUAGES = 3  # how many of the languages that lose most the key findings name
+
+
+def language_levels(groups: Mapping[str, Sequence[str]]) -> dict[str, str]:
+    """``{language: resource level}`` of the config's groups (``data.languages.resource_groups``)."""
+    return {code: level for level, codes in groups.items() for code in codes}
+
+
+def level_retention(resource_groups: pd.DataFrame | None, task: str = "t2i", metric: str = "R@10") -> pd.DataFrame:
+    """``resource_groups.csv``'s rows of ``task metric`` without the teacher (retention by level)."""
+    if _empty(resource_groups):
+        return pd.DataFrame(columns=RESOURCE_GROUP_COLUMNS)
+    rows = resource_groups[(resource_groups["task"] == task) & (resource_groups["metric"] == metric)
+                           & (resource_groups["method"] != "teacher")]
+    return rows.reset_index(drop=True)
+
+
+def key_findings(summary: pd.DataFrame, significance: pd.DataFrame | None, comparisons: pd.DataFrame | None,
+                 resource_groups: pd.DataFrame | None, groups: Mapping[str, Sequence[str]],
+                 task: str = "t2i", metric: str = "R@10") -> dict[str, list[dict]]:
+    """The study's answer in a few lines, computed from the tables.
+
+    ``losses``: per model and benchmark, the best KD method by pooled ``task metric`` and the
+    ``FINDING_LANGUAGES`` languages where it keeps least of the teacher (retention with its interval,
+    the difference from the teacher and its Holm verdict), with its retention per resource level;
+    ``best``: ``best_method`` over all languages' queries (difference, interval, verdict);
+    ``above``: per model, KD method and headline metric, the languages where the student is
+    significantly above the teacher (Holm), with the differences.
+    """
+    levels = language_levels(groups)
+    sig = significance if not _empty(significance) else pd.DataFrame(columns=SIGNIFICANCE_COLUMNS)
+    vs_teacher = sig[sig["reference"] == "teacher"]
+    rows = summary[(summary["task"] == task) & (summary["metric"] == metric)
+                   & ~summary["method"].isin(REFERENCES)]
+    by_level = level_retention(resource_groups, task, metric)
+    losses = []
+    for (model, benchmark), g in rows.groupby(["model", "benchmark"], sort=True):
+        pooled = g[g["language"] == POOLED]
+        per_language = g[g["language"] != POOLED].dropna(subset=["retention"])
+        if per_language.empty:
+            continue
+        ranked = (pooled if len(pooled) else per_language.groupby("method", as_index=False)["mean"].mean())
+        best = ranked.sort_values(["mean", "method"], ascending=[False, True])["method"].iloc[0]
+        mine = per_language[per_language["method"] == best].sort_values(["retention", "language"])
+        tests = vs_teacher[(vs_teacher["model"] == model) & (vs_teacher["benchmark"] == benchmark)
+                           & (vs_teacher["method"] == best) & (vs_teacher["task"] == task)
+                           & (vs_teacher["metric"] == metric)].set_index("language")
+        worst = []
+        for r in mine.head(FINDING_LANGUAGES).itertuples(index=False):
+            test = tests.loc[r.language] if r.language in tests.index else None
+            worst.append(dict(language=r.language, level=levels.get(r.language, ""), retention=r.retention,
+                              retention_low=r.retention_low, retention_high=r.retention_high,
+                              diff=r.mean - r.teacher,
+                              significant=bool(test is not None and test["significant"]),
+                              p_adjusted=np.nan if test is None else test["p_adjusted"]))
+        lv = by_level[(by_level["model"] == model) & (by_level["benchmark"] == benchmark) & (by_level["method"] == best)]
+        losses.append(dict(model=model, benchmark=benchmark, method=best, task=task, metric=metric, worst=worst,
+                           levels=lv[["group", "retention", "retention_low", "retention_high"]].to_dict("records")))
+    above = []
+    up = vs_teacher[vs_teacher["significant"].astype(bool) & (vs_teacher["diff"] > 0)
+                    & ~vs_teacher["method"].isin(REFERENCES)]
+    up = up[np.array([(t, m) in RETENTION_PANELS for t, m in zip(up["task"], up["metric"])], dtype=bool)]
+    for (model, benchmark, method, t, m), g in up.groupby(["model", "benchmark", "method", "task", "metric"], sort=True):
+        above.append(dict(model=model, benchmark=benchmark, method=method, task=t, metric=m,
+                          languages=[dict(language=r.language, diff=r.diff) for r in g.itertuples(index=False)]))
+    return {"losses": losses, "best": best_method(comparisons, POOLED).to_dict("records"), "above": above}

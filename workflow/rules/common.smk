@@ -21,7 +21,8 @@ from mvlm_distill.config import (
 from mvlm_distill.definitions import DEFAULT_PROTOCOL, REFERENCES
 from mvlm_distill.distill.keys import LOSS_TEMPERATURES, TRAINING_KEYS
 from mvlm_distill.paths import ROW, STUDENT, ResultPaths
-from mvlm_distill.report import INDEX_FIGURES, LANGUAGE_FIGURES
+from mvlm_distill.data.languages import resource_groups
+from mvlm_distill.report import INDEX_FIGURES, LANGUAGE_FIGURES, LANGUAGE_TABLES
 from mvlm_distill.hub import (
     DEFAULT_CACHE,
     benchmark_fetch_keys,
@@ -79,6 +80,8 @@ TOY_MODELS = [name for name, m in MODELS.items() if m["source"] == "toy"]
 TRIMMED_MODELS = [name for name, m in MODELS.items() if m.get("trim_vocabulary")]
 METHODS = list(config["methods"])
 LANGUAGES = list(config["languages"])
+# the evaluation languages by resource level, highest first (the reports group and order them so)
+RESOURCE_GROUPS = resource_groups(LANGUAGES, config.get("resource_levels"))
 SEEDS = [str(s) for s in config["seeds"]]
 EVAL_BENCHMARKS = list(config["evaluation"]["benchmarks"])
 # each benchmark is scored in the configured languages it offers
@@ -286,6 +289,33 @@ def all_targets():
 def table_inputs(wildcards):
     """Every table of the study, by name (the report scripts pick theirs)."""
     return dict(rules.aggregate_tables.output.items())
+
+
+def report_table(name):
+    """A table of the study as a declared output, in `snakemake --report` with its caption."""
+    return report(
+        RESULTS.table(name), caption=f"../report/{name}.rst", category="Tables"
+    )
+
+
+def language_table_outputs():
+    """language_tables' outputs: a wide CSV and a LaTeX table per task and metric, in the report."""
+    outputs = {}
+    for stem in LANGUAGE_TABLES:
+        for ext in ("csv", "tex"):
+            outputs[f"{ext}_{stem}"] = report(
+                f"{R}/tables/languages/{stem}.{ext}",
+                caption="../report/language_tables.rst",
+                category="Tables",
+                subcategory="Per-language tables",
+                labels={"table": stem, "format": ext},
+            )
+    return outputs
+
+
+def language_table_inputs(wildcards):
+    """The per-language tables, by output name, for the pages that link them."""
+    return dict(rules.language_tables.output.items())
 
 
 def report_figure(page, name, category, subcategory=None):
@@ -604,6 +634,7 @@ def aggregate_tables_params(wildcards):
     return {
         "n_boot": evaluation.get("bootstrap_resamples", 1000),
         "alpha": evaluation.get("alpha", 0.05),
+        "resource_groups": RESOURCE_GROUPS,
     }
 
 
@@ -621,6 +652,7 @@ def aggregate_tables_keys():
 def report_params(wildcards):
     return {
         "languages": LANGUAGES,
+        "resource_groups": RESOURCE_GROUPS,
         "alpha": config["evaluation"].get("alpha", 0.05),
     }
 

@@ -12,26 +12,15 @@ rule aggregate_tables:
         meta=[RESULTS.benchmark_file("meta.json", benchmark=b) for b in EVAL_BENCHMARKS],
         vocabularies=[RESULTS.vocabulary(model=model) for model in TRIMMED_MODELS],
     output:
-        metrics=report(
-            RESULTS.table("metrics"),
-            caption="../report/metrics.rst",
-            category="Tables",
-        ),
-        summary=report(
-            RESULTS.table("summary"),
-            caption="../report/summary.rst",
-            category="Tables",
-        ),
-        significance=RESULTS.table("significance"),
-        comparisons=RESULTS.table("comparisons"),
-        consistency=RESULTS.table("consistency"),
-        clustering=RESULTS.table("clustering"),
-        parameters=RESULTS.table("parameters"),
-        bounds=report(
-            RESULTS.table("bounds"),
-            caption="../report/bounds.rst",
-            category="Tables",
-        ),
+        metrics=report_table("metrics"),
+        summary=report_table("summary"),
+        significance=report_table("significance"),
+        comparisons=report_table("comparisons"),
+        consistency=report_table("consistency"),
+        clustering=report_table("clustering"),
+        parameters=report_table("parameters"),
+        bounds=report_table("bounds"),
+        resource_groups=report_table("resource_groups"),
     log:
         RESULTS.log("aggregate_tables"),
     benchmark:
@@ -45,9 +34,29 @@ rule aggregate_tables:
         "../scripts/aggregate_tables.py"
 
 
+rule language_tables:
+    input:
+        summary=RESULTS.table("summary"),
+        significance=RESULTS.table("significance"),
+        resource_groups=RESULTS.table("resource_groups"),
+    output:
+        **language_table_outputs(),
+    log:
+        RESULTS.log("language_tables"),
+    benchmark:
+        RESULTS.job_benchmark("language_tables")
+    conda:
+        "../../envs/study.yaml"
+    params:
+        settings=report_params,
+    script:
+        "../scripts/language_tables.py"
+
+
 rule language_report:
     input:
         unpack(table_inputs),
+        unpack(language_table_inputs),
     output:
         **{
             name: report_figure("{language}", name, "Language pages", "{language}")
@@ -75,6 +84,7 @@ rule language_report:
 rule index_report:
     input:
         unpack(table_inputs),
+        unpack(language_table_inputs),
         students=student_dirs(),
         projections=entry_paths(clustering_entries("projection.npz")),
         mteb=mteb_table,

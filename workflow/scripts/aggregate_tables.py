@@ -42,6 +42,8 @@ with log_to(snakemake.log[0]):
     ceilings = {benchmark: json.loads(Path(path).read_text(encoding="utf-8")).get("ceiling")
                 for benchmark, path in tables.paired(keys["benchmarks"], inputs.meta, "benchmark meta files")}
     write_csv(outputs.bounds, tables.bounds_table(ranks, ceilings))
+    write_csv(outputs.resource_groups, tables.resource_group_table(
+        ranks, settings["resource_groups"], n_boot=settings["n_boot"]))
 
     def long_table(pairs, columns):
         frames = []

@@ -19,4 +19,6 @@ with log_to(snakemake.log[0]):
         projections=tables.paired(keys["projections"], snakemake.input.projections, "projection samples"),
         alpha=settings["alpha"],
         mteb=tables.read_table(mteb, MTEB_COLUMNS) if mteb else None,
+        groups=settings["resource_groups"],
+        language_tables=render.language_table_paths(snakemake.input),
     )

@@ -13,4 +13,6 @@ with log_to(snakemake.log[0]):
         snakemake.output.page,
         {name: getattr(snakemake.output, name) for name in LANGUAGE_FIGURES},
         alpha=settings["alpha"],
+        groups=settings["resource_groups"],
+        language_tables=render.language_table_paths(snakemake.input),
     )
