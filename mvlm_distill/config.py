@@ -757,6 +757,13 @@ def config_warnings(config: dict) -> list[str]:
         if same != method:
             warnings.append(f"methods.{same} and methods.{method} have the same loss weights, so they distil "
                             "the same students twice.")
+    levels = config.get("resource_levels")
+    if levels is not None:
+        named = {code for codes in levels.values() for code in codes}
+        unnamed = [code for code in config["languages"] if code not in named]
+        if unnamed:
+            warnings.append(f"resource_levels: {', '.join(unnamed)} {'is' if len(unnamed) == 1 else 'are'} in no "
+                            f"level, so the reports show {'it' if len(unnamed) == 1 else 'them'} last, as unclassified.")
     return [w for w in warnings if w]
 
 

@@ -326,8 +326,9 @@ def test_resource_groups_follow_the_config_or_the_default():
         "high": ["en", "de"], "low": ["th", "sw"]}
     assert resource_groups(["sw", "xx", "en", "bn"]) == {"high": ["en"], "medium": ["bn"], "low": ["sw"],
                                                          "unclassified": ["xx"]}
-    with pytest.raises(ValueError, match="resource_levels: the evaluation language 'th' is in no level"):
-        resource_groups(["en", "th"], {"high": ["en"]})
+    assert resource_groups(["en", "th"], {"high": ["en"]}) == {"high": ["en"], "unclassified": ["th"]}
+    with pytest.raises(ValueError, match="resource_levels: 'en' is listed under both 'high' and 'low'"):
+        resource_groups(["en", "th"], {"high": ["en"], "low": ["en", "th"]})
 
 
 def test_resource_group_table_pools_each_levels_queries(study):

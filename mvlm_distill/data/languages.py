@@ -230,8 +230,9 @@ def resource_groups(languages: Iterable[str], declared: dict[str, list[str]] | N
     the order of ``languages``; empty groups are left out.
 
     ``declared`` is the config's ``resource_levels`` (level -> languages, highest first): it may name
-    languages the study does not evaluate, but must place each evaluated one in exactly one level.
-    Without it, ``DEFAULT_RESOURCE_LEVELS`` applies and unknown codes go last, as ``unclassified``.
+    languages the study does not evaluate, and no language twice. Without it,
+    ``DEFAULT_RESOURCE_LEVELS`` applies. A language no level names goes last, as ``unclassified``
+    (the config check warns when a declared ``resource_levels`` leaves one out).
     """
     languages = list(languages)
     levels = declared if declared is not None else DEFAULT_RESOURCE_LEVELS
@@ -242,10 +243,6 @@ def resource_groups(languages: Iterable[str], declared: dict[str, list[str]] | N
                 raise ValueError(f"resource_levels: {code!r} is listed under both {level_of[code]!r} and {level!r}; "
                                  "give each language one level.")
             level_of.setdefault(code, level)
-    missing = [code for code in languages if code not in level_of]
-    if missing and declared is not None:
-        raise ValueError(f"resource_levels: the evaluation language {missing[0]!r} is in no level; list every "
-                         f"language of `languages` under one of {', '.join(levels)}.")
     groups: dict[str, list[str]] = {level: [] for level in [*levels, UNCLASSIFIED]}
     for code in languages:
         groups[level_of.get(code, UNCLASSIFIED)].append(code)
