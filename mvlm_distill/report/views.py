@@ -1,6 +1,6 @@
 """One tidy DataFrame per report panel: every aggregate a page shows is computed here, nowhere else.
 
-Inputs are the study's tables (``tables.py``, README: outputs); the templates only format what these
+Inputs are the study's tables (``tables.py``; columns in docs/formats.md, "Result tables"); the templates only format what these
 return. A view of a table that was not produced (None or empty) is an empty frame with its columns,
 and the page says "not computed".
 """

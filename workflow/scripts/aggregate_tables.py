@@ -1,4 +1,4 @@
-"""Rule aggregate_tables: per-language score files -> the tidy tables of the study (README: outputs).
+"""Rule aggregate_tables: per-language score files -> the tidy tables of the study (columns: docs/formats.md, "Result tables").
 
 Each input list comes with its key table (params.keys, built in common.smk): no path is parsed."""
 
