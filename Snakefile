@@ -1,7 +1,8 @@
 # Distilling multilingual vision-language models: the study as a Snakemake workflow.
 # Data flows one way: data -> teachers -> caches -> students -> embeddings -> scores -> tables -> reports
 # (-> exports: each student as a folder stock loaders open, with a model card).
-# One rule file per step under workflow/rules/; input functions and config handling in common.smk.
+# One rule file per step under workflow/rules/; the study model (grid, key tables, every rule's params)
+# is mvlm_distill/study.py, wired in by workflow/rules/common.smk.
 
 import os
 import sys
@@ -23,7 +24,12 @@ if workflow.is_main_process:
         sys.exit(1)
 
 
-configfile: "config.yaml"
+# The default study. A --configfile replaces it instead of being merged into it (a merge would
+# silently keep the default's benchmarks and language fractions); Snakemake merges the --configfile
+# files and --config itself (config/README.md, "Overlays").
+if not workflow.config_settings.configfiles:
+
+    configfile: "config.yaml"
 
 
 # the description `snakemake --report` shows first

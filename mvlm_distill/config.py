@@ -299,7 +299,8 @@ def _read_yaml_quirks(instance, schema: dict, root: dict, path: tuple = ()):
 
 
 def validate_schema(config: dict, schema_path: str | Path = SCHEMA_PATH) -> dict:
-    """Validate against the JSON schema, fill defaults, raise ConfigError on the first problem."""
+    """Validate against the JSON schema, fill the defaults of its nested ``properties``, raise
+    ConfigError on the first problem."""
     import jsonschema
 
     with open(schema_path, encoding="utf-8") as f:
@@ -344,6 +345,7 @@ def _refuse_non_finite(node, path: tuple = ()) -> None:
 
 
 def _fill_defaults(instance, schema) -> None:
+    """The defaults of the schema's nested ``properties`` (top-level blocks and their keys)."""
     if not isinstance(instance, dict):
         return
     for key, sub in schema.get("properties", {}).items():
@@ -351,6 +353,31 @@ def _fill_defaults(instance, schema) -> None:
             instance[key] = copy.deepcopy(sub["default"])
         if key in instance:
             _fill_defaults(instance[key], sub)
+
+
+def _set_defaults(validator, properties, instance, schema):
+    """The ``properties`` keyword of a validator that also fills defaults, wherever the schema
+    reaches (the jsonschema FAQ's recipe, which ``snakemake.utils.validate`` uses)."""
+    import jsonschema
+
+    if isinstance(instance, dict):
+        for key, sub in properties.items():
+            if "default" in sub:
+                instance.setdefault(key, copy.deepcopy(sub["default"]))
+    yield from jsonschema.Draft202012Validator.VALIDATORS["properties"](validator, properties, instance, schema)
+
+
+def _fill_all_defaults(config: dict, schema_path: str | Path) -> None:
+    """Every default the schema gives, in list items and named blocks too (``models[].trust_remote_code``,
+    ``benchmarks.<name>.download``), as ``snakemake.utils.validate`` fills them: the rules' params, and so
+    what a finished study reruns, depend on these values. After the semantic checks, which name the
+    keys a user wrote (a filled ``download`` is no key of a synthetic benchmark)."""
+    import jsonschema
+
+    with open(schema_path, encoding="utf-8") as f:
+        schema = yaml.safe_load(f)
+    filler = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"properties": _set_defaults})
+    filler(schema).validate(config)
 
 
 # --------------------------------------------------------------------------- benchmarks
@@ -546,7 +573,8 @@ def _check_model(config: dict, i: int, model: dict, base_dir: Path) -> None:
 
 
 def check_config(config: dict, schema_path: str | Path = SCHEMA_PATH, base_dir: str | Path = ".") -> dict:
-    """Schema + semantic checks; returns a copy with defaults filled in."""
+    """Schema + semantic checks; returns a copy with defaults filled in. The study's one validation:
+    the workflow calls no other (``snakemake.utils.validate`` would repeat it, with a traceback)."""
     config = validate_schema(config, schema_path)
     base_dir = Path(base_dir)
 
@@ -619,6 +647,7 @@ def check_config(config: dict, schema_path: str | Path = SCHEMA_PATH, base_dir: 
         resource_groups(config["languages"], config.get("resource_levels"))
     except ValueError as err:
         raise ConfigError(str(err)) from None
+    _fill_all_defaults(config, schema_path)
     return config
 
 

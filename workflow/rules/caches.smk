@@ -20,7 +20,7 @@ rule cache_images:
         mem_mb=mem_mb(rule_resource("cache_images", "mem_mb", 4000)),
         runtime=runtime_minutes(rule_resource("cache_images", "runtime", 30)),
     params:
-        settings=cache_images_params,
+        settings=rule_params("cache_images"),
     script:
         "../scripts/cache_images.py"
 
@@ -46,6 +46,6 @@ rule cache_teacher_text:
         mem_mb=mem_mb(rule_resource("cache_teacher_text", "mem_mb", 4000)),
         runtime=runtime_minutes(rule_resource("cache_teacher_text", "runtime", 30)),
     params:
-        settings=cache_teacher_text_params,
+        settings=rule_params("cache_teacher_text"),
     script:
         "../scripts/cache_teacher_text.py"

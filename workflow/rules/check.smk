@@ -14,7 +14,7 @@ rule check_teacher:
     benchmark:
         RESULTS.job_benchmark("check_teacher", "{model}")
     wildcard_constraints:
-        model=_alternatives(CHECKED_MODELS) if CHECKED_MODELS else "(?!)",
+        model=only(STUDY.checked_models),
     conda:
         "../../envs/study.yaml"
     threads: 1
@@ -22,6 +22,6 @@ rule check_teacher:
         mem_mb=mem_mb(rule_resource("check_teacher", "mem_mb", 4000)),
         runtime=runtime_minutes(rule_resource("check_teacher", "runtime", 30)),
     params:
-        settings=check_teacher_params,
+        settings=rule_params("check_teacher"),
     script:
         "../scripts/check_teacher.py"

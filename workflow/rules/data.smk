@@ -9,12 +9,12 @@ rule fetch_model:
     log:
         RESULTS.log("fetch_model", "{model}"),
     wildcard_constraints:
-        model=_alternatives(FETCHED_MODELS) if FETCHED_MODELS else "(?!)",
+        model=only(STUDY.fetched_models),
     localrule: True
     conda:
         "../../envs/study.yaml"
     params:
-        settings=fetch_model_params,
+        settings=rule_params("fetch_model"),
     script:
         "../scripts/fetch_hub.py"
 
@@ -25,12 +25,12 @@ rule fetch_benchmark:
     log:
         RESULTS.log("fetch_benchmark", "{benchmark}"),
     wildcard_constraints:
-        benchmark=_alternatives(FETCHED_BENCHMARKS) if FETCHED_BENCHMARKS else "(?!)",
+        benchmark=only(STUDY.fetched_benchmarks),
     localrule: True
     conda:
         "../../envs/study.yaml"
     params:
-        settings=fetch_benchmark_params,
+        settings=rule_params("fetch_benchmark"),
     script:
         "../scripts/fetch_hub.py"
 
@@ -42,12 +42,12 @@ rule fetch_mteb_dataset:
     log:
         RESULTS.log("fetch_mteb_dataset", "{mteb_task}"),
     wildcard_constraints:
-        mteb_task=_alternatives(MTEB_TASK_NAMES) if MTEB_TASK_NAMES else "(?!)",
+        mteb_task=only(STUDY.mteb_task_names),
     localrule: True
     conda:
         "../../envs/study.yaml"
     params:
-        settings=fetch_mteb_params,
+        settings=rule_params("fetch_mteb_dataset"),
     script:
         "../scripts/fetch_hub.py"
 
@@ -64,7 +64,7 @@ rule prepare_benchmark:
     conda:
         "../../envs/study.yaml"
     params:
-        settings=prepare_benchmark_params,
+        settings=rule_params("prepare_benchmark"),
     script:
         "../scripts/prepare_benchmark.py"
 
@@ -82,7 +82,7 @@ rule select_pretraining:
     conda:
         "../../envs/study.yaml"
     params:
-        settings=select_pretraining_params,
+        settings=rule_params("select_pretraining"),
     script:
         "../scripts/select_corpus.py"
 
@@ -99,6 +99,6 @@ rule select_corpus:
     conda:
         "../../envs/study.yaml"
     params:
-        settings=select_corpus_params,
+        settings=rule_params("select_corpus"),
     script:
         "../scripts/select_corpus.py"

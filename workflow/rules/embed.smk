@@ -21,6 +21,6 @@ rule embed_texts:
         mem_mb=mem_mb(rule_resource("embed_texts", "mem_mb", 4000)),
         runtime=runtime_minutes(rule_resource("embed_texts", "runtime", 30)),
     params:
-        settings=embed_texts_params,
+        settings=rule_params("embed_texts"),
     script:
         "../scripts/embed_texts.py"

@@ -6,7 +6,7 @@ rule trim_vocabulary:
     input:
         teacher=teacher_dir,
         benchmark=benchmark_files(CORPUS),
-        extra=[EXTRA_TEXT] if EXTRA_TEXT else [],
+        extra=[STUDY.extra_text] if STUDY.extra_text else [],
     output:
         RESULTS.vocabulary(),
     log:
@@ -20,7 +20,7 @@ rule trim_vocabulary:
         mem_mb=mem_mb(rule_resource("trim_vocabulary", "mem_mb", 4000)),
         runtime=runtime_minutes(rule_resource("trim_vocabulary", "runtime", 30)),
     params:
-        settings=trim_vocabulary_params,
+        settings=rule_params("trim_vocabulary"),
     script:
         "../scripts/trim_vocabulary.py"
 
@@ -46,7 +46,7 @@ rule export_student:
         mem_mb=mem_mb(rule_resource("export_student", "mem_mb", 4000)),
         runtime=runtime_minutes(rule_resource("export_student", "runtime", 30)),
     params:
-        settings=export_student_params,
+        settings=rule_params("export_student"),
     script:
         "../scripts/export_student.py"
 
@@ -60,7 +60,7 @@ localrules:
 # target); `publish.dry_run: true` lists what would be uploaded without contacting the Hub.
 rule publish_exports:
     input:
-        exports=[RESULTS.export_of(name) for name in PUBLISH],
+        exports=[RESULTS.export_of(name) for name in STUDY.publish],
     output:
         RESULTS.published(),
     log:
@@ -68,7 +68,7 @@ rule publish_exports:
     conda:
         "../../envs/study.yaml"
     params:
-        publish=list(PUBLISH.values()),
-        dry_run=PUBLISH_CONFIG.get("dry_run", False),
+        publish=list(STUDY.publish.values()),
+        dry_run=STUDY.publish_dry_run,
     script:
         "../scripts/publish_exports.py"

@@ -24,14 +24,14 @@ rule mteb_evaluate:
         mem_mb=mem_mb(rule_resource("mteb_evaluate", "mem_mb", 8000)),
         runtime=runtime_minutes(rule_resource("mteb_evaluate", "runtime", 60)),
     params:
-        settings=mteb_evaluate_params,
+        settings=rule_params("mteb_evaluate"),
     script:
         "../scripts/mteb_evaluate.py"
 
 
 rule aggregate_mteb:
     input:
-        scores=[RESULTS.mteb_scores(**row) for row in mteb_rows()],
+        scores=[RESULTS.mteb_scores(**row) for row in STUDY.mteb_rows()],
     output:
         RESULTS.table("mteb"),
     log:

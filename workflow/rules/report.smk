@@ -4,13 +4,15 @@
 
 rule aggregate_tables:
     input:
-        metrics=score_files("metrics.csv"),
-        ranks=score_files("ranks.csv"),
-        consistency=score_files("consistency.csv"),
-        clustering=clustering_files(),
-        embeddings=embedding_dirs(),
-        meta=[RESULTS.benchmark_file("meta.json", benchmark=b) for b in EVAL_BENCHMARKS],
-        vocabularies=[RESULTS.vocabulary(model=model) for model in TRIMMED_MODELS],
+        metrics=entry_paths(STUDY.score_entries("metrics.csv")),
+        ranks=entry_paths(STUDY.score_entries("ranks.csv")),
+        consistency=entry_paths(STUDY.score_entries("consistency.csv")),
+        clustering=entry_paths(STUDY.clustering_entries("clustering.csv")),
+        embeddings=[RESULTS.embeddings(**row) for row in STUDY.evaluated_rows()],
+        meta=[
+            RESULTS.benchmark_file("meta.json", benchmark=b) for b in STUDY.benchmarks
+        ],
+        vocabularies=[RESULTS.vocabulary(model=model) for model in STUDY.trimmed_models],
     output:
         metrics=report_table("metrics"),
         summary=report_table("summary"),
@@ -28,8 +30,8 @@ rule aggregate_tables:
     conda:
         "../../envs/study.yaml"
     params:
-        settings=aggregate_tables_params,
-        key_tables=aggregate_tables_keys(),
+        settings=rule_params("aggregate_tables"),
+        key_tables=STUDY.aggregate_tables_keys(),
     script:
         "../scripts/aggregate_tables.py"
 
@@ -48,7 +50,7 @@ rule language_tables:
     conda:
         "../../envs/study.yaml"
     params:
-        settings=report_params,
+        settings=rule_params("language_tables"),
     script:
         "../scripts/language_tables.py"
 
@@ -76,7 +78,7 @@ rule language_report:
     conda:
         "../../envs/study.yaml"
     params:
-        settings=report_params,
+        settings=rule_params("language_report"),
     script:
         "../scripts/language_report.py"
 
@@ -85,8 +87,8 @@ rule index_report:
     input:
         unpack(table_inputs),
         unpack(language_table_inputs),
-        students=student_dirs(),
-        projections=entry_paths(clustering_entries("projection.npz")),
+        students=[RESULTS.student(**student) for student in STUDY.students()],
+        projections=entry_paths(STUDY.clustering_entries("projection.npz")),
         mteb=mteb_table,
     output:
         **{name: report_figure("index", name, "Overview") for name in INDEX_FIGURES},
@@ -103,7 +105,7 @@ rule index_report:
     conda:
         "../../envs/study.yaml"
     params:
-        settings=report_params,
-        key_tables=index_report_keys(),
+        settings=rule_params("index_report"),
+        key_tables=STUDY.index_report_keys(),
     script:
         "../scripts/index_report.py"

@@ -6,7 +6,7 @@ rule score_language:
     input:
         benchmark=benchmark_files("{benchmark}"),
         texts=RESULTS.embeddings(),
-        images=RESULTS.image_cache(split=EVAL_SPLIT),
+        images=RESULTS.image_cache(split=STUDY.eval_split),
     output:
         ranks=RESULTS.scores("{language}.ranks.csv"),
         metrics=RESULTS.scores("{language}.metrics.csv"),
@@ -24,7 +24,7 @@ rule score_language:
         mem_mb=mem_mb(rule_resource("score_language", "mem_mb", 1000)),
         runtime=runtime_minutes(rule_resource("score_language", "runtime", 10)),
     params:
-        settings=score_language_params,
+        settings=rule_params("score_language"),
     script:
         score_language_script()
 
@@ -49,6 +49,6 @@ rule cluster_embeddings:
         mem_mb=mem_mb(rule_resource("cluster_embeddings", "mem_mb", 2000)),
         runtime=runtime_minutes(rule_resource("cluster_embeddings", "runtime", 10)),
     params:
-        settings=cluster_embeddings_params,
+        settings=rule_params("cluster_embeddings"),
     script:
         "../scripts/cluster_embeddings.py"

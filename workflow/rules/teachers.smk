@@ -12,7 +12,7 @@ rule pretrain_teacher:
     benchmark:
         RESULTS.job_benchmark("pretrain_teacher", "{model}")
     wildcard_constraints:
-        model=_alternatives(TOY_MODELS) if TOY_MODELS else "(?!)",
+        model=only(STUDY.toy_models),
     conda:
         "../../envs/study.yaml"
     threads: 1
@@ -21,6 +21,6 @@ rule pretrain_teacher:
         mem_mb=mem_mb(rule_resource("pretrain_teacher", "mem_mb", 4000)),
         runtime=runtime_minutes(rule_resource("pretrain_teacher", "runtime", 30)),
     params:
-        settings=pretrain_teacher_params,
+        settings=rule_params("pretrain_teacher"),
     script:
         "../scripts/pretrain_teacher.py"
