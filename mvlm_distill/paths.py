@@ -37,12 +37,13 @@ def parse_student(key: str) -> tuple[str, str, int]:
     return parts[0], parts[1], int(parts[2][len("seed"):])
 
 
-def benchmark_folder(files) -> Path:
-    """The folder of a prepared benchmark, from the files a rule declares for it (``benchmark_files``)."""
-    folders = {Path(f).parent for f in files}
-    if len(folders) != 1:
-        raise ValueError(f"benchmark files {list(files)} are not the files of one benchmark folder")
-    return folders.pop()
+def benchmark_folder(declared) -> Path:
+    """A prepared benchmark as a rule declares it: one folder (``ResultPaths.benchmark_dir``), the
+    output of prepare_benchmark and the input of each step that reads the benchmark, which reads
+    every file of it under that folder (``data.formats.read_benchmark``), none by a path of its own."""
+    if not isinstance(declared, (str, os.PathLike)):
+        raise ValueError(f"a prepared benchmark is declared as its one folder, got {declared!r}")
+    return Path(declared)
 
 
 def optional_input(files) -> str | None:
@@ -62,12 +63,9 @@ class ResultPaths:
         return f"{self.root}/{fill(pattern, **fields)}"
 
     def benchmark_dir(self, **fields) -> str:
-        """A prepared benchmark (``docs/formats.md``)."""
+        """A prepared benchmark (``docs/formats.md``): one folder, rule prepare_benchmark's one declared
+        output and the declared input of every step that reads it (``benchmark_folder``)."""
         return self._path("data/{benchmark}", fields)
-
-    def benchmark_file(self, name: str, **fields) -> str:
-        """A file of a prepared benchmark (``meta.json``, ``captions.parquet``, ``images.parquet``)."""
-        return self._path(f"data/{{benchmark}}/{name}", fields)
 
     def hub_model(self, **fields) -> str:
         """The fetch record of a Hub model (rule fetch_model)."""

@@ -281,14 +281,17 @@ def remove_stale_temporaries(results: str | os.PathLike) -> list[Path]:
 
 def unwritable_folder(outputs) -> tuple[Path, Path] | None:
     """The first ``(folder, output)`` where a planned output cannot be written (its folder, or the nearest
-    folder that exists, is not writable; Snakemake would fail removing or creating it with a long
-    traceback), or None."""
+    folder that exists, is not writable; or it is a folder that exists and is not writable, so its
+    files cannot be removed before the job remakes it: Snakemake would fail removing or creating it
+    with a long traceback), or None."""
     checked = {}
     for output in outputs:
         output = Path(output)
-        folder = next((p for p in output.parents if p.exists()), Path("."))
-        if folder not in checked:
-            checked[folder] = os.access(folder, os.W_OK | os.X_OK)
-        if not checked[folder]:
-            return folder, output
+        folders = [output] if output.is_dir() else []
+        folders.append(next((p for p in output.parents if p.exists()), Path(".")))
+        for folder in folders:
+            if folder not in checked:
+                checked[folder] = os.access(folder, os.W_OK | os.X_OK)
+            if not checked[folder]:
+                return folder, output
     return None

@@ -43,7 +43,7 @@ class Files(list):
 class Job:
     def __init__(self, results, rule, input, output, params=None, **wildcards):
         self.input, self.output = input, output
-        # the workflow hands each script its config values as one `settings` param (common.smk)
+        # the workflow hands each script its config values as one `settings` param (mvlm_distill/study.py)
         self.params = type("Params", (), {"settings": params or {}})()
         self.wildcards = type("Wildcards", (), wildcards)()
         self.log = Files(results / "logs" / f"{rule}.log")
@@ -55,8 +55,8 @@ def run_script(name: str, job: Job) -> None:
 
 
 def bench_files(results, benchmark=BENCHMARK):
-    root = results / "data" / benchmark
-    return [root / "meta.json", root / "captions.parquet", root / "images.parquet"]
+    """The prepared benchmark as the rules declare it: its one folder."""
+    return results / "data" / benchmark
 
 
 def teacher_dir(results):
@@ -108,14 +108,16 @@ def aggregate_tables(results, methods=("teacher", "init")):
 
     keys = [{"model": "toy", "family": "clip", "method": method, "seed": None, "benchmark": BENCHMARK}
             for method in methods]
-    job = Job(results, "aggregate_tables", None, None, {"n_boot": 20, "alpha": 0.05})
+    job = Job(results, "aggregate_tables", None, None, {"n_boot": 20, "alpha": 0.05,
+                                                         "resource_groups": {"high": ["de"]}})
     job.params.key_tables = {"scores": [{**k, "language": "de"} for k in keys], "embeddings": keys,
                              "clustering": [], "benchmarks": [BENCHMARK], "vocabularies": []}
     job.input = type("Input", (), {"metrics": scores("metrics"), "ranks": scores("ranks"),
                                    "consistency": scores("consistency"), "clustering": [], "vocabularies": [],
-                                   "meta": [results / "data" / BENCHMARK / "meta.json"],
+                                   "benchmarks": [bench_files(results)],
                                    "embeddings": [texts_dir(results, method) for method in methods]})()
-    names = ("metrics", "summary", "significance", "comparisons", "consistency", "clustering", "parameters", "bounds")
+    names = ("metrics", "summary", "significance", "comparisons", "consistency", "clustering", "parameters", "bounds",
+             "resource_groups")
     job.output = Files(**{name: results / "tables" / f"{name}.csv" for name in names})
     run_script("aggregate_tables", job)
 
@@ -444,6 +446,7 @@ def test_read_only_output_folder_gives_one_sentence(results):
     before = snapshot(tables)
     with read_only(tables):
         assert unwritable_folder([results / "logs" / "x.log", tables / "metrics.csv"]) == (tables, tables / "metrics.csv")
+        assert unwritable_folder([tables]) == (tables, tables)  # a folder output is emptied before it is remade
         refused(PermissionError, lambda: write_csv(tables / "metrics.csv", pd.DataFrame({"a": [1]})),
                 f"{tables}: folder is not writable, so {tables / 'metrics.csv'} cannot be written")
     assert snapshot(tables) == before and sorted(tables.iterdir()) == sorted(before)
@@ -540,7 +543,7 @@ def test_leftover_temporaries_are_removed_and_nothing_else(results):
 
 # --------------------------------------------------------------------------- the same, through Snakemake
 
-PREPARED = "results/data/synthetic/meta.json"
+PREPARED = "results/data/synthetic"
 
 
 def test_workflow_lock_dry_run_stale_lock_temporaries_and_read_only_folder(tmp_path, holder):
@@ -557,7 +560,7 @@ def test_workflow_lock_dry_run_stale_lock_temporaries_and_read_only_folder(tmp_p
     make_benchmark(shared)
     before = snapshot(shared / "data")
 
-    run = run_snakemake(clone_b, config, "--forcerun", "prepare_benchmark", "--", f"{shared}/data/synthetic/meta.json")
+    run = run_snakemake(clone_b, config, "--forcerun", "prepare_benchmark", "--", f"{shared}/data/synthetic")
     assert run.returncode == 1
     last = run.stderr.strip().splitlines()[-1]
     assert last.startswith(f"Results folder in use: {shared.resolve()} is in use by the run of "), run.stderr[-2000:]
@@ -566,7 +569,7 @@ def test_workflow_lock_dry_run_stale_lock_temporaries_and_read_only_folder(tmp_p
     assert snapshot(shared / "data") == before
 
     dry = run_snakemake(clone_b, config, "-n", "--forcerun", "prepare_benchmark", "--",
-                        f"{shared}/data/synthetic/meta.json")
+                        f"{shared}/data/synthetic")
     assert dry.returncode == 0, dry.stderr[-2000:]
     assert json.loads((shared / LOCK_FILE).read_text())["pid"] == proc.pid  # untouched by the dry run
 
@@ -574,20 +577,24 @@ def test_workflow_lock_dry_run_stale_lock_temporaries_and_read_only_folder(tmp_p
     proc.wait()
     leftover = shared / "teachers" / ".toy.mvlm-tmp-killed"
     (leftover / "model").mkdir(parents=True)
-    done = run_snakemake(clone_b, config, "--forcerun", "prepare_benchmark", "--", f"{shared}/data/synthetic/meta.json")
+    done = run_snakemake(clone_b, config, "--forcerun", "prepare_benchmark", "--", f"{shared}/data/synthetic")
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"Removed the stale lock {shared / LOCK_FILE} of the run of" in done.stderr
     assert "Removed 1 temporary file(s)/folder(s) that killed jobs left under" in done.stdout
     assert not leftover.exists() and not (shared / LOCK_FILE).exists()
 
-    folder = shared / "data" / "synthetic"
+    # a file output in a folder this process cannot write (a write-protected folder output, such as
+    # the prepared benchmark, Snakemake refuses itself: ProtectedOutputException)
+    selected = run_snakemake(clone_b, config, "--", f"{shared}/corpus/distillation.csv")
+    assert selected.returncode == 0, selected.stderr[-3000:]
+    folder = shared / "corpus"
     before = snapshot(folder)
     with read_only(folder):
-        denied = run_snakemake(clone_b, config, "--forcerun", "prepare_benchmark", "--",
-                               f"{shared}/data/synthetic/meta.json")
+        denied = run_snakemake(clone_b, config, "--forcerun", "select_corpus", "--",
+                               f"{shared}/corpus/distillation.csv")
     assert denied.returncode == 1
     assert denied.stderr.strip().splitlines()[-1] == (
-        f"Results folder not writable: {folder} is not writable, so {folder / 'meta.json'} cannot be written; "
+        f"Results folder not writable: {folder} is not writable, so {folder / 'distillation.csv'} cannot be written; "
         "make it writable (chmod u+w) or set results: to a folder you can write.")
     assert "Traceback" not in denied.stderr
     assert snapshot(folder) == before

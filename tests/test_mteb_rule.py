@@ -100,7 +100,7 @@ def test_an_exported_students_mteb_results_are_in_the_report(tmp_path):
     work = project_copy(tmp_path / "study")
     config = reduced_config(mteb=BLOCK)
     languages = config["languages"]
-    proc = run_snakemake(work, config, "--show-failed-logs", "results/data/synthetic/meta.json")
+    proc = run_snakemake(work, config, "--show-failed-logs", "results/data/synthetic")
     assert proc.returncode == 0, proc.stderr[-3000:]
     place_local_task(work, languages)
     default = _planned(work, config)

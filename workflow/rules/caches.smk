@@ -4,7 +4,7 @@
 rule cache_images:
     input:
         teacher=teacher_dir,
-        benchmark=benchmark_files("{benchmark}"),
+        benchmark=RESULTS.benchmark_dir(),
         hub=model_hub,
     output:
         RESULTS.image_cache(),
@@ -28,7 +28,7 @@ rule cache_images:
 rule cache_teacher_text:
     input:
         teacher=teacher_dir,
-        benchmark=benchmark_files(CORPUS),
+        benchmark=RESULTS.benchmark_dir(benchmark=CORPUS),
         corpus=RESULTS.corpus("distillation"),
         hub=model_hub,
     output:

@@ -56,7 +56,7 @@ if workflow.is_main_process:
     # a missing dataset copy would otherwise stop its first job, after others ran; a dry run
     # plans without data (README), and a prepared benchmark no longer needs its copy
     for name, sentence in missing_sources(config).items():
-        if Path(RESULTS.benchmark_file("meta.json", benchmark=name)).exists():
+        if Path(RESULTS.benchmark_dir(benchmark=name), "meta.json").exists():
             continue
         if not workflow.output_settings.dryrun:
             _refuse_config(sentence)
@@ -85,13 +85,6 @@ def rule_params(rule):
 
 
 # ---------------------------------------------------------------- input functions
-def benchmark_files(benchmark):
-    return [
-        RESULTS.benchmark_file(name, benchmark=benchmark)
-        for name in ("meta.json", "captions.parquet", "images.parquet")
-    ]
-
-
 def teacher_dir(wildcards):
     """Toy teachers are pretrained by the workflow; a local checkpoint folder (the shipped teachers)
     is declared, so that new teacher bytes rerun what was made from the old; hub ones load by name.
@@ -141,7 +134,8 @@ def vocabulary_file(wildcards):
 
 def teacher_check_benchmarks(wildcards):
     return [
-        f for b in STUDY.checked_benchmarks(wildcards.model) for f in benchmark_files(b)
+        RESULTS.benchmark_dir(benchmark=b)
+        for b in STUDY.checked_benchmarks(wildcards.model)
     ]
 
 

@@ -56,7 +56,7 @@ rule prepare_benchmark:
     input:
         hub=benchmark_hub,
     output:
-        benchmark=benchmark_files("{benchmark}"),
+        benchmark=directory(RESULTS.benchmark_dir()),
     log:
         RESULTS.log("prepare_benchmark", "{benchmark}"),
     benchmark:
@@ -72,7 +72,7 @@ rule prepare_benchmark:
 # Two rules, so that a pretraining setting never touches the students' corpus (and back).
 rule select_pretraining:
     input:
-        benchmark=benchmark_files(CORPUS),
+        benchmark=RESULTS.benchmark_dir(benchmark=CORPUS),
     output:
         pretraining=RESULTS.corpus("pretraining"),
     log:
@@ -89,7 +89,7 @@ rule select_pretraining:
 
 rule select_corpus:
     input:
-        benchmark=benchmark_files(CORPUS),
+        benchmark=RESULTS.benchmark_dir(benchmark=CORPUS),
     output:
         distillation=RESULTS.corpus("distillation"),
     log:

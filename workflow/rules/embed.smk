@@ -5,7 +5,7 @@
 rule embed_texts:
     input:
         source=model_source,
-        benchmark=benchmark_files("{benchmark}"),
+        benchmark=RESULTS.benchmark_dir(),
         hub=row_hub,
     output:
         directory(RESULTS.embeddings()),

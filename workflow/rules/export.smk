@@ -5,7 +5,7 @@
 rule trim_vocabulary:
     input:
         teacher=teacher_dir,
-        benchmark=benchmark_files(CORPUS),
+        benchmark=RESULTS.benchmark_dir(benchmark=CORPUS),
         extra=[STUDY.extra_text] if STUDY.extra_text else [],
     output:
         RESULTS.vocabulary(),
@@ -31,7 +31,7 @@ rule export_student:
         metrics=RESULTS.table("metrics"),
         parameters=RESULTS.table("parameters"),
         corpus=RESULTS.corpus("distillation"),
-        captions=RESULTS.benchmark_file("captions.parquet", benchmark=CORPUS),
+        benchmark=RESULTS.benchmark_dir(benchmark=CORPUS),
         vocabulary=vocabulary_file,
     output:
         RESULTS.export_info(),

@@ -9,9 +9,7 @@ rule aggregate_tables:
         consistency=entry_paths(STUDY.score_entries("consistency.csv")),
         clustering=entry_paths(STUDY.clustering_entries("clustering.csv")),
         embeddings=[RESULTS.embeddings(**row) for row in STUDY.evaluated_rows()],
-        meta=[
-            RESULTS.benchmark_file("meta.json", benchmark=b) for b in STUDY.benchmarks
-        ],
+        benchmarks=[RESULTS.benchmark_dir(benchmark=b) for b in STUDY.benchmarks],
         vocabularies=[RESULTS.vocabulary(model=model) for model in STUDY.trimmed_models],
     output:
         metrics=report_table("metrics"),

@@ -4,7 +4,7 @@
 
 rule score_language:
     input:
-        benchmark=benchmark_files("{benchmark}"),
+        benchmark=RESULTS.benchmark_dir(),
         texts=RESULTS.embeddings(),
         images=RESULTS.image_cache(split=STUDY.eval_split),
     output:
@@ -31,7 +31,7 @@ rule score_language:
 
 rule cluster_embeddings:
     input:
-        benchmark=benchmark_files("{benchmark}"),
+        benchmark=RESULTS.benchmark_dir(),
         texts=RESULTS.embeddings(),
     output:
         clustering=RESULTS.scores("clustering.csv"),

@@ -3,7 +3,7 @@
 
 rule pretrain_teacher:
     input:
-        benchmark=benchmark_files(CORPUS),
+        benchmark=RESULTS.benchmark_dir(benchmark=CORPUS),
         pairs=RESULTS.corpus("pretraining"),
     output:
         directory(RESULTS.teacher()),

@@ -1,6 +1,6 @@
 """Rule aggregate_tables: per-language score files -> the tidy tables of the study (columns: docs/formats.md, "Result tables").
 
-Each input list comes with its key table (params.keys, built in common.smk): no path is parsed."""
+Each input list comes with its key table (params.key_tables, built by mvlm_distill/study.py): no path is parsed."""
 
 import json
 from pathlib import Path
@@ -10,8 +10,10 @@ from mvlm_distill.logs import log_to
 with log_to(snakemake.log[0]):
     import pandas as pd
 
+    from mvlm_distill.data.formats import read_meta
     from mvlm_distill.definitions import REFERENCES
     from mvlm_distill.io import MANIFEST, check_same_source, load_manifest, write_csv
+    from mvlm_distill.paths import benchmark_folder
     from mvlm_distill.report import tables
 
     inputs, outputs, keys = snakemake.input, snakemake.output, snakemake.params.key_tables
@@ -39,8 +41,8 @@ with log_to(snakemake.log[0]):
         ranks, alpha=settings["alpha"]))
     write_csv(outputs.comparisons, tables.comparisons_table(
         ranks, n_boot=settings["n_boot"], alpha=settings["alpha"]))
-    ceilings = {benchmark: json.loads(Path(path).read_text(encoding="utf-8")).get("ceiling")
-                for benchmark, path in tables.paired(keys["benchmarks"], inputs.meta, "benchmark meta files")}
+    ceilings = {benchmark: read_meta(benchmark_folder(path)).get("ceiling")
+                for benchmark, path in tables.paired(keys["benchmarks"], inputs.benchmarks, "benchmark folders")}
     write_csv(outputs.bounds, tables.bounds_table(ranks, ceilings))
     write_csv(outputs.resource_groups, tables.resource_group_table(
         ranks, settings["resource_groups"], n_boot=settings["n_boot"]))

@@ -22,7 +22,7 @@ with log_to(snakemake.log[0]):
         if key in measured:
             continue
         at = settings["benchmarks"].index(ref["benchmark"])
-        bench = read_benchmark(benchmark_folder(snakemake.input.benchmarks[3 * at: 3 * at + 3]), validate=False)
+        bench = read_benchmark(benchmark_folder(snakemake.input.benchmarks[at]), validate=False)
         measured[key] = {
             language: score_row_language(bench, snakemake.input.texts[at], snakemake.input.images[at],
                                          language=language, split=settings["split"], n_boot=0,

@@ -12,14 +12,14 @@ with log_to(snakemake.log[0]):
     from mvlm_distill.card import base_model, licence, model_card
     from mvlm_distill.data.formats import read_benchmark
     from mvlm_distill.export import check_captions, export_student
-    from mvlm_distill.paths import optional_input
+    from mvlm_distill.paths import benchmark_folder, optional_input
     from mvlm_distill.report.tables import read_table
 
     wc = snakemake.wildcards
     folder = Path(snakemake.output[0]).parent
     settings = snakemake.params.settings
     spec, corpus = settings["spec"], settings["corpus"]
-    bench = read_benchmark(Path(snakemake.input.captions).parent, validate=False)  # validated upstream
+    bench = read_benchmark(benchmark_folder(snakemake.input.benchmark), validate=False)  # validated upstream
     captions = bench.split_captions(corpus.get("split") or "train")
     texts = check_captions(captions, settings["languages"])
     items = pd.read_csv(snakemake.input.corpus, dtype=str, keep_default_na=False)
