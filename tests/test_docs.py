@@ -92,6 +92,7 @@ def test_documented_columns_are_the_written_ones():
         "significance.csv": tables.SIGNIFICANCE_COLUMNS, "comparisons.csv": tables.COMPARISON_COLUMNS,
         "consistency.csv": tables.CONSISTENCY_COLUMNS, "clustering.csv": tables.CLUSTERING_COLUMNS,
         "parameters.csv": tables.PARAMETERS_COLUMNS, "bounds.csv": tables.BOUNDS_COLUMNS,
+        "resource_groups.csv": tables.RESOURCE_GROUP_COLUMNS,
         "mteb.csv": MTEB_COLUMNS, "teacher_check/<model>.csv": CHECK_COLUMNS,
     }
     documented = _documented_columns()
