@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from mvlm_distill.definitions import REFERENCES
+from mvlm_distill.report import significance as G
 from mvlm_distill.report import tables as T
 
 MODELS = {"clipA": "clip", "siglipB": "siglip2"}
@@ -118,8 +119,8 @@ def write_tables(study: dict, folder: Path) -> dict[str, Path]:
 
     frames = {
         "metrics": study["metrics"], "summary": study["summary"],
-        "significance": T.significance_table(study["rank_tables"]),
-        "comparisons": T.comparisons_table(study["rank_tables"], n_boot=100),
+        "significance": G.significance_table(study["rank_tables"]),
+        "comparisons": G.comparisons_table(study["rank_tables"], n_boot=100),
         "consistency": consistency_rows(), "clustering": clustering_rows(),
         "bounds": T.bounds_table(study["rank_tables"], CEILINGS), "parameters": parameter_rows(),
     }

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from mvlm_distill.evaluate.stats import paired_bootstrap_cis, paired_bootstrap_cis_many
-from mvlm_distill.report.tables import COMPARISON_COLUMNS, POOLED, comparisons_table
+from mvlm_distill.report.significance import comparisons_table
+from mvlm_distill.report.tables import COMPARISON_COLUMNS, POOLED
 
 
 def _ranks(rng, n=200):

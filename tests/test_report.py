@@ -1,4 +1,5 @@
-"""Tests of the report's tables (tables.py) and pages (render.py, templates) on a small synthetic study."""
+"""Tests of the report's tables (tables.py, significance.py) and pages (render.py, templates) on a small
+synthetic study."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 import report_study as S
 from mvlm_distill.report import INDEX_FIGURES, LANGUAGE_FIGURES
 from mvlm_distill.definitions import REFERENCES
+from mvlm_distill.report import significance as G
 from mvlm_distill.report import tables as T
 from mvlm_distill.report import views as V
 
@@ -106,7 +108,7 @@ def test_key_table_and_inputs_must_agree():
 
 
 def test_significance(study):
-    sig = T.significance_table(study["rank_tables"])
+    sig = G.significance_table(study["rank_tables"])
     assert list(sig.columns) == T.SIGNIFICANCE_COLUMNS and set(sig["correction"]) == {"holm"}
 
     def pick(method, ref, task="t2i", metric="R@10"):

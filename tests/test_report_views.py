@@ -8,6 +8,7 @@ import pytest
 
 import report_study as S
 from mvlm_distill.definitions import CONSISTENCY_METRICS
+from mvlm_distill.report import significance as G
 from mvlm_distill.report import tables as T
 from mvlm_distill.report import views as V
 
@@ -15,8 +16,8 @@ from mvlm_distill.report import views as V
 @pytest.fixture(scope="module")
 def study():
     s = S.build()
-    s["significance"] = T.significance_table(s["rank_tables"])
-    s["comparisons"] = T.comparisons_table(s["rank_tables"], n_boot=100)
+    s["significance"] = G.significance_table(s["rank_tables"])
+    s["comparisons"] = G.comparisons_table(s["rank_tables"], n_boot=100)
     s["bounds"] = T.bounds_table(s["rank_tables"], S.CEILINGS)
     return s
 

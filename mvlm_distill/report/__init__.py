@@ -1,5 +1,6 @@
-"""Report layer: tidy tables (``tables``), one view per panel (``views``), seaborn figures
-(``figures``) and static pages from Jinja2 templates (``render``, ``templates/``).
+"""Report layer: tidy tables (``tables``), their paired tests (``significance``), one view per panel
+(``views``), seaborn figures (``figures``) and static pages from Jinja2 templates (``render``,
+``templates/``).
 
 Light jobs only: nothing here imports torch, open_clip or transformers. This module imports only the
 contract's names, so that the workflow can read the names of each page's figures and tables while it plans.

@@ -1,7 +1,13 @@
-"""Tidy result tables: metrics, summaries over seeds, chance and ceiling, significance, comparisons.
+"""The result tables' contracts and the aggregation of score files into them.
+
+The contracts: each table's column list (``*_COLUMNS``, described in docs/formats.md, "Result
+tables", and checked against it by tests/test_docs.py), the row order (``sort_rows``) and how the
+CSVs are read back (``read_table``). The aggregation: metrics, summaries over seeds with their
+intervals, resource groups, chance and ceiling, from the per-query values of the rank tables
+(``per_query_values``). The paired tests of ``significance.csv`` and ``comparisons.csv`` are in
+``significance.py``.
 
 Pure pandas/numpy (no torch): these functions run in light aggregation jobs.
-Column layouts follow the table contracts in ``docs/internals.md``.
 """
 
 from __future__ import annotations
@@ -180,8 +186,8 @@ def summarize(metrics: pd.DataFrame, rank_tables=None, *, n_boot: int = 1000, se
     the ratio of the means over the same queries (NA where the teacher scores 0): the study's one
     retention. Reference rows themselves have ``n_seeds = 1``.
 
-    With ``rank_tables`` (as ``significance_table`` takes them) it adds ``language = "pooled"`` rows
-    (all languages' queries, each once) and the intervals: ``ci_low``/``ci_high`` of the mean, over
+    With ``rank_tables`` (as ``concat_ranks`` takes them) it adds ``language = "pooled"`` rows (all
+    languages' queries, each once) and the intervals: ``ci_low``/``ci_high`` of the mean, over
     seeds and images when the row has 2+ seeds (``ci_over``; ``stats.resampled_means``: seeds, then
     images), over images otherwise; ``retention_low``/``_high`` from the same resamples (the
     teacher's values drawn with the same images); ``chance`` (``chance_values``, the same queries)
@@ -266,7 +272,7 @@ def _summary_intervals(ranks: pd.DataFrame, *, n_boot: int, seed: int, level: fl
         both = both.assign(query_id=both["language"].astype(str) + "/" + both["query_id"].astype(str),
                            language=both["language"].map(groups))
     records = []
-    for key, images, systems in _query_blocks(both, pooled=groups is None):
+    for key, images, systems in query_blocks(both, pooled=groups is None):
         teacher, chance_row = systems.get("teacher"), systems.pop(_CHANCE, None)
         for method, matrix in systems.items():
             parts = [matrix] + [x for x in (teacher, chance_row) if x is not None]
@@ -341,7 +347,7 @@ def bounds_table(rank_tables: Iterable[tuple[Mapping, pd.DataFrame]],
     return sort_rows(out[BOUNDS_COLUMNS], ["benchmark", "language", "task", "metric"])
 
 
-# ----------------------------------------------------------------------------- significance
+# ----------------------------------------------------------------------------- per-query values
 
 
 def concat_ranks(rank_tables: Iterable[tuple[Mapping, pd.DataFrame]] | pd.DataFrame) -> pd.DataFrame:
@@ -379,10 +385,10 @@ def concat_ranks(rank_tables: Iterable[tuple[Mapping, pd.DataFrame]] | pd.DataFr
     return out
 
 
-_BLOCK_KEYS = ["model", "benchmark", "language", "task", "metric"]
+BLOCK_KEYS = ["model", "benchmark", "language", "task", "metric"]
 
 
-def _query_blocks(values: pd.DataFrame, pooled: bool = True):
+def query_blocks(values: pd.DataFrame, pooled: bool = True):
     """Per model, benchmark, language, task and metric: ``(keys, images, systems)``, where ``images``
     names each query's image and ``systems[method]`` is a (seeds, queries) array of per-query values
     (NaN where a seed lacks the query). With ``pooled``, also ``language = "pooled"``: every
@@ -393,14 +399,14 @@ def _query_blocks(values: pd.DataFrame, pooled: bool = True):
         values = pd.concat([values, extra], ignore_index=True)
     seeds = pd.to_numeric(values["seed"], errors="coerce").fillna(-1).astype(int)
     wide = (values.assign(seed=seeds)
-            .set_index(_BLOCK_KEYS + ["image_id", "query_id", "method", "seed"])["value"]
+            .set_index(BLOCK_KEYS + ["image_id", "query_id", "method", "seed"])["value"]
             .unstack(["method", "seed"]))
-    for key, block in wide.groupby(level=_BLOCK_KEYS, sort=False):
+    for key, block in wide.groupby(level=BLOCK_KEYS, sort=False):
         block = block.dropna(axis=1, how="all")
         systems = {}
         for method in dict.fromkeys(block.columns.get_level_values(0)):
             systems[method] = block[method].to_numpy(dtype=float).T
-        yield dict(zip(_BLOCK_KEYS, key)), block.index.get_level_values("image_id").to_numpy(), systems
+        yield dict(zip(BLOCK_KEYS, key)), block.index.get_level_values("image_id").to_numpy(), systems
 
 
 def per_query_values(ranks: pd.DataFrame) -> pd.DataFrame:
@@ -419,131 +425,3 @@ def _per_query(ranks: pd.DataFrame, value) -> pd.DataFrame:
         for task, metrics in METRICS.items() if (ranks["task"] == task).any() for metric in metrics
     ]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=keys + ["metric", "value"])
-
-
-def _holm_intervals(out: pd.DataFrame, family: list[str], alpha: float, interval) -> pd.DataFrame:
-    """Holm-adjusted p-values over each ``family`` of rows, the verdicts, and each row's interval at
-    the level of its Holm step (``interval(row position, level) -> (low, high)``)."""
-    from mvlm_distill.evaluate import stats
-
-    for column in ("p_adjusted", *HOLM_INTERVAL_COLUMNS):
-        out[column] = np.nan
-    for _, idx in out.groupby(family, sort=False).groups.items():
-        p = out.loc[idx, "p_value"]
-        ok = p[p.notna()].index
-        if len(ok):
-            out.loc[ok, "p_adjusted"] = stats.holm(p[ok].to_numpy(dtype=float))
-            out.loc[ok, "holm_level"] = stats.holm_levels(p[ok].to_numpy(dtype=float), alpha)
-    for position in np.flatnonzero(out["holm_level"].notna().to_numpy()):
-        low, high = interval(position, float(out["holm_level"].iat[position]))
-        out.iat[position, out.columns.get_loc("diff_holm_low")] = low
-        out.iat[position, out.columns.get_loc("diff_holm_high")] = high
-    out["significant"] = (out["p_adjusted"] < alpha).fillna(False).astype(bool)
-    out["correction"] = "holm"
-    return out
-
-
-def _seed_mean(matrix: np.ndarray) -> np.ndarray:
-    """Per-query values averaged over seeds (NaN where a seed lacks the query)."""
-    return matrix.mean(axis=0)
-
-
-def significance_table(
-    rank_tables: Iterable[tuple[Mapping, pd.DataFrame]] | pd.DataFrame,
-    *,
-    alpha: float = 0.05,
-) -> pd.DataFrame:
-    """``significance.csv``: every method against ``teacher`` and against ``init`` on the same queries.
-
-    Per-query values come from ranks (``per_query_values``) and are averaged over a method's seeds.
-    For each model, benchmark, language, task and metric, each method (``init`` and the KD methods)
-    is compared with ``teacher`` and each KD method with ``init`` on the queries both have, with the
-    image-level paired sign-flip test ``stats.paired_test`` (``clusters`` = the queries' images;
-    ``diff = mean(a) - mean(b)``, method minus reference). p-values are Holm-adjusted across
-    languages (the family: one model, benchmark, task, metric, method and reference);
-    ``significant = p_adjusted < alpha``; ``correction = "holm"``; ``diff_holm_low``/``_high``: the
-    interval of ``diff`` at the row's Holm level (``holm_level``, ``stats.sign_flip_interval``).
-    """
-    from mvlm_distill.evaluate import stats
-
-    values = per_query_values(concat_ranks(rank_tables))
-    if values.empty:
-        return pd.DataFrame(columns=SIGNIFICANCE_COLUMNS)
-    records, pairs = [], []
-    for key, images, systems in _query_blocks(values, pooled=False):
-        column = {m: _seed_mean(x) for m, x in systems.items()}
-        for reference in REFERENCES:
-            if reference not in column:
-                continue
-            for method in method_order(column):
-                if method == reference or method == "teacher" or (reference == "init" and method in REFERENCES):
-                    continue
-                both = ~(np.isnan(column[method]) | np.isnan(column[reference]))
-                pair = (column[method][both], column[reference][both], images[both])
-                diff, p = stats.paired_test(*pair) if both.any() else (np.nan, np.nan)
-                pairs.append(pair)
-                records.append(dict(key, method=method, reference=reference, diff=float(diff), p_value=float(p)))
-    out = pd.DataFrame(records, columns=_BLOCK_KEYS + ["method", "reference", "diff", "p_value"])
-    out = _holm_intervals(out, ["model", "benchmark", "task", "metric", "method", "reference"], alpha,
-                          lambda k, level: stats.sign_flip_interval(*pairs[k][:2], pairs[k][2], level=level))
-    return sort_rows(out[SIGNIFICANCE_COLUMNS], ["model", "benchmark", "language", "task", "metric", "method", "reference"])
-
-
-def comparisons_table(
-    rank_tables: Iterable[tuple[Mapping, pd.DataFrame]] | pd.DataFrame,
-    *,
-    n_boot: int = 1000,
-    seed: int = 0,
-    alpha: float = 0.05,
-) -> pd.DataFrame:
-    """``comparisons.csv``: every pair of KD methods on the same queries, per language and pooled.
-
-    For each model, benchmark, task and metric, each pair ``method_a`` before ``method_b`` (method
-    order) is compared in every language and over all languages' queries together (``language =
-    "pooled"``, an image's queries in every language one cluster), on the queries both have:
-    ``diff = mean_a - mean_b`` (per-query values averaged over seeds) with its 95% interval
-    (``diff_low``/``_high``; over seeds and images when both methods have 2+ seeds, ``ci_over``;
-    ``stats.resampled_means``), the retentions ``mean / teacher`` on those queries and the interval
-    of their difference, the image-level paired sign-flip test, its Holm adjustment and the
-    interval of ``diff`` at the row's Holm level (``diff_holm_low``/``_high``, over images: the
-    test's own unit, so it excludes 0 exactly where the row is significant). The Holm family: all
-    method pairs x languages (pooled included) of one model, benchmark, task and metric
-    (docs/analysis.md).
-    """
-    from mvlm_distill.evaluate import stats
-
-    values = per_query_values(concat_ranks(rank_tables))
-    if values.empty:
-        return pd.DataFrame(columns=COMPARISON_COLUMNS)
-    records, pairs = [], []
-    nan2 = (np.nan, np.nan)
-    for key, images, systems in _query_blocks(values):
-        methods = method_order(m for m in systems if m not in REFERENCES)
-        teacher = systems.get("teacher")
-        present = {m: ~np.isnan(systems[m]).any(axis=0) for m in methods}
-        for i, a in enumerate(methods):
-            for b in methods[i + 1:]:
-                mask = present[a] & present[b]
-                va, vb = _seed_mean(systems[a][:, mask]), _seed_mean(systems[b][:, mask])
-                ref = None if teacher is None or np.isnan(teacher[:, mask]).any() else teacher[:, mask]
-                diff, p = stats.paired_test(va, vb, images[mask])
-                (low, high), (r_low, r_high) = nan2, nan2
-                if n_boot and mask.any():
-                    samples = [systems[a][:, mask], systems[b][:, mask]] + ([] if ref is None else [ref])
-                    draws = stats.resampled_means(samples, images[mask], n_boot=n_boot, seed=seed)
-                    low, high = stats.percentile_interval(draws[0] - draws[1])
-                    if ref is not None and (draws[2] > 0).all():
-                        r_low, r_high = stats.percentile_interval((draws[0] - draws[1]) / draws[2])
-                t_mean = np.nan if ref is None or ref.mean() <= 0 else ref.mean()
-                over = OVER_SEEDS if min(systems[a].shape[0], systems[b].shape[0]) > 1 else OVER_IMAGES
-                pairs.append((va, vb, images[mask]))
-                records.append(dict(key, method_a=a, method_b=b, n_queries=int(mask.sum()),
-                                    mean_a=va.mean(), mean_b=vb.mean(), diff=diff, diff_low=low, diff_high=high,
-                                    retention_a=va.mean() / t_mean, retention_b=vb.mean() / t_mean,
-                                    retention_diff=diff / t_mean, retention_diff_low=r_low,
-                                    retention_diff_high=r_high, p_value=p, ci_over=over))
-    out = pd.DataFrame(records, columns=[c for c in COMPARISON_COLUMNS
-                                         if c not in ("p_adjusted", "significant", "correction", *HOLM_INTERVAL_COLUMNS)])
-    out = _holm_intervals(out, ["model", "benchmark", "task", "metric"], alpha,
-                          lambda k, level: stats.sign_flip_interval(*pairs[k][:2], pairs[k][2], level=level))
-    return sort_rows(out[COMPARISON_COLUMNS], ["model", "benchmark", "language", "task", "metric"])

@@ -14,7 +14,7 @@ with log_to(snakemake.log[0]):
     from mvlm_distill.definitions import REFERENCES
     from mvlm_distill.io import MANIFEST, check_same_source, load_manifest, write_csv
     from mvlm_distill.paths import benchmark_folder
-    from mvlm_distill.report import tables
+    from mvlm_distill.report import significance, tables
 
     inputs, outputs, keys = snakemake.input, snakemake.output, snakemake.params.key_tables
     settings = snakemake.params.settings
@@ -37,9 +37,9 @@ with log_to(snakemake.log[0]):
     write_csv(outputs.metrics, metrics)
     ranks = keyed(inputs.ranks, keys["scores"], "rank tables")
     write_csv(outputs.summary, tables.summarize(metrics, ranks, n_boot=settings["n_boot"]))
-    write_csv(outputs.significance, tables.significance_table(
+    write_csv(outputs.significance, significance.significance_table(
         ranks, alpha=settings["alpha"]))
-    write_csv(outputs.comparisons, tables.comparisons_table(
+    write_csv(outputs.comparisons, significance.comparisons_table(
         ranks, n_boot=settings["n_boot"], alpha=settings["alpha"]))
     ceilings = {benchmark: read_meta(benchmark_folder(path)).get("ceiling")
                 for benchmark, path in tables.paired(keys["benchmarks"], inputs.benchmarks, "benchmark folders")}
