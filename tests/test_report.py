@@ -287,9 +287,7 @@ def test_an_empty_summary_is_an_error(study, tmp_path):
 
 
 def test_projection_from_samples(study, tmp_path):
-    from mvlm_distill.report.figures import projection_from_samples
-
-    proj = projection_from_samples(S.projection_samples(tmp_path), study["summary"])
+    proj = V.projection_from_samples(S.projection_samples(tmp_path), study["summary"])
     assert list(proj.columns) == T.PROJECTION_COLUMNS
     assert set(map(tuple, proj[["model", "method"]].drop_duplicates().to_numpy())) == {
         (m, me) for m in S.MODELS for me in ("teacher", "DR", "ED")}
@@ -297,7 +295,7 @@ def test_projection_from_samples(study, tmp_path):
     t = proj[(proj["model"] == "clipA") & (proj["method"] == "teacher")]["language"].tolist()
     e = proj[(proj["model"] == "clipA") & (proj["method"] == "ED")]["language"].tolist()
     assert t == e
-    assert projection_from_samples([]) is None
+    assert V.projection_from_samples([]) is None
 
 
 def test_no_heavy_imports():

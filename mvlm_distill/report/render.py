@@ -320,8 +320,8 @@ def write_index_report(languages: Sequence[str], tables: Mapping[str, pd.DataFra
     F.plot_change_scatter(stability, figures["change_scatter"])
     F.plot_consistency(views.consistency_by_language(tables["consistency"]), figures["consistency"])
     F.plot_clustering(clustering, clustering_references, figures["clustering"])
-    F.plot_projection(F.projection_from_samples(projections, summary), figures["projection"],
-                      labels=F.projection_labels(summary))
+    F.plot_projection(views.projection_from_samples(projections, summary), figures["projection"],
+                      labels=views.projection_labels(summary))
     mean_columns, mean_rows = wide(views.headline_means(summary), ["model", "benchmark", "method"],
                                    column="panel")
     consistency_metrics, consistency_rows = wide(views.consistency(tables["consistency"], None),

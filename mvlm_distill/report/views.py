@@ -1,12 +1,14 @@
 """One tidy DataFrame per report panel: every aggregate a page shows is computed here, nowhere else.
 
-Inputs are the study's tables (``tables.py``; columns in docs/formats.md, "Result tables"); the templates only format what these
-return. A view of a table that was not produced (None or empty) is an empty frame with its columns,
+Inputs are the study's tables (``tables.py``; columns in docs/formats.md, "Result tables") and, for
+the projection of parallel captions, the caption samples the clustering jobs keep; the templates and
+figures (``figures.py``) only format or draw what these return. A view of a table that was not produced (None or empty) is an empty frame with its columns,
 and the page says "not computed".
 """
 
 from __future__ import annotations
 
+import os
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -14,7 +16,7 @@ import pandas as pd
 
 from mvlm_distill.definitions import CONSISTENCY_METRICS, IMAGE_CONSISTENCY_METRICS, METRICS, REFERENCES, TASKS
 from mvlm_distill.report.tables import (
-    POOLED, RESOURCE_GROUP_COLUMNS, SIGNIFICANCE_COLUMNS, method_order, sort_rows,
+    POOLED, PROJECTION_COLUMNS, RESOURCE_GROUP_COLUMNS, SIGNIFICANCE_COLUMNS, method_order, sort_rows,
 )
 
 # the metric that names a task's best method, and the one the stability panel follows
@@ -414,6 +416,109 @@ def task_metrics(frame: pd.DataFrame) -> list[tuple[str, list[str]]]:
 def methods(frame: pd.DataFrame) -> list[str]:
     return method_order(frame["method"])
 
+
+# ----------------------------------------------------------------------------- projection
+
+
+def projection_table(
+    embeddings: Mapping[tuple[str, str], np.ndarray],
+    ids: Sequence[str],
+    languages: Sequence[str],
+    parallel_ids: Sequence[str],
+) -> pd.DataFrame:
+    """2-D PCA coordinates of parallel captions, PCA fit on each model's teacher.
+
+    ``embeddings`` maps ``(model, method)`` to an (N, D) array whose rows follow ``ids``;
+    ``languages`` and ``parallel_ids`` give each row's language and translation group. Each model
+    needs a ``(model, "teacher")`` entry: its PCA is fit there and applied to the model's other
+    methods, so that movements are comparable. Returns ``model, method, language, parallel_id, x, y``.
+    """
+    from sklearn.decomposition import PCA
+
+    n = len(ids)
+    if len(languages) != n or len(parallel_ids) != n:
+        raise ValueError("ids, languages and parallel_ids must have the same length")
+    models = sorted({model for model, _ in embeddings})
+    frames = []
+    for model in models:
+        if (model, "teacher") not in embeddings:
+            raise ValueError(f"projection_table: no teacher embeddings for model {model}")
+        teacher = np.asarray(embeddings[(model, "teacher")], dtype=np.float64)
+        if teacher.shape[0] != n:
+            raise ValueError(f"{model}/teacher: {teacher.shape[0]} rows for {n} ids")
+        pca = PCA(n_components=2, random_state=0).fit(teacher)
+        for method in method_order(m for mo, m in embeddings if mo == model):
+            emb = np.asarray(embeddings[(model, method)], dtype=np.float64)
+            if emb.shape != teacher.shape:
+                raise ValueError(f"{model}/{method}: shape {emb.shape} differs from the teacher's {teacher.shape}")
+            xy = pca.transform(emb)
+            frames.append(pd.DataFrame({
+                "model": model, "method": method, "language": list(languages),
+                "parallel_id": [str(p) for p in parallel_ids], "x": xy[:, 0], "y": xy[:, 1],
+            }))
+    if not frames:
+        return pd.DataFrame(columns=PROJECTION_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[PROJECTION_COLUMNS]
+
+
+def projection_labels(summary: pd.DataFrame | None) -> dict[tuple[str, str], str]:
+    """``{(model, method): "best student" | "worst student"}`` from ``best_and_worst``."""
+    if summary is None or summary.empty:
+        return {}
+    out = {}
+    for model, (best, worst) in best_and_worst(summary).items():
+        out[(model, worst)] = "worst student"
+        out[(model, best)] = "best student"
+    return out
+
+
+def projection_from_samples(samples: Sequence[tuple[Mapping, str | os.PathLike]],
+                            summary: pd.DataFrame | None = None) -> pd.DataFrame | None:
+    """``projection_table`` from the caption samples the clustering jobs keep (``projection.npz``).
+
+    ``samples`` pairs each file with its keys (``model, method, seed, benchmark``), as the rule passes
+    them: embeddings of a sample of parallel captions (ids = caption_id; meta ``languages`` and
+    ``parallel_ids`` aligned with the ids). Per model it projects the teacher and, with ``summary``,
+    the best and worst KD method by t2i R@10 retention (``best_and_worst``; lowest seed),
+    otherwise every method given. Uses the first benchmark (by name) that has the teacher's sample.
+    Returns None when there is nothing to project.
+    """
+    from mvlm_distill.io import load_embeddings
+
+    found: dict[tuple[str, str, str], tuple[int, str | os.PathLike]] = {}
+    for keys, path in samples:
+        key = (keys["model"], keys["method"], keys["benchmark"])
+        seed = int(keys.get("seed") or 0)
+        if key not in found or seed < found[key][0]:
+            found[key] = (seed, path)
+    chosen = best_and_worst(summary) if summary is not None and not summary.empty else None
+    embeddings: dict[tuple[str, str], np.ndarray] = {}
+    reference = None  # (ids, languages, parallel_ids) of the first teacher sample
+    for model in sorted({k[0] for k in found}):
+        benchmarks = sorted(b for (m, me, b) in found if m == model and me == "teacher")
+        if not benchmarks:
+            continue
+        benchmark = benchmarks[0]
+        methods = [me for (m, me, b) in found if m == model and b == benchmark]
+        if chosen is not None:
+            methods = [me for me in methods if me == "teacher" or me in chosen.get(model, ())]
+        t_emb, t_ids, t_meta = load_embeddings(found[(model, "teacher", benchmark)][1])
+        if reference is None:
+            reference = (t_ids, list(t_meta.get("languages", [])), list(t_meta.get("parallel_ids", [])))
+            if len(reference[1]) != len(t_ids) or len(reference[2]) != len(t_ids):
+                return None
+        ids = reference[0]
+        for method in methods:
+            emb, m_ids, _ = load_embeddings(found[(model, method, benchmark)][1])
+            index = {i: n for n, i in enumerate(m_ids)}
+            if any(i not in index for i in ids):
+                continue
+            embeddings[(model, method)] = emb[[index[i] for i in ids]]
+        if (model, "teacher") not in embeddings:
+            embeddings = {k: v for k, v in embeddings.items() if k[0] != model}
+    if not embeddings or reference is None:
+        return None
+    return projection_table(embeddings, *reference)
 
 
 # ----------------------------------------------------------------------------- key findings
