@@ -19,8 +19,8 @@ BASE = reduced_config()
 LANGS = len(BASE["languages"])  # 3
 KD = len(BASE["methods"])  # 2 students (ED, DR+ED), one seed
 ROWS = KD + 2  # + teacher and init
-# every change of a number reaches the tables, and through them every export's model card
-TAIL = {"aggregate_tables": 1, "language_report": LANGS, "index_report": 1, "export_student": KD}
+# every change of a number reaches the tables (tidy and per-language), and through them every export's model card
+TAIL = {"aggregate_tables": 1, "language_tables": 1, "language_report": LANGS, "index_report": 1, "export_student": KD}
 
 
 def replanned(work: Path, config: dict) -> dict:
