@@ -119,10 +119,11 @@ class Benchmark:
                 f"benchmarks.{Path(self.root).name}.languages."
             )
 
-    def evaluation_vqa(self, split: str, language: str) -> pd.DataFrame:
-        """The VQA questions of one language scored when evaluating ``split``: those about the images of
-        the split meta.json's ``vqa_splits`` maps it to (none if it maps other splits only), or all of
-        them when meta.json has no ``vqa_splits`` (a real benchmark's VQA is one set)."""
+    def evaluation_vqa(self, split: str, language: str | None = None) -> pd.DataFrame:
+        """The VQA questions (of one language) scored when evaluating ``split``: those about the images
+        of the split meta.json's ``vqa_splits`` maps it to (none if it maps other splits only), or all
+        of them when meta.json has no ``vqa_splits`` (a real benchmark's VQA is one set). The image
+        cache, the text embeddings and the scores of ``split`` all take their questions from here."""
         vqa = self.split_vqa(language)
         mapping = self.meta.get("vqa_splits")
         if not mapping or not len(vqa):

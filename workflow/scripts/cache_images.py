@@ -20,7 +20,7 @@ with log_to(snakemake.log[0]):
     teacher = load_teacher(spec, optional_input(snakemake.input.teacher), device)
     wanted = bench.images["split"] == snakemake.wildcards.split
     if snakemake.params.settings.get("with_vqa") and bench.vqa is not None:
-        wanted |= bench.images["image_id"].isin(bench.vqa["image_id"])
+        wanted |= bench.images["image_id"].isin(bench.evaluation_vqa(snakemake.wildcards.split)["image_id"])
     images = bench.images[wanted]
     ids = images["image_id"].tolist()
     emb = encode_images(teacher, [bench.image_path(i) for i in ids], batch_size, device)

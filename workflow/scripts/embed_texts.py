@@ -25,7 +25,7 @@ with log_to(snakemake.log[0]):
     bench = read_benchmark(root)
     model = load_row_model(spec, method, optional_input(snakemake.input.source), device)
     captions = bench.split_captions(settings["split"])
-    vqa = bench.vqa
+    vqa = bench.evaluation_vqa(settings["split"]) if bench.vqa is not None else None
     ids, texts = evaluation_texts(captions, vqa)
     distinct, inverse = encode_distinct(model, texts, settings["batch_size"], device)
     meta = {
