@@ -62,6 +62,20 @@ def provenance(meta: dict, with_commit: bool = True) -> str:
     return ", ".join(parts) if parts else "machine and commit not recorded"
 
 
+def teachers_note(meta: dict, teachers: Path = REPO / "teachers", with_fingerprints: bool = True) -> str:
+    """A sentence when the study measured other teacher bytes than those shipped now (or did not record them)."""
+    from common import teacher_fingerprints
+
+    shipped = teacher_fingerprints(teachers)
+    if meta.get("teachers") == shipped:
+        return ""
+    if not with_fingerprints:
+        return "They were measured with other teachers than the ones shipped now: they are to be measured again."
+    recorded = f"teachers {meta['teachers']}" if meta.get("teachers") else "teachers it did not record"
+    return (f"These figures were measured with {recorded}, not the ones shipped now ({shipped}): "
+            "they are to be measured again.")
+
+
 def checks_table(checks: dict) -> list[str]:
     models = list(checks)
     rows = ["| check on the test split (bar) | " + " | ".join(models) + " |", "|---|" + "---|" * len(models)]
@@ -81,7 +95,7 @@ def teaser(results: Path = RESULTS) -> str:
     total = sum(len(rows) for rows in study["checks"].values())
     lines = [
         f"The default study (distillation {seeds(study)}; {provenance(study['meta'], with_commit=False)}): "
-        f"{total - unmet} of its {total} checks met.",
+        f"{total - unmet} of its {total} checks met." + (f" {note}" if (note := teachers_note(study["meta"], with_fingerprints=False)) else ""),
         "",
         *checks_table(study["checks"]),
         "",
@@ -146,7 +160,8 @@ def page(results: Path = RESULTS) -> str:
         f"`config.yaml` with distillation {seeds(study)}, its tables read by "
         f"`benchmarks/study_bars.py` into [benchmarks/results/{STUDY}](../benchmarks/results/{STUDY}): "
         f"{provenance(study['meta'])}. Retention is the ratio of the means over the same queries; a bar is "
-        f"the check's threshold plus the margin for float drift across machines.",
+        f"the check's threshold plus the margin for float drift across machines."
+        + (f" {note}" if (note := teachers_note(study["meta"])) else ""),
         "",
         *checks_table(study["checks"]),
         "",

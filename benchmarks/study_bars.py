@@ -11,7 +11,7 @@ groups: English, the high-resource group, the low-resource group (``--low``).
 
 The output opens with the provenance lines that benchmarks/render_results.py puts beside the tables
 (docs/results.md): ``commit``, ``machine`` and ``date`` of this checkout (``--commit``: the study's
-own, when it ran at another one).
+own, when it ran at another one) and ``teachers``, a fingerprint of the shipped teachers it measured.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from common import machine_info
+from common import machine_info, teacher_fingerprints
 from sweep_distillation import LOW_RESOURCE
 
 MARGIN = 0.02  # the issue's margin over each threshold (float drift across machines of this kind)
@@ -148,7 +148,8 @@ def main(argv=None) -> str:
     machine = machine_info()
     lines = [f"commit: {args.commit or machine['commit']}",
              f"machine: {machine['nproc']} cores, {machine['cpu_model']}",
-             f"date: {machine['date']}"]
+             f"date: {machine['date']}",
+             f"teachers: {teacher_fingerprints()}"]
     for model in dict.fromkeys(metrics["model"]):
         lines += family_report(metrics, bounds, model, languages, args.low, methods)
         if args.benchmark == "synthetic":

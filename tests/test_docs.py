@@ -43,6 +43,23 @@ def test_teaser_follows_the_study_file(tmp_path):
     assert "0000000" not in teaser and "0000000" in render_results.page(tmp_path)
 
 
+def test_results_say_when_the_shipped_teachers_changed(tmp_path):
+    """A study recorded with other teacher bytes (or none recorded) is marked as to be measured again."""
+    from common import teacher_fingerprints
+
+    study = (render_results.RESULTS / render_results.STUDY).read_text(encoding="utf-8")
+    for name in ("summary.csv", "study_rules.csv"):
+        (tmp_path / name).write_bytes((render_results.RESULTS / name).read_bytes())
+    head, _, body = study.partition("\n\n")
+    head = "\n".join(line for line in head.splitlines() if not line.startswith("teachers: "))
+    for recorded, stale in ((teacher_fingerprints(), False), ("toy-clip 000000000000", True), (None, True)):
+        lines = head + (f"\nteachers: {recorded}" if recorded else "")
+        (tmp_path / render_results.STUDY).write_text(lines + "\n\n" + body, encoding="utf-8")
+        teaser, page = render_results.teaser(tmp_path), render_results.page(tmp_path)
+        assert ("to be measured again" in teaser) == stale and ("to be measured again" in page) == stale
+        assert stale == (teacher_fingerprints() in page)  # the page names the shipped bytes when they differ
+
+
 def _slug(heading: str) -> str:
     """GitHub's anchor of a heading."""
     text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
