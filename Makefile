@@ -30,7 +30,8 @@ study: $(BIN)/snakemake
 	@echo "Index report: results/reports/index.html"
 
 # The shipped toy teachers (teachers/), remade by their recipe: not part of `make study` (the study
-# takes them as given, as the paper takes its teachers). About 25 CPU-minutes for both, one thread each.
+# takes them as given, as the paper takes its teachers). About 75 CPU-minutes for both with their second seeds, one thread each
+# (clip ~10 and siglip2 ~27 per seed on a 2-core Intel Xeon; teachers/*/mvlm_teacher.json records each).
 teachers: $(BIN)/snakemake
 	OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(BIN)/python -m mvlm_distill.models.recipe --family clip --out teachers/toy-clip
 	OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(BIN)/python -m mvlm_distill.models.recipe --family siglip2 --out teachers/toy-siglip2

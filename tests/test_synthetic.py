@@ -130,13 +130,14 @@ def test_lexicon_translates_every_word_in_every_language():
     for lang in LANGUAGES:
         forms = lexicon.surface_forms(lang)
         assert forms == sorted(set(forms)) and all(forms)
-        for kind, keys in (("colour", COLOURS), ("shape", SHAPES), ("position", POSITIONS)):
+        for kind, keys in (("colour", COLOURS), ("size", SIZES), ("position", POSITIONS)):
             cands = lexicon.candidates(lang, kind)
             assert len(cands) == len(keys) == len(set(cands)), (lang, kind)
             for key in keys:
                 assert lexicon.translation(lang, kind, key)
-        for size in SIZES:
-            assert lexicon.translation(lang, "size", size)
+                assert lexicon.answer(lang, kind, key) in cands
+        for shape in SHAPES:
+            assert lexicon.translation(lang, "shape", shape)
         # each caption template with each attribute can be realised and segmented
         for template, shape, colour, size, pos in itertools.product(
             range(lexicon.N_TEMPLATES), SHAPES, (None, *COLOURS), (None, *SIZES), (None, "left")

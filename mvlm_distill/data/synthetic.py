@@ -23,7 +23,7 @@ in every language, so its captions share ``parallel_id = f"{image_id}-{j}"``; ea
 language words it with its own synonyms (:mod:`mvlm_distill.data.lexicon`). The val and
 test splits are written first and no train caption repeats one of their texts.
 
-VQA questions (colour, shape, count, position) are asked in every language about
+VQA questions (colour, size, count, position) are asked in every language about
 the images of the ``vqa_val`` and ``vqa`` splits (:data:`VQA_SPLITS`: the val and
 the test split's VQA; no captions), drawn from a shifted distribution
 (:data:`_SHIFT`: tinted backgrounds with a gradient, 2-5 clutter lines, twice the
@@ -67,7 +67,7 @@ __all__ = [
     "read_scene_records", "vqa_prompt",
 ]
 
-GENERATOR_VERSION = 6  # 3: meta ceiling = the Bayes-optimal ranking; 4: synonyms, count frames, no held-out text in train; 5: German colour nouns (answers, "in Blau"); 6: a vqa_val split (the VQA scored with val)
+GENERATOR_VERSION = 7  # 3: meta ceiling = the Bayes-optimal ranking; 4: synonyms, count frames, no held-out text in train; 5: German colour nouns (answers, "in Blau"); 6: a vqa_val split (the VQA scored with val); 7: size questions instead of shape
 #: the last version that changed any scene, image or caption of the captioned splits (what a teacher
 #: learns from; version 6 only added a VQA split)
 CAPTIONS_VERSION = 5
@@ -332,7 +332,7 @@ def generate_benchmark(
                 for kind in QUESTION_KINDS:
                     k = int(vqa_rng.integers(0, len(objects)))
                     obj = objects[k]
-                    key = {"colour": obj["colour"], "shape": obj["shape"], "count": len(objects),
+                    key = {"colour": obj["colour"], "size": obj["size"], "count": len(objects),
                            "position": obj["position"]}[kind]
                     pid = f"{image_id}-{kind}"
                     out["question"].append((pid, image_id, kind, k if kind != "count" else "", str(key)))
@@ -624,7 +624,7 @@ def _vqa_ranks(records: dict, split: str, scenes: pd.DataFrame) -> dict[str, tup
         objs = objects[row.image_id]
         if q["kind"] == "count":
             answers = [len(objs)]
-        elif q["kind"] in ("colour", "shape"):
+        elif q["kind"] in ("colour", "size"):
             where = objs[int(q["object"])]["position"]
             answers = [o[q["kind"]] for o in objs if o["position"] == where]
         else:

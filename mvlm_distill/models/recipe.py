@@ -117,8 +117,9 @@ def card(family: str, record: dict) -> str:
         f"- Size and steps: {record['recipe']['family']}; batch {record['recipe']['pretraining']['batch_size']}, "
         f"lr {record['recipe']['pretraining']['lr']}, one CPU thread, {record['training'].get('seconds', '?')} s.",
         f"- Val figures (the recipe reads no `test` split; t2i R@1, pessimistic ties; low-resource = "
-        f"{', '.join(LOW_RESOURCE)}). The settings are those the study's own pretraining used before the "
-        "teachers were shipped, which were chosen against figures on `test`; re-choosing them on `val` is open.",
+        f"{', '.join(LOW_RESOURCE)}). The steps and the VQA question kinds were chosen on `val` and `vqa_val` "
+        "(docs/notes/vqa_design.md; VQA and `init` figures: `benchmarks/design_on_val.py`); the other settings "
+        "are those the study's own pretraining used before the teachers were shipped, chosen against `test`.",
         "",
         "| pretraining seed | English R@1 | low-resource R@1 | gap |",
         "|---|---|---|---|",
