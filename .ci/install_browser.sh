@@ -10,14 +10,8 @@ if command -v chromium >/dev/null && command -v chromedriver >/dev/null && comma
     echo "chromium, chromedriver and pdflatex already installed"
     exit 0
 fi
-if [ "$(id -u)" != 0 ]; then
-    echo "cannot install chromium and LaTeX: not root" >&2
-    exit 2
-fi
-if ! command -v apt-get >/dev/null 2>&1; then
-    echo "cannot install chromium and LaTeX: apt-get not available" >&2
-    exit 2
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/apt_preflight.sh"
+need_root_and_apt "chromium and LaTeX"
 export DEBIAN_FRONTEND=noninteractive
 timeout 600 apt-get -q -o DPkg::Lock::Timeout=600 update
 timeout 900 apt-get install -y -q -o DPkg::Lock::Timeout=600 --no-install-recommends \

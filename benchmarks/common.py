@@ -71,18 +71,13 @@ def machine_info() -> dict:
 
 
 def teacher_fingerprints(teachers: Path = Path(__file__).resolve().parents[1] / "teachers") -> str:
-    """The shipped teachers as ``name sha256[:12]`` (every file of each folder but its card, README.md),
-    so that a recorded study names the teacher bytes it measured."""
-    import hashlib
+    """The shipped teachers as ``name file_checksum`` (every file of each folder but its card, README.md,
+    in name order), so that a recorded study names the teacher bytes it measured."""
+    from mvlm_distill.io import file_checksum
 
-    parts = []
-    for folder in sorted(p for p in teachers.iterdir() if p.is_dir()):
-        h = hashlib.sha256()
-        for f in sorted(folder.iterdir()):
-            if f.is_file() and f.name != "README.md":
-                h.update(f.name.encode() + b"\0" + f.read_bytes())
-        parts.append(f"{folder.name} {h.hexdigest()[:12]}")
-    return ", ".join(parts)
+    return ", ".join(
+        f"{folder.name} {file_checksum(*sorted(f for f in folder.iterdir() if f.is_file() and f.name != 'README.md'))}"
+        for folder in sorted(p for p in teachers.iterdir() if p.is_dir()))
 
 
 def write_rows(name: str, rows: list[dict], out_dir: Path = RESULTS) -> Path:

@@ -13,14 +13,8 @@ if [ "$missing" = 0 ]; then
     echo "slurm already installed: $(dpkg-query -W -f='${Version}' slurmctld 2>/dev/null || true)"
     exit 0
 fi
-if [ "$(id -u)" != 0 ]; then
-    echo "cannot install SLURM: not root" >&2
-    exit 2
-fi
-if ! command -v apt-get >/dev/null 2>&1; then
-    echo "cannot install SLURM: apt-get not available" >&2
-    exit 2
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/../apt_preflight.sh"
+need_root_and_apt "SLURM"
 
 export DEBIAN_FRONTEND=noninteractive
 # Do not let package scripts start daemons (there is no init system in CI
