@@ -96,11 +96,14 @@ def family_report(metrics: pd.DataFrame, bounds: pd.DataFrame, model: str, langu
     for lang in languages:
         out.append(f"| {lang} | {vqa_t[lang]:.3f} | {vqa_i[lang]:.3f} | {vb.loc[lang, 'chance']:.3f} | "
                    f"{vb.loc[lang, 'ceiling']:.3f} |")
-    worst_margin = float((vqa_t[languages] - 2 * vb.loc[languages, "chance"]).min())
+    # a quarter of the way from chance to perfect: (acc - chance) / (1 - chance) >= 0.25 (issue 32)
+    chance = vb.loc[languages, "chance"]
+    normalised = (vqa_t[languages] - chance) / (1 - chance)
+    worst = normalised.idxmin()
     drop = float((vqa_t[languages] - vqa_i[languages]).mean())
     out.append("")
-    out.append(f"- teacher - 2 x chance, worst language: {worst_margin:+.3f} (bar >= {MARGIN}: "
-               f"{'met' if worst_margin >= MARGIN else 'NOT met'})")
+    out.append(f"- teacher (acc - chance) / (1 - chance), worst language: {normalised[worst]:.3f} ({worst}) "
+               f"(bar 0.25 + {MARGIN}: {'met' if normalised[worst] >= 0.25 + MARGIN else 'NOT met'})")
     out.append(f"- teacher - init, mean over languages: {drop:+.3f} (bar 0.03 + {MARGIN}: "
                f"{'met' if drop >= 0.03 + MARGIN else 'NOT met'})")
     return out
