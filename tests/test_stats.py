@@ -271,3 +271,25 @@ def test_a_difference_that_is_zero_only_up_to_rounding_carries_no_evidence():
 
     assert paired_test([0.1 + 0.2, 0.5], [0.3, 0.0]) == paired_test([0.3, 0.5], [0.3, 0.0]) == (0.25, 1.0)
     assert paired_test([0.1 + 0.2] * 3, [0.3] * 3)[1] == 1.0
+
+
+def test_resampling_shares_cluster_draws_without_sharing_state():
+    """The cluster draws are cached per (seed, clusters, resamples): a call's result is the one a
+    fresh computation gives, whatever was resampled before, and integer image codes in the order
+    of the image ids (tables.query_blocks) resample exactly as the ids do."""
+    from mvlm_distill.evaluate import stats as module
+
+    rng = np.random.default_rng(3)
+    images = np.repeat([f"img-{k:03d}" for k in rng.permutation(40)], 3)
+    a, b = rng.random((2, images.size)), rng.random((3, images.size))
+    module._cluster_draws.cache_clear()
+    fresh = resampled_means([a, b], images, n_boot=300, seed=5)
+    resampled_means([rng.random(images.size)], images, n_boot=300, seed=5)  # fills the cache
+    assert np.array_equal(resampled_means([a, b], images, n_boot=300, seed=5), fresh)
+    codes = np.unique(images, return_inverse=True)[1]
+    assert np.array_equal(resampled_means([a, b], codes, n_boot=300, seed=5), fresh)
+    assert not np.array_equal(resampled_means([a, b], images, n_boot=300, seed=6), fresh)
+    start, stop, counts = module._cluster_draws(5, 40, 300)[0]
+    assert (start, stop, counts.shape, counts.sum(axis=1).tolist()) == (0, 300, (300, 40), [40.0] * 300)
+    with pytest.raises(ValueError):
+        counts[0, 0] = 1.0  # shared between calls: read-only

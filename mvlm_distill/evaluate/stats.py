@@ -11,6 +11,8 @@ no torch here. Reference: Field & Welsh (2007), "Bootstrapping clustered data", 
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 # cells per resampling block (n_resamples x n_clusters)
@@ -84,15 +86,9 @@ def resampled_means(samples: list, clusters=None, n_boot: int = 1000, seed: int 
     codes, g = cluster_codes(clusters, n)
     sizes = np.bincount(codes, minlength=g).astype(np.float64)
     sums = [_cluster_sums(a, codes, g) for a in arrays]  # (n_seeds, G) each
-    clusters_rng = np.random.default_rng(seed)
     seeds_rng = np.random.default_rng([seed, 1])  # its own stream: cluster draws do not depend on it
-    step = max(1, _BLOCK_CELLS // g)
-    for start in range(0, n_boot, step):
-        stop = min(n_boot, start + step)
+    for start, stop, counts in _cluster_draws(seed, g, n_boot):
         b = stop - start
-        idx = clusters_rng.integers(0, g, size=(b, g))
-        counts = np.bincount((idx + (np.arange(b) * g)[:, None]).ravel(), minlength=b * g).reshape(b, g)
-        counts = counts.astype(np.float64)
         total = counts @ sizes
         for k, s in enumerate(sums):
             per_seed = (counts @ s.T) / total[:, None]  # (b, n_seeds)
@@ -104,6 +100,24 @@ def resampled_means(samples: list, clusters=None, n_boot: int = 1000, seed: int 
                                   minlength=b * s.shape[0]).reshape(b, s.shape[0])
             out[k, start:stop] = (per_seed * weights).sum(axis=1) / s.shape[0]
     return out
+
+
+@functools.lru_cache(maxsize=4)
+def _cluster_draws(seed: int, g: int, n_boot: int) -> tuple[tuple[int, int, np.ndarray], ...]:
+    """``(start, stop, counts)`` blocks of the cluster draws of ``resampled_means``: how often each
+    of ``g`` clusters is drawn in resamples ``start:stop``. They depend on the seed and ``g`` only, so
+    the many tables of one study (every method, pair and language on the same images) share them."""
+    rng = np.random.default_rng(seed)
+    step, blocks = max(1, _BLOCK_CELLS // g), []
+    for start in range(0, n_boot, step):
+        stop = min(n_boot, start + step)
+        b = stop - start
+        idx = rng.integers(0, g, size=(b, g))
+        counts = np.bincount((idx + (np.arange(b) * g)[:, None]).ravel(), minlength=b * g).reshape(b, g)
+        counts = counts.astype(np.float64)
+        counts.setflags(write=False)
+        blocks.append((start, stop, counts))
+    return tuple(blocks)
 
 
 def percentile_interval(draws, level: float = 0.95) -> tuple[float, float]:

@@ -390,9 +390,11 @@ BLOCK_KEYS = ["model", "benchmark", "language", "task", "metric"]
 
 def query_blocks(values: pd.DataFrame, pooled: bool = True):
     """Per model, benchmark, language, task and metric: ``(keys, images, systems)``, where ``images``
-    names each query's image and ``systems[method]`` is a (seeds, queries) array of per-query values
-    (NaN where a seed lacks the query). With ``pooled``, also ``language = "pooled"``: every
-    language's queries together, an image's queries in all languages one cluster."""
+    codes each query's image (integers in the order of the image ids: the resampling and tests only
+    ask which queries share an image, and integers spare them sorting strings on every call) and
+    ``systems[method]`` is a (seeds, queries) array of per-query values (NaN where a seed lacks the
+    query). With ``pooled``, also ``language = "pooled"``: every language's queries together, an
+    image's queries in all languages one cluster."""
     if pooled and len(values):
         extra = values.assign(query_id=values["language"].astype(str) + "/" + values["query_id"].astype(str),
                               language=POOLED)
@@ -406,7 +408,8 @@ def query_blocks(values: pd.DataFrame, pooled: bool = True):
         systems = {}
         for method in dict.fromkeys(block.columns.get_level_values(0)):
             systems[method] = block[method].to_numpy(dtype=float).T
-        yield dict(zip(BLOCK_KEYS, key)), block.index.get_level_values("image_id").to_numpy(), systems
+        _, images = np.unique(block.index.get_level_values("image_id").to_numpy(), return_inverse=True)
+        yield dict(zip(BLOCK_KEYS, key)), images.reshape(-1), systems
 
 
 def per_query_values(ranks: pd.DataFrame) -> pd.DataFrame:
