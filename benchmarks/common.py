@@ -70,7 +70,7 @@ def machine_info() -> dict:
     return dict(_MACHINE)
 
 
-def teacher_fingerprints(teachers: Path = Path(__file__).resolve().parents[1] / "teachers") -> str:
+def teacher_fingerprints(teachers: Path = REPO / "teachers") -> str:
     """The shipped teachers as ``name file_checksum`` (every file of each folder but its card, README.md,
     in name order), so that a recorded study names the teacher bytes it measured."""
     from mvlm_distill.io import file_checksum

@@ -36,7 +36,7 @@ COLOURS: tuple[str, ...] = ("red", "green", "blue", "yellow", "purple", "orange"
 SIZES: tuple[str, ...] = ("small", "large")
 POSITIONS: tuple[str, ...] = ("left", "right", "top", "bottom", "centre")
 COUNTS: tuple[int, ...] = (1, 2, 3)
-#: shape is not asked: the toy teachers do not learn to see it (docs/methods.md)
+#: shape is not asked: the toy teachers do not learn to see it (docs/notes/vqa_design.md)
 QUESTION_KINDS: tuple[str, ...] = ("colour", "size", "count", "position")
 N_TEMPLATES = 4
 #: caption frames that state the number of objects (the template index modulo this picks one)
@@ -79,7 +79,6 @@ _EN = {
         "position": "where is {np}?",
     },
     "counts": {1: "one object", 2: "two objects", 3: "three objects"},
-    "size_answers": {"small": "small", "large": "large"},  # answers to size questions: caption words
     "words": ["a", "an", "the"],
 }
 
@@ -118,7 +117,7 @@ _DE = {
         "position": "wo ist {np}?",
     },
     "counts": {1: "ein Objekt", 2: "zwei Objekte", 3: "drei Objekte"},
-    "size_answers": {"small": "kleines", "large": "großes"},
+    "size_answers": {s: _DE_ADJ[s] + "es" for s in SIZES},  # neuter, as "das Objekt"
     "words": (["ein", "eine", "einen", "einem", "einer", "der", "das", "die"]
               + [stem + end for stem in _DE_ADJ.values() for end in ("e", "er", "es", "en")]),
 }
@@ -150,7 +149,7 @@ _FR = {
         "position": "où est {np} ?",
     },
     "counts": {1: "un objet", 2: "deux objets", 3: "trois objets"},
-    "size_answers": {"small": "petit", "large": "grand"},
+    "size_answers": {s: _FR_ADJ[s][0] for s in SIZES},  # masculine, as "l'objet"
     "words": (["un", "une", "le", "la", "l'", "l'étoile", "l'objet", "d'objets", "a-t-il", "l'image"]
               + [f for pair in _FR_ADJ.values() for f in pair]),
 }
@@ -182,7 +181,7 @@ _ES = {
         "position": "¿dónde está {np}?",
     },
     "counts": {1: "un objeto", 2: "dos objetos", 3: "tres objetos"},
-    "size_answers": {"small": "pequeño", "large": "grande"},
+    "size_answers": {s: _ES_ADJ[s][0] for s in SIZES},
     "words": ["un", "una", "el", "la"] + [f for pair in _ES_ADJ.values() for f in pair],
 }
 
@@ -213,7 +212,7 @@ _RU = {
         "position": "где {np}?",
     },
     "counts": {1: "один объект", 2: "два объекта", 3: "три объекта"},
-    "size_answers": {"small": "маленький", "large": "большой"},
+    "size_answers": {s: _RU_ADJ[s][0] for s in SIZES},
     "words": [f for pair in _RU_ADJ.values() for f in pair],
 }
 
@@ -238,7 +237,6 @@ _ZH = {
         "position": "{np}在哪里？",
     },
     "counts": {1: "一个", 2: "两个", 3: "三个"},
-    "size_answers": {"small": "小", "large": "大"},
     "words": ["一", "个", "颗", "的", "有", "还有", "，", "图中", "画面中", "图", "中", "画面",
               # question words
               "物体", "是", "什么", "颜色", "尺寸", "如何", "几", "在", "哪里", "？",
@@ -266,7 +264,6 @@ _JA = {
         "position": "{np}はどこにありますか？",
     },
     "counts": {1: "一つ", 2: "二つ", 3: "三つ"},
-    "size_answers": {"small": "小さい", "large": "大きい"},
     "words": ["に", "が", "あります", "あり", "、", "この", "絵", "画像", "では",
               # question words
               "ある", "物体", "は", "何色", "です", "か", "どのくらい", "の", "サイズ", "いくつ", "どこ", "？",
@@ -293,7 +290,6 @@ _TH = {
         "position": "{np}อยู่ที่ไหน",
     },
     "counts": {1: "หนึ่งชิ้น", 2: "สองชิ้น", 3: "สามชิ้น"},
-    "size_answers": {"small": "ขนาดเล็ก", "large": "ขนาดใหญ่"},
     "words": ["มี", "อยู่", "และ", "ในภาพ", "ภาพนี้", "ใน", "ภาพ", "นี้",
               # question words
               "วัตถุ", "ที่", "เป็น", "สี", "อะไร", "ขนาด", "เท่าใด", "กี่", "ที่ไหน", "ไหน",
@@ -331,7 +327,7 @@ _SW = {
         "position": "{np} {cop} wapi?",
     },
     "counts": {1: "kitu kimoja", 2: "vitu viwili", 3: "vitu vitatu"},
-    "size_answers": {"small": "ndogo", "large": "kubwa"},
+    "size_answers": {s: _SW_ADJ[9][s] for s in SIZES},  # class 9, as the colour answers
     "words": list(_SW_ADJ[9].values()) + list(_SW_ADJ[3].values()) + list(_SW_COPULA.values()),
 }
 
@@ -619,7 +615,10 @@ def candidates(language: str, kind: str) -> list[str]:
     if kind == "colour":
         return [table["colour"][c] for c in COLOURS]
     if kind == "size":
-        return [table["size_answers"][s] for s in SIZES]
+        # caption words: the table's own size words, or (inflecting languages) the caption forms
+        # that agree with the question's "object"
+        words = table["size_answers"] if "size_answers" in table else table["size"]
+        return [words[s] for s in SIZES]
     if kind == "count":
         return [table["counts"][n] for n in COUNTS]
     if kind == "position":
