@@ -39,6 +39,10 @@ class Files(list):
         super().__init__([*map(str, items), *(f for v in named.values() for f in ([v] if isinstance(v, str) else v))])
         self.__dict__.update(named)
 
+    def __getitem__(self, key):
+        # Snakemake's Namedlist also answers by name: output["summary"]
+        return self.__dict__[key] if isinstance(key, str) else super().__getitem__(key)
+
 
 class Job:
     def __init__(self, results, rule, input, output, params=None, **wildcards):
