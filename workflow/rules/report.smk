@@ -27,7 +27,6 @@ rule aggregate_tables:
         RESULTS.job_benchmark("aggregate_tables")
     conda:
         "../../envs/study.yaml"
-    threads: 2
     params:
         settings=rule_params("aggregate_tables"),
         key_tables=STUDY.aggregate_tables_keys(),

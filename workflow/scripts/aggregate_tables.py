@@ -3,8 +3,6 @@
 Each input list comes with its key table (params.key_tables, built by mvlm_distill/study.py): no path is parsed."""
 
 import json
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 
 from mvlm_distill.logs import log_to
@@ -38,26 +36,16 @@ with log_to(snakemake.log[0]):
     metrics = tables.aggregate_metrics(keyed(inputs.metrics, keys["scores"], "metric tables"))
     write_csv(outputs.metrics, metrics)
     ranks = keyed(inputs.ranks, keys["scores"], "rank tables")
-    # The four bootstrapped tables are independent and take nearly all of the rule's time: with two
-    # threads they are computed in two forked processes, longest first (same seeds, same bytes).
-    n_boot, alpha = settings["n_boot"], settings["alpha"]
-    bootstrapped = {
-        "summary": (tables.summarize, (metrics, ranks), {"n_boot": n_boot}),
-        "comparisons": (significance.comparisons_table, (ranks,), {"n_boot": n_boot, "alpha": alpha}),
-        "significance": (significance.significance_table, (ranks,), {"alpha": alpha}),
-        "resource_groups": (tables.resource_group_table, (ranks, settings["resource_groups"]), {"n_boot": n_boot}),
-    }
-    if snakemake.threads > 1:
-        with ProcessPoolExecutor(min(snakemake.threads, len(bootstrapped)), mp_context=get_context("fork")) as pool:
-            futures = {name: pool.submit(f, *args, **kwargs) for name, (f, args, kwargs) in bootstrapped.items()}
-            results = {name: future.result() for name, future in futures.items()}
-    else:
-        results = {name: f(*args, **kwargs) for name, (f, args, kwargs) in bootstrapped.items()}
-    for name, table in results.items():
-        write_csv(outputs[name], table)
+    write_csv(outputs.summary, tables.summarize(metrics, ranks, n_boot=settings["n_boot"]))
+    write_csv(outputs.significance, significance.significance_table(
+        ranks, alpha=settings["alpha"]))
+    write_csv(outputs.comparisons, significance.comparisons_table(
+        ranks, n_boot=settings["n_boot"], alpha=settings["alpha"]))
     ceilings = {benchmark: read_meta(benchmark_folder(path)).get("ceiling")
                 for benchmark, path in tables.paired(keys["benchmarks"], inputs.benchmarks, "benchmark folders")}
     write_csv(outputs.bounds, tables.bounds_table(ranks, ceilings))
+    write_csv(outputs.resource_groups, tables.resource_group_table(
+        ranks, settings["resource_groups"], n_boot=settings["n_boot"]))
 
     def long_table(pairs, columns):
         frames = []
