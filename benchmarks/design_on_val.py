@@ -44,25 +44,38 @@ def vqa_summary(acc: dict, bench, split: str) -> dict:
     return out
 
 
-def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def design_arguments(description: str, argv=None, **extra) -> argparse.Namespace:
+    """--config, --data, --split and ``extra`` ({flag: add_argument keywords}) of a design script."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--config", default=str(ROOT / "config.yaml"))
     ap.add_argument("--data", required=True, help="folder of the generated benchmark (made here if missing)")
     ap.add_argument("--split", default="val")
-    args = ap.parse_args(argv)
+    for flag, kwargs in extra.items():
+        ap.add_argument(flag, **kwargs)
+    return ap.parse_args(argv)
 
+
+def design_benchmark(args: argparse.Namespace):
+    """The config and its synthetic benchmark at ``args.data``, generated there from the config if missing."""
     from mvlm_distill.data.formats import read_benchmark
     from mvlm_distill.data.synthetic import generate_benchmark
-    from mvlm_distill.models.loader import load_model
-    from mvlm_distill.models.recipe import val_retrieval
-    from mvlm_distill.models.student import build_student
 
     config = yaml.safe_load(Path(args.config).read_text())
     spec = dict(config["benchmarks"][config["corpus"]["benchmark"]])
     data = Path(args.data)
     if not (data / "meta.json").exists():
         generate_benchmark(data, **{k: v for k, v in spec.items() if k != "kind"})
-    bench = read_benchmark(data)
+    return config, read_benchmark(data)
+
+
+def main(argv=None) -> None:
+    args = design_arguments(__doc__.splitlines()[0], argv)
+
+    from mvlm_distill.models.loader import load_model
+    from mvlm_distill.models.recipe import val_retrieval
+    from mvlm_distill.models.student import build_student
+
+    config, bench = design_benchmark(args)
     vqa_split = bench.meta["vqa_splits"][args.split]
     low = [lang for lang in config["languages"] if lang in LOW_RESOURCE]
     for model in config["models"]:

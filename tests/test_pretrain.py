@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mvlm_distill.models import pretrain_teacher
-from mvlm_distill.models.pretrain import _BatchSampler
+from mvlm_distill.models.pretrain import _BatchSampler, hard_negative_loss
 
 from tiny_models import tiny_images_and_captions, tiny_teacher
 
@@ -63,6 +63,41 @@ def test_bad_arguments(work, data):
         pretrain_teacher(model, images, pairs, steps=0, batch_size=4, lr=1e-3, seed=0)
     with pytest.raises(ValueError, match="out of range"):
         pretrain_teacher(model, images[:2], pairs, steps=1, batch_size=4, lr=1e-3, seed=0, progress=False)
+
+
+def test_hard_negative_loss_extends_the_family_loss():
+    from open_clip.loss import ClipLoss, SigLipLoss
+
+    g = torch.Generator().manual_seed(0)
+    txt = torch.nn.functional.normalize(torch.randn(6, 8, generator=g), dim=-1)
+    img = torch.nn.functional.normalize(txt + 0.3 * torch.randn(6, 8, generator=g), dim=-1)  # matched pairs
+    far = -txt[:2]  # two negatives unlike their captions and images
+    scale, bias = torch.tensor(10.0), torch.tensor(-5.0)
+    # without negatives it is the family's own loss (open_clip's), with them it only adds terms
+    assert torch.allclose(hard_negative_loss("clip", img, txt, scale), ClipLoss()(img, txt, scale))
+    assert torch.allclose(hard_negative_loss("siglip2", img, txt, scale, bias), SigLipLoss()(img, txt, scale, bias))
+    for family in ("clip", "siglip2"):
+        base, with_far, with_copy = (hard_negative_loss(family, img, torch.cat([txt, neg]), scale, bias)
+                                     for neg in (txt[:0], far, txt[:2]))
+        assert base < with_far < with_copy  # a negative as close as its caption costs most
+
+
+def test_pretraining_with_hard_negatives(work, data):
+    images, pairs = data
+    negatives = [None if k % 3 else f"not {text}" for k, (_, text) in enumerate(pairs)]
+    runs = []
+    for _ in range(2):
+        model = tiny_teacher("siglip2", work, seed=0)
+        out = pretrain_teacher(model, images, pairs, steps=3, batch_size=8, lr=1e-3, seed=0, progress=False,
+                               hard_negatives=negatives)
+        runs.append((out["final_loss"], model.fingerprint()))
+    assert runs[0] == runs[1]
+    plain = pretrain_teacher(tiny_teacher("siglip2", work, seed=0), images, pairs, steps=3, batch_size=8, lr=1e-3,
+                             seed=0, progress=False)
+    assert plain["final_loss"] != runs[0][0]  # the negatives entered the loss
+    with pytest.raises(ValueError, match="one entry"):
+        pretrain_teacher(tiny_teacher("clip", work), images, pairs, steps=1, batch_size=4, lr=1e-3, seed=0,
+                         hard_negatives=negatives[:-1])
 
 
 def test_batches_hold_distinct_images():

@@ -24,6 +24,7 @@ from mvlm_distill.data.synthetic import (
     consistency_oracle,
     oracle_ceiling,
     read_scene_records,
+    swapped_attribute_captions,
     vqa_prompt,
 )
 
@@ -113,6 +114,37 @@ def test_scene_records_match_captions(small):
         assert count in (None, n_objects[group["image_id"].iloc[0]])
         for lang in bench.languages:
             assert text[lang, pid] in lexicon.realisations(lang, ms, int(group["template"].iloc[0]), count)
+
+
+def test_swapped_attribute_captions_describe_no_object_of_the_image(small):
+    root, _, bench = small
+    captions = bench.captions.sample(frac=1.0, random_state=0)  # any row order
+    negatives = swapped_attribute_captions(root, captions, seed=0)
+    assert negatives == swapped_attribute_captions(root, captions, seed=0) and len(negatives) == len(captions)
+    rec = read_scene_records(root)
+    objects = {image: {(r.shape, r.colour, r.size, r.position) for r in rows.itertuples()}
+               for image, rows in rec["scenes"].groupby("image_id")}
+    content = {pid: rows.sort_values("mention") for pid, rows in rec["mentions"].groupby("parallel_id")}
+    swapped_any = 0
+    for row, negative in zip(captions.itertuples(), negatives):
+        rows = content[row.parallel_id]
+        ms = [Mention(r.shape, r.colour or None, r.size or None, r.position or None) for r in rows.itertuples()]
+        count = int(rows["count"].iloc[0]) if rows["count"].iloc[0] else None
+        differing = [a for a in ("colour", "size", "position") if len(ms) == 2 and getattr(ms[0], a) != getattr(ms[1], a)]
+        assert (negative is None) == (not differing), (row.text, negative)
+        if negative is None:
+            continue
+        swapped_any += 1
+        # one attribute swapped between the two objects, written in the caption's language ...
+        matches = []
+        for a in differing:
+            swapped = [Mention(**{**vars(ms[0]), a: getattr(ms[1], a)}), Mention(**{**vars(ms[1]), a: getattr(ms[0], a)})]
+            if negative in lexicon.realisations(row.language, swapped, int(rows["template"].iloc[0]), count):
+                matches.append(swapped)
+        assert len(matches) == 1, (row.text, negative)
+        # ... so that at least one of the objects it describes is not in the image
+        assert any((m.shape, m.colour, m.size, m.position) not in objects[row.image_id] for m in matches[0])
+    assert swapped_any > len(captions) / 3
 
 
 def test_every_caption_question_and_answer_is_in_the_lexicon(small):

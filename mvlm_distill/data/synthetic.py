@@ -43,6 +43,7 @@ split leaves the others unchanged.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -396,6 +397,40 @@ def read_scene_records(root: str | os.PathLike) -> dict[str, pd.DataFrame]:
             from mvlm_distill.data.formats import BenchmarkError
             raise BenchmarkError(f"{path}: file does not exist (only synthetic benchmarks have scene records).")
         out[name] = pd.read_csv(path, dtype=str, keep_default_na=False)
+    return out
+
+
+def swapped_attribute_captions(root: str | os.PathLike, captions: pd.DataFrame, seed: int,
+                               attributes: Sequence[str] = ("colour", "size", "position")) -> list[str | None]:
+    """A hard negative per caption of ``captions`` (rows of the benchmark at ``root``): the same
+    caption with one attribute swapped between its two mentioned objects, in its own language.
+
+    The attribute is drawn (``seed``) among those both mentions state and that differ, so the
+    result describes no object of the image (objects differ in position and in (colour, shape));
+    None for a caption of one object or with nothing to swap. The text is realised by
+    :func:`lexicon.caption` from the caption's recorded content (``mentions.csv``: template, count)
+    with its own synonym draw."""
+    mentions = read_scene_records(root)["mentions"]
+    content = {}
+    for pid, rows in mentions.groupby("parallel_id", sort=False):
+        rows = rows.sort_values("mention")
+        content[pid] = ([Mention(r.shape, r.colour or None, r.size or None, r.position or None)
+                         for r in rows.itertuples()], int(rows["template"].iloc[0]),
+                        int(rows["count"].iloc[0]) if rows["count"].iloc[0] else None)
+    rng = np.random.default_rng([seed, 7])
+    out = []
+    for pid, lang in zip(captions["parallel_id"], captions["language"]):
+        found, template, count = content[pid]
+        draw = rng.integers(0, 2**31, size=2)
+        choices = [a for a in attributes if len(found) == 2 and None not in (getattr(found[0], a), getattr(found[1], a))
+                   and getattr(found[0], a) != getattr(found[1], a)]
+        if not choices:
+            out.append(None)
+            continue
+        attr = choices[int(draw[0]) % len(choices)]
+        a, b = found
+        swapped = [dataclasses.replace(a, **{attr: getattr(b, attr)}), dataclasses.replace(b, **{attr: getattr(a, attr)})]
+        out.append(lexicon.caption(lang, swapped, template, count, int(draw[1])))
     return out
 
 

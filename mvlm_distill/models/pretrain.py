@@ -122,17 +122,39 @@ def make_loss(family: str):
     return ClipLoss() if family == "clip" else SigLipLoss()
 
 
+def hard_negative_loss(family: str, img: torch.Tensor, txt: torch.Tensor, scale, bias=None) -> torch.Tensor:
+    """The family's loss with extra negative captions (NegCLIP, Yuksekgonul et al., ICLR 2023).
+
+    ``img``: B image embeddings; ``txt``: their B captions, then N hard negatives (captions of other
+    scenes, e.g. two objects' attributes swapped). ``clip``: image-to-text softmax over all B + N
+    texts, text-to-image over the B images only (the negatives have no image); ``siglip2``: the
+    sigmoid loss over all B x (B + N) pairs, only the diagonal positive, summed and divided by B as
+    open_clip's ``SigLipLoss``."""
+    import torch.nn.functional as F
+
+    n = img.shape[0]
+    logits = scale * img @ txt.T
+    labels = torch.arange(n, device=img.device)
+    if family == "clip":
+        return (F.cross_entropy(logits, labels) + F.cross_entropy(logits[:, :n].T, labels)) / 2
+    signs = -torch.ones_like(logits)
+    signs[labels, labels] = 1.0
+    return -F.logsigmoid(signs * (logits + bias)).sum() / n
+
+
 def pretrain_teacher(model: VisionLanguageModel, images, pairs: list[tuple[int, str]], *, steps: int,
                      batch_size: int, lr: float, seed: int, log_path=None, progress: bool = True,
                      warmup: int | None = None, weight_decay: float = 0.1, log_every: int = 10,
                      callback=None, callback_every: int = 0, augment_shift: int = 0,
-                     loss: str | None = None) -> dict:
+                     loss: str | None = None, hard_negatives: list[str | None] | None = None) -> dict:
     """Train ``model`` in place on ``pairs`` (image index into ``images``, caption text).
 
     ``images`` is a list of PIL images or ``model.preprocess`` output for all of them.
     Returns a summary: steps, seconds, seconds_per_step, first/last losses, final logit scale/bias.
     ``log_path`` (optional): a CSV with ``step, lr, loss, logit_scale, logit_bias, seconds``.
     ``augment_shift``: translate each training image by up to this many pixels (0: off).
+    ``hard_negatives`` (optional): per pair, a caption of another scene to rank below its image, or
+    None (:func:`hard_negative_loss`; the recipe's ``pretraining.hard_negatives``, a diagnostic).
     ``callback(step, model)`` (optional) is called every ``callback_every`` steps and after the
     last one, in eval mode under ``torch.no_grad``; what it returns is collected under ``"callbacks"``.
     """
@@ -148,7 +170,14 @@ def pretrain_teacher(model: VisionLanguageModel, images, pairs: list[tuple[int, 
     n_images = _n_pixels(pixels)
     texts = sorted({t for _, t in pairs})
     text_row = {t: i for i, t in enumerate(texts)}
+    negatives = hard_negatives or [None] * len(pairs)
+    if len(negatives) != len(pairs):
+        raise ValueError("pretrain_teacher: hard_negatives must have one entry (a text or None) per pair")
+    neg_texts = sorted({t for t in negatives if t is not None} - set(text_row))
+    texts += neg_texts
+    text_row.update({t: len(text_row) + i for i, t in enumerate(neg_texts)})
     tokens = tokenize_all(model, texts)
+    neg_idx = torch.tensor([-1 if t is None else text_row[t] for t in negatives], dtype=torch.long)
     image_idx = torch.tensor([int(i) for i, _ in pairs], dtype=torch.long)
     text_idx = torch.tensor([text_row[t] for _, t in pairs], dtype=torch.long)
     if int(image_idx.max()) >= n_images or int(image_idx.min()) < 0:
@@ -172,9 +201,13 @@ def pretrain_teacher(model: VisionLanguageModel, images, pairs: list[tuple[int, 
         cur_lr = apply_schedule(opt, step, steps, lr, warmup)
         batch = sampler.next()
         img = model.encode_image(shift_pixels(_index_pixels(pixels, image_idx[batch]), augment_shift, g))
-        txt = model.encode_text({k: v[text_idx[batch]] for k, v in tokens.items()})
+        neg = neg_idx[batch]
+        text_rows = torch.cat([text_idx[batch], neg[neg >= 0]])
+        txt = model.encode_text({k: v[text_rows] for k, v in tokens.items()})
         scale = scale_p.exp()
-        if loss_kind == "clip":
+        if len(text_rows) > len(batch):
+            loss_value = hard_negative_loss(loss_kind, img, txt, scale, bias_p)
+        elif loss_kind == "clip":
             loss_value = loss_fn(img, txt, scale)
         else:
             loss_value = loss_fn(img, txt, scale, bias_p)

@@ -23,6 +23,10 @@ plus ``mvlm_teacher.json`` (what it was trained on, its settings and val figures
 check reads it to refuse a benchmark that could overlap its training data) and a ``README.md`` card.
 Deterministic for its seed on one CPU model; other CPUs round differently, which is why the study
 takes the shipped bytes instead of retraining.
+
+``pretraining.hard_negatives: true`` (not in the shipped recipe) gives each caption of two objects a
+negative caption with one attribute swapped between them (``data.synthetic.swapped_attribute_captions``,
+``models.pretrain.hard_negative_loss``): tried on val, not adopted (docs/notes/vqa_design.md).
 """
 
 from __future__ import annotations
@@ -89,9 +93,14 @@ def train_teacher(family: str, recipe: dict, seed: int, bench, work: Path):
     pre = recipe["pretraining"]
     fam = recipe["families"][family]
     pairs = select_by_language(bench.split_captions(pre["split"]), pre["language_fraction"], seed=pre["seed"])
+    options = {}
+    if pre.get("hard_negatives"):
+        from mvlm_distill.data.synthetic import swapped_attribute_captions
+
+        options["hard_negatives"] = swapped_attribute_captions(bench.root, pairs, seed=pre["seed"])
     teacher, summary = pretrain_toy_teacher(family, bench, pairs, work, size=fam.get("size", {}), steps=fam["steps"],
                                             batch_size=pre["batch_size"], lr=pre["lr"], seed=seed,
-                                            vocab_size=pre.get("tokenizer_vocab_size"), progress=False)
+                                            vocab_size=pre.get("tokenizer_vocab_size"), progress=False, **options)
     return teacher, {k: v for k, v in summary.items() if isinstance(v, (int, float, str))}
 
 
