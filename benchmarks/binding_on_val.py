@@ -19,7 +19,9 @@ from design_on_val import design_arguments, design_benchmark, model_spec
 
 
 def binding_accuracy(model, bench, captions, negatives, image_emb, image_row) -> dict:
-    """Per language: fraction of ``captions`` scored above their negative against their image."""
+    """Per language: fraction of ``captions`` scored above their negative against their image, and the
+    median cosine of a caption's text embedding and its negative's (near 1: the text side cannot
+    tell them apart, whatever the image side sees)."""
     from mvlm_distill.distill.encode import encode_texts
 
     out = {}
@@ -28,7 +30,7 @@ def binding_accuracy(model, bench, captions, negatives, image_emb, image_row) ->
         neg = encode_texts(model, [negatives[i] for i in rows.index])
         img = image_emb[[image_row[i] for i in rows["image_id"]]]
         out[lang] = {"accuracy": round(float(((pos * img).sum(1) > (neg * img).sum(1)).mean()), 3),
-                     "captions": len(rows)}
+                     "twin_cosine": round(float(np.median((pos * neg).sum(1))), 3), "captions": len(rows)}
     return out
 
 
@@ -61,10 +63,11 @@ def main(argv=None) -> None:
         for name, m in (("teacher", teacher), ("init", init)):
             row[name] = binding_accuracy(m, bench, captions, negatives, image_emb, image_row)
         print(f"## {model['name']} on {args.split}: own caption above its attribute-swapped twin (chance 0.5)")
-        print("| lang | captions | teacher | init |")
-        print("|---|---|---|---|")
+        print("| lang | captions | teacher | init | teacher's twin cosine |")
+        print("|---|---|---|---|---|")
         for lang, t in row["teacher"].items():
-            print(f"| {lang} | {t['captions']} | {t['accuracy']:.3f} | {row['init'][lang]['accuracy']:.3f} |")
+            print(f"| {lang} | {t['captions']} | {t['accuracy']:.3f} | {row['init'][lang]['accuracy']:.3f} "
+                  f"| {t['twin_cosine']:.3f} |")
         mean = {name: np.mean([v["accuracy"] for v in row[name].values()]) for name in ("teacher", "init")}
         print(f"- mean: teacher {mean['teacher']:.3f}, init {mean['init']:.3f}")
         print(json.dumps(row))
