@@ -18,7 +18,7 @@ import numpy as np
 from design_on_val import design_arguments, design_benchmark, model_spec
 
 
-def binding_accuracy(model, bench, captions, negatives, image_emb, image_row) -> dict:
+def binding_accuracy(model, captions, negatives, image_emb, image_row) -> dict:
     """Per language: fraction of ``captions`` scored above their negative against their image, and the
     median cosine of a caption's text embedding and its negative's (near 1: the text side cannot
     tell them apart, whatever the image side sees)."""
@@ -61,7 +61,7 @@ def main(argv=None) -> None:
             image_emb = teacher.encode_image(pixels).numpy()
         row = {"model": model["name"], "split": args.split, "seed": args.seed}
         for name, m in (("teacher", teacher), ("init", init)):
-            row[name] = binding_accuracy(m, bench, captions, negatives, image_emb, image_row)
+            row[name] = binding_accuracy(m, captions, negatives, image_emb, image_row)
         print(f"## {model['name']} on {args.split}: own caption above its attribute-swapped twin (chance 0.5)")
         print("| lang | captions | teacher | init | teacher's twin cosine |")
         print("|---|---|---|---|---|")

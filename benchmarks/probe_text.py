@@ -21,6 +21,8 @@ import json
 import time
 from pathlib import Path
 
+from probe_vision import pair_set_scores, position_colour_keys
+
 ROOT = Path(__file__).resolve().parents[1]
 # encode_text returns unit vectors: a fixed scale lets the linear head reach confident logits
 # (without it, 1,500 steps stayed near the base rate)
@@ -44,14 +46,13 @@ def main(argv=None):
     import torch
 
     from mvlm_distill.data.formats import read_benchmark
-    from mvlm_distill.data.lexicon import COLOURS, POSITIONS
     from mvlm_distill.data.synthetic import read_scene_records
     from mvlm_distill.models import build_toy_teacher
     from mvlm_distill.models.pretrain import tokenize_all
 
     torch.manual_seed(args.seed)
     bench = read_benchmark(args.data)
-    keys = [f"{p}/{c}" for p in POSITIONS for c in COLOURS]
+    keys = position_colour_keys()
     targets = {}
     for pid, rows in read_scene_records(args.data)["mentions"].groupby("parallel_id"):
         stated = rows["colour"].fillna("").astype(bool).all() and rows["position"].fillna("").astype(bool).all()
@@ -83,18 +84,13 @@ def main(argv=None):
     model.model.eval()
     with torch.no_grad():
         pred = head(FEATURE_SCALE * model.encode_text(x_eval)) > 0
-    truth = y_eval > 0
-    exact = (pred == truth).all(1)
-    shape = (len(truth), len(POSITIONS), len(COLOURS))
-    sets_exact = ((pred.reshape(shape).any(2) == truth.reshape(shape).any(2)).all(1)
-                  & (pred.reshape(shape).any(1) == truth.reshape(shape).any(1)).all(1))
+    exact = (pred == (y_eval > 0)).all(1)
     print(json.dumps({
         "language": args.language, "steps": args.steps, "lr": args.lr, "seed": args.seed,
         "train_captions": len(y_train), "eval_split": args.eval_split, "eval_captions": len(y_eval),
         "train_seconds": round(time.perf_counter() - t, 1), "loss_last": round(loss.item(), 3),
         "exact_pairs": round(float(exact.float().mean()), 3),
-        "both_sets_exact": round(float(sets_exact.float().mean()), 3),
-        "pairs_exact_given_sets_exact": round(float(exact[sets_exact].float().mean()), 3),
+        **pair_set_scores(pred, y_eval > 0),
     }))
 
 

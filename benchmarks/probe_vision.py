@@ -26,6 +26,26 @@ import tempfile
 import time
 
 
+def position_colour_keys() -> list[str]:
+    """One target per (position, colour): "left/red", ..."""
+    from mvlm_distill.data.lexicon import COLOURS, POSITIONS
+
+    return [f"{p}/{c}" for p in POSITIONS for c in COLOURS]
+
+
+def pair_set_scores(pred, truth) -> dict:
+    """Over rows of (position, colour) predictions and truths (bool, n x len(position_colour_keys())):
+    how often both marginal sets (positions, colours) are exact, and how often the pairs are when they are."""
+    from mvlm_distill.data.lexicon import COLOURS, POSITIONS
+
+    shape = (len(truth), len(POSITIONS), len(COLOURS))
+    guess, true = pred.reshape(shape), truth.reshape(shape)
+    sets_exact = (guess.any(2) == true.any(2)).all(1) & (guess.any(1) == true.any(1)).all(1)
+    exact = (pred == truth).all(1)
+    return {"both_sets_exact": round(float(sets_exact.float().mean()), 3),
+            "pairs_exact_given_sets_exact": round(float(exact[sets_exact].float().mean()), 3)}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", required=True, help="a synthetic benchmark folder (with scenes.csv)")
@@ -42,7 +62,7 @@ def main(argv=None):
     import torch
 
     from mvlm_distill.data.formats import load_image, read_benchmark
-    from mvlm_distill.data.lexicon import COLOURS, LANGUAGES, POSITIONS, SHAPES, tokenizer_pieces
+    from mvlm_distill.data.lexicon import COLOURS, LANGUAGES, SHAPES, tokenizer_pieces
     from mvlm_distill.data.synthetic import read_scene_records
     from mvlm_distill.models import build_toy_teacher, build_toy_tokenizer
     from mvlm_distill.models.pretrain import preprocess_all
@@ -52,7 +72,7 @@ def main(argv=None):
     bench = read_benchmark(args.data)
     scenes = read_scene_records(args.data)["scenes"]
     keys = {"shape": list(SHAPES), "colour": list(COLOURS),
-            "position_colour": [f"{p}/{c}" for p in POSITIONS for c in COLOURS]}[args.attribute]
+            "position_colour": position_colour_keys()}[args.attribute]
     values = ([f"{p}/{c}" for p, c in zip(scenes["position"], scenes["colour"])] if args.attribute == "position_colour"
               else scenes[args.attribute].tolist())
     with tempfile.TemporaryDirectory() as tok_dir:  # the text tower is unused; the toy needs a tokenizer
@@ -86,13 +106,9 @@ def main(argv=None):
     correct = pred == (y_test > 0)
     extra = {}
     if args.attribute == "position_colour":
-        truth = (y_test > 0).reshape(len(y_test), len(POSITIONS), len(COLOURS))
-        guess = pred.reshape(truth.shape)
-        sets_right = (guess.any(2) == truth.any(2)).all(1) & (guess.any(1) == truth.any(1)).all(1)
-        several = truth.sum((1, 2)) >= 2
+        several = (y_test > 0).sum(1) >= 2
         extra = {"images_of_2_or_more_objects": int(several.sum()),
-                 "both_sets_exact": round(float(sets_right[several].float().mean()), 3),
-                 "pairs_exact_given_sets_exact": round(float(correct.all(1)[several & sets_right].float().mean()), 3)}
+                 **pair_set_scores(pred[several], y_test[several] > 0)}
     print(json.dumps({
         "attribute": args.attribute, "steps": args.steps, "train_images": len(x_train), "seed": args.seed,
         "train_seconds": round(time.perf_counter() - t, 1), "loss_last": round(loss.item(), 3),
